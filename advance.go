@@ -1,0 +1,169 @@
+package supervisor
+
+import "time"
+
+// Advance does what is due at now: it notices abandoned attempts that have
+// finally returned (recording a StaleReport each), cancels an attempt whose
+// deadline passed, whose heartbeat went stale or that missed its readiness
+// deadline, abandons one that ignored cancellation past StopTimeout, and
+// starts a due restart. It does nothing before NextDeadline, and it does not
+// allocate in the steady state. Advance never collects an exit: Collect does.
+func (s *ChildSlot) Advance(now time.Time) {
+	if !s.valid() {
+		return
+	}
+	now = s.clamp(now)
+	if len(s.abandoned) > 0 {
+		s.reap(now)
+	}
+	if a := s.active; a != nil {
+		if !a.isDone() {
+			s.check(a, now)
+		}
+	}
+	if s.active == nil {
+		s.startDue(now)
+	}
+}
+
+// reap records a stale report for each abandoned attempt that has returned.
+func (s *ChildSlot) reap(now time.Time) {
+	kept := s.abandoned[:0]
+	for _, a := range s.abandoned {
+		if !a.isDone() {
+			kept = append(kept, a)
+			continue
+		}
+		e := s.exitOf(a, now)
+		s.lastStale = &StaleReport{
+			Generation: a.generation, Attempt: a.number,
+			Kind: e.Kind, Reason: e.Reason, ObservedAt: s.base.Wall(now),
+		}
+		s.staleReports++
+		s.emit(Event{Kind: EventStaleReport, Time: now, Attempt: a.number, Generation: a.generation, Exit: &e, Reason: e.Reason})
+	}
+	clear(s.abandoned[len(kept):])
+	s.abandoned = kept
+}
+
+// check applies the active, running attempt's deadlines at now.
+func (s *ChildSlot) check(a *Attempt, now time.Time) {
+	if a.cancelled {
+		if now.Before(a.stopBy) {
+			return
+		}
+		if a.proc.Load() != nil && !a.killExtended {
+			// A process is killed, not abandoned: exec sends SIGKILL at the
+			// grace; give the kernel one more StopTimeout to reap it.
+			_ = a.proc.Load().Kill()
+			a.killExtended = true
+			a.stopBy = now.Add(s.cfg.StopTimeout)
+			return
+		}
+		if s.pending != nil {
+			s.setPhase(FenceAbandoningOld, now)
+		}
+		s.abandon(a, now, causeAbandoned.reason)
+		return
+	}
+	n := s.base.Nanos(now)
+	switch {
+	case s.parent.Err() != nil:
+		s.cancelAttempt(a, now, causeParent)
+	case s.cfg.AttemptTimeout > 0 && n >= a.startNanos+int64(s.cfg.AttemptTimeout):
+		s.cancelAttempt(a, now, causeTimeout)
+	case s.cfg.HeartbeatTimeout > 0 && n >= a.sig.staleAt(a.startNanos, s.cfg.HeartbeatTimeout):
+		s.cancelAttempt(a, now, causeStale)
+	case s.cfg.ReadyTimeout > 0 && !s.wasReady(a) && n >= a.startNanos+int64(s.cfg.ReadyTimeout):
+		s.cancelAttempt(a, now, causeNotReady)
+	}
+}
+
+func (s *ChildSlot) wasReady(a *Attempt) bool {
+	_, ever := a.sig.readiness()
+	return ever
+}
+
+// startDue starts a pending fenced restart or a due automatic restart.
+func (s *ChildSlot) startDue(now time.Time) {
+	if s.phase == FenceReadyToStart && s.pending != nil {
+		if s.parent.Err() != nil {
+			s.dropPending(now)
+			s.over = true
+			return
+		}
+		s.startPending(now)
+		return
+	}
+	if !s.restartDue || s.op != OperationActive {
+		return
+	}
+	if s.parent.Err() != nil {
+		s.restartDue = false
+		s.over = true
+		return
+	}
+	if now.Before(s.restartAt) {
+		return
+	}
+	s.tracker.Record(now)
+	s.restarts++
+	s.launch(now)
+}
+
+// NextDeadline returns when Advance next has something to do: the earliest
+// of the due restart, the stop deadline of a cancelled attempt, and the
+// attempt, heartbeat and readiness deadlines of a running one. It reports
+// false when nothing is scheduled (an exit is signalled by Done instead).
+// A deadline may be in the past: Advance is then due at once.
+func (s *ChildSlot) NextDeadline() (time.Time, bool) {
+	if !s.valid() {
+		return time.Time{}, false
+	}
+	if a := s.active; a != nil {
+		return s.attemptDeadline(a)
+	}
+	var d deadline
+	if s.phase == FenceReadyToStart && s.pending != nil {
+		d.offer(s.fenceReadyAt)
+	}
+	if s.restartDue && s.op == OperationActive {
+		d.offer(s.restartAt)
+	}
+	return d.at, d.ok
+}
+
+// attemptDeadline returns the earliest deadline of the active attempt a.
+func (s *ChildSlot) attemptDeadline(a *Attempt) (time.Time, bool) {
+	var d deadline
+	switch {
+	case a.isDone():
+	case a.cancelled:
+		d.offer(a.stopBy)
+	case s.parent.Err() != nil:
+		d.offer(s.lastNow)
+	default:
+		if t := s.cfg.AttemptTimeout; t > 0 {
+			d.offer(a.startedAt.Add(t))
+		}
+		if t := s.cfg.HeartbeatTimeout; t > 0 {
+			d.offer(s.base.Instant(a.sig.staleAt(a.startNanos, t)))
+		}
+		if t := s.cfg.ReadyTimeout; t > 0 && !s.wasReady(a) {
+			d.offer(a.startedAt.Add(t))
+		}
+	}
+	return d.at, d.ok
+}
+
+// deadline keeps the earliest of the instants offered to it.
+type deadline struct {
+	at time.Time
+	ok bool
+}
+
+func (d *deadline) offer(t time.Time) {
+	if !d.ok || t.Before(d.at) {
+		d.at, d.ok = t, true
+	}
+}

@@ -1,0 +1,204 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Pause cancels the running attempt, drops a scheduled or pending restart,
+// and starts nothing until Resume. Pausing a paused slot does nothing. It
+// returns [ErrQuarantined] on a quarantined slot and [ErrRemoved] on a
+// removed one.
+func (s *ChildSlot) Pause(now time.Time) error {
+	if !s.valid() {
+		return errZeroSlot
+	}
+	switch s.op {
+	case OperationPaused:
+		return nil
+	case OperationQuarantined:
+		return ErrQuarantined
+	case OperationRemoved:
+		return ErrRemoved
+	}
+	now = s.clamp(now)
+	s.op = OperationPaused
+	s.halt(now, causePause, true)
+	s.emit(Event{Kind: EventPaused, Time: now, Attempt: s.attempts, Generation: s.gen})
+	return nil
+}
+
+// halt drops what would start next and cancels the running attempt with c.
+// requested says an operator asked for the stop, so that with nothing
+// running the stop state says so.
+func (s *ChildSlot) halt(now time.Time, c *stopCause, requested bool) {
+	s.restartDue = false
+	if s.pending != nil {
+		s.dropPending(now)
+	}
+	a := s.active
+	switch {
+	case a == nil:
+		if requested {
+			s.stop = StopNoActiveAttempt
+		}
+	case !a.cancelled && !a.isDone():
+		s.cancelAttempt(a, now, c)
+	}
+}
+
+// Resume lets a paused or quarantined slot run again: it opens a new
+// generation with a fresh restart budget and backoff, and starts it at once,
+// or as soon as the previous attempt has stopped (a fenced start, shown in
+// the record). Resuming an active slot does nothing; resuming one paused
+// before Start only lifts the pause. It returns [ErrRemoved] on a removed
+// slot, and the parent context's cause when that has ended.
+func (s *ChildSlot) Resume(now time.Time) error {
+	if !s.valid() {
+		return errZeroSlot
+	}
+	switch {
+	case s.op == OperationRemoved:
+		return ErrRemoved
+	case s.op == OperationActive:
+		return nil
+	case !s.started:
+		s.op = OperationActive // nothing ran yet: Start will start it
+		return nil
+	case s.parent.Err() != nil:
+		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(s.parent))
+	}
+	now = s.clamp(now)
+	s.op = OperationActive
+	s.qReason = ""
+	s.over = false
+	s.tracker.Reset()
+	s.backoff.Reset()
+	s.emit(Event{Kind: EventResumed, Time: now, Attempt: s.attempts, Generation: s.gen})
+	s.fence(now)
+	return nil
+}
+
+// Quarantine stops the slot for an operator to look at: it cancels the
+// running attempt, drops a scheduled or pending restart and records reason.
+// Only Resume or Remove lead out of it. Quarantining a quarantined slot
+// does nothing; a removed one returns [ErrRemoved].
+func (s *ChildSlot) Quarantine(now time.Time, reason string) error {
+	if !s.valid() {
+		return errZeroSlot
+	}
+	switch s.op {
+	case OperationQuarantined:
+		return nil
+	case OperationRemoved:
+		return ErrRemoved
+	}
+	s.quarantine(s.clamp(now), reason, true)
+	return nil
+}
+
+func (s *ChildSlot) quarantine(now time.Time, reason string, requested bool) {
+	s.op = OperationQuarantined
+	s.qReason = reason
+	s.halt(now, &stopCause{Cancelled, "cancelled: slot quarantined: " + reason}, requested)
+	s.emit(Event{Kind: EventQuarantined, Time: now, Attempt: s.attempts, Generation: s.gen, Reason: reason})
+}
+
+// Remove ends the slot for good: it cancels the running attempt and drops
+// every planned start. Collect, Abandon and Advance still serve the attempt
+// that was running; once nothing runs, Finished reports true, and Start,
+// the operator controls and Collect return [ErrRemoved].
+func (s *ChildSlot) Remove(now time.Time) error {
+	if !s.valid() {
+		return errZeroSlot
+	}
+	if s.op == OperationRemoved {
+		return ErrRemoved
+	}
+	now = s.clamp(now)
+	s.op = OperationRemoved
+	s.halt(now, causeRemove, true)
+	s.setPhase(FenceClosed, now)
+	s.emit(Event{Kind: EventRemoved, Time: now, Attempt: s.attempts, Generation: s.gen})
+	return nil
+}
+
+// Restart is a fenced restart into a new generation: with nothing running
+// it starts the new generation at once (FenceStartedImmediately);
+// otherwise it cancels the running attempt and starts the new generation
+// once that has returned and been collected, or been abandoned at its stop
+// deadline (FenceQueuedAfterStop). A request while one is pending merges
+// with it and allocates no generation (FenceAlreadyPending). On a paused,
+// quarantined, removed or never started slot it is FenceRejected with the
+// sentinel error saying why. Operator restarts do not count against the
+// restart limit.
+func (s *ChildSlot) Restart(now time.Time) (FenceDecision, error) {
+	if !s.valid() {
+		return FenceRejected, errZeroSlot
+	}
+	var err error
+	switch {
+	case s.op != OperationActive:
+		err = s.opErr()
+	case !s.started:
+		err = ErrNotStarted
+	case s.parent.Err() != nil:
+		err = fmt.Errorf("supervisor: parent context done: %w", context.Cause(s.parent))
+	}
+	now = s.clamp(now)
+	if err != nil {
+		s.failControl("restart", err.Error(), now)
+		return FenceRejected, err
+	}
+	if s.pending != nil {
+		p := *s.pending
+		p.Merged++
+		s.pending = &p // records handed out keep the old value
+		return FenceAlreadyPending, nil
+	}
+	s.over = false
+	return s.fence(now), nil
+}
+
+// fence opens a new generation: at once with nothing running, otherwise
+// after the running attempt has stopped.
+func (s *ChildSlot) fence(now time.Time) FenceDecision {
+	s.restartDue = false
+	s.genIssued++
+	s.pending = &PendingRestart{Generation: s.genIssued, RequestedAt: s.base.Wall(now)}
+	if s.active == nil {
+		s.startPending(now)
+		return FenceStartedImmediately
+	}
+	s.setPhase(FenceWaitingForOldStop, now)
+	if a := s.active; !a.cancelled && !a.isDone() {
+		s.cancelAttempt(a, now, causeRestart)
+	}
+	return FenceQueuedAfterStop
+}
+
+// startPending starts the pending generation now and opens the fence.
+func (s *ChildSlot) startPending(now time.Time) {
+	s.gen = s.pending.Generation
+	s.pending = nil
+	s.setPhase(FenceOpen, now)
+	s.launch(now)
+}
+
+func (s *ChildSlot) dropPending(now time.Time) {
+	s.pending = nil
+	s.setPhase(FenceOpen, now)
+}
+
+func (s *ChildSlot) setPhase(p FencePhase, now time.Time) {
+	if s.phase == p || s.phase == FenceClosed {
+		return
+	}
+	s.phase = p
+	s.emit(Event{Kind: EventFence, Time: now, Attempt: s.attempts, Generation: s.gen, Phase: p})
+}
+
+func (s *ChildSlot) failControl(op, reason string, now time.Time) {
+	s.lastFailure = &ControlFailure{Op: op, Reason: reason, At: s.base.Wall(now)}
+}

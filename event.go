@@ -1,0 +1,136 @@
+package supervisor
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/childslot/supervisor/internal/enum"
+)
+
+// EventKind names what an [Event] reports.
+type EventKind uint8
+
+// The kinds of event, in the order a slot's life usually shows them.
+const (
+	// EventStarted: an attempt started.
+	EventStarted EventKind = iota + 1
+	// EventExited: an attempt's exit was collected; Event.Exit holds it.
+	EventExited
+	// EventRestartScheduled: an automatic restart is due Event.Delay later.
+	EventRestartScheduled
+	// EventRestartRefused: the restart limit refused an automatic restart.
+	EventRestartRefused
+	// EventQuarantined: the slot was quarantined; Event.Reason says why.
+	EventQuarantined
+	// EventCancelled: the active attempt's context was cancelled.
+	EventCancelled
+	// EventAbandoned: an attempt ignored cancellation and was abandoned.
+	EventAbandoned
+	// EventStaleReport: an abandoned attempt finally returned; Event.Exit
+	// says how. Nothing else changed.
+	EventStaleReport
+	// EventFence: the fence moved to Event.Phase.
+	EventFence
+	// EventPaused: the slot was paused.
+	EventPaused
+	// EventResumed: the slot was resumed.
+	EventResumed
+	// EventRemoved: the slot was removed.
+	EventRemoved
+)
+
+var eventKindNames = []string{"", "started", "exited", "restart_scheduled", "restart_refused",
+	"quarantined", "cancelled", "abandoned", "stale_report", "fence", "paused", "resumed", "removed"}
+
+// String returns the kind's snake_case name.
+func (k EventKind) String() string { return enum.Name(eventKindNames, "EventKind", k) }
+
+// MarshalText encodes the kind as its name.
+func (k EventKind) MarshalText() ([]byte, error) {
+	return enum.Marshal(eventKindNames, "EventKind", k)
+}
+
+// UnmarshalText decodes a kind from its name; an unknown name is an error
+// and leaves k unchanged.
+func (k *EventKind) UnmarshalText(text []byte) error {
+	return enum.Unmarshal(eventKindNames, "EventKind", text, k)
+}
+
+// Event is what a slot reports to Config.OnEvent: a plain value, built and
+// delivered on the loop's goroutine, that may be kept or handed on.
+type Event struct {
+	// Kind says what happened.
+	Kind EventKind
+	// ChildID and Path name the slot.
+	ChildID, Path string
+	// Attempt and Generation name the attempt concerned (for slot-wide
+	// events, the latest one).
+	Attempt, Generation uint64
+	// Time is the now of the call that emitted the event.
+	Time time.Time
+	// Exit is the exit, for exited, abandoned and stale_report; nil
+	// otherwise.
+	Exit *Exit
+	// Reason says why, where there is a why.
+	Reason string
+	// Phase is the fence's new phase, for fence events.
+	Phase FencePhase
+	// Delay is the backoff before the restart, for restart_scheduled.
+	Delay time.Duration
+}
+
+// LogValue groups the event's fields for log/slog, so that
+// logger.Info("supervisor", "event", e) logs all of it.
+func (e Event) LogValue() slog.Value {
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs,
+		slog.String("kind", e.Kind.String()),
+		slog.String("child_id", e.ChildID),
+		slog.String("path", e.Path),
+		slog.Uint64("attempt", e.Attempt),
+		slog.Uint64("generation", e.Generation),
+		slog.Time("time", e.Time),
+	)
+	if e.Reason != "" {
+		attrs = append(attrs, slog.String("reason", e.Reason))
+	}
+	switch e.Kind {
+	case EventFence:
+		attrs = append(attrs, slog.String("phase", e.Phase.String()))
+	case EventRestartScheduled:
+		attrs = append(attrs, slog.Duration("delay", e.Delay))
+	}
+	if e.Exit != nil {
+		attrs = append(attrs, slog.Any("exit", *e.Exit))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// String returns a one-line description of the event.
+func (e Event) String() string {
+	s := e.ChildID + ": " + e.Kind.String()
+	switch {
+	case e.Exit != nil:
+		s += ": " + e.Exit.String()
+	case e.Kind == EventFence:
+		s += ": " + e.Phase.String()
+	case e.Kind == EventRestartScheduled:
+		s += " in " + roundDuration(e.Delay).String()
+	case e.Reason != "":
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// emit fills the event's slot fields and hands it to OnEvent, if set.
+func (s *ChildSlot) emit(e Event) {
+	if s.cfg.OnEvent == nil {
+		return
+	}
+	e.ChildID, e.Path = s.id, s.cfg.Path
+	if e.Exit != nil {
+		x := *e.Exit // the caller's copy stays the caller's
+		e.Exit = &x
+	}
+	s.cfg.OnEvent(e)
+}

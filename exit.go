@@ -1,0 +1,259 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/childslot/supervisor/internal/enum"
+)
+
+// ExitKind says how an attempt ended. The zero ExitKind is not a kind: it
+// marks an [Exit] that holds nothing.
+type ExitKind uint8
+
+// The kinds of exit. Succeeded and Cancelled are normal; every other kind is
+// abnormal (see [ExitKind.Abnormal]).
+const (
+	// Succeeded: the child returned nil and nobody had cancelled it.
+	Succeeded ExitKind = iota + 1
+	// Failed: the child returned an error (even context.Canceled) without
+	// having been cancelled, or called runtime.Goexit.
+	Failed
+	// Panicked: the child panicked; the value and full stack are kept.
+	Panicked
+	// Cancelled: the slot, the operator or the parent context cancelled the
+	// attempt and the child returned, whatever it returned.
+	Cancelled
+	// TimedOut: the attempt ran past Config.AttemptTimeout.
+	TimedOut
+	// Unhealthy: the attempt was cancelled because its heartbeat went stale
+	// or it was not ready within Config.ReadyTimeout.
+	Unhealthy
+	// Abandoned: the attempt ignored cancellation past Config.StopTimeout and
+	// the slot gave up waiting for it.
+	Abandoned
+)
+
+var exitKindNames = []string{"", "succeeded", "failed", "panicked", "cancelled", "timed_out", "unhealthy", "abandoned"}
+
+// String returns the kind's snake_case name.
+func (k ExitKind) String() string { return enum.Name(exitKindNames, "ExitKind", k) }
+
+// MarshalText encodes the kind as its name; the zero kind is an error.
+func (k ExitKind) MarshalText() ([]byte, error) { return enum.Marshal(exitKindNames, "ExitKind", k) }
+
+// UnmarshalText decodes a kind from its name; an unknown name is an error
+// and leaves k unchanged.
+func (k *ExitKind) UnmarshalText(text []byte) error {
+	return enum.Unmarshal(exitKindNames, "ExitKind", text, k)
+}
+
+// Abnormal reports whether the kind is an abnormal exit: anything but
+// Succeeded and Cancelled. A Transient child is restarted only after one.
+func (k ExitKind) Abnormal() bool { return k != Succeeded && k != Cancelled }
+
+// Exit is the record of one attempt's end: a small value, returned by copy
+// and safe to hand to any goroutine.
+type Exit struct {
+	// Kind says how the attempt ended.
+	Kind ExitKind `json:"kind"`
+	// Err is what the child returned. It is not serialized; Reason is.
+	Err error `json:"-"`
+	// Reason explains the exit in words: the error's text, the panic value,
+	// or why the attempt was cancelled.
+	Reason string `json:"reason,omitempty"`
+	// Code is the exit status of a process child, or of any returned error
+	// with an ExitCode() int method; zero when there is none.
+	Code int `json:"code,omitempty"`
+	// PanicValue is the value the child panicked with. It is not serialized;
+	// Reason holds its text.
+	PanicValue any `json:"-"`
+	// Stack is the child's full stack at the panic.
+	Stack string `json:"stack,omitempty"`
+	// Attempt is the attempt's number, counted over the slot's life.
+	Attempt uint64 `json:"attempt"`
+	// Generation is the generation the attempt belonged to.
+	Generation uint64 `json:"generation"`
+	// StartedAt is when the attempt started.
+	StartedAt time.Time `json:"started_at"`
+	// ExitedAt is when it ended (for Abandoned, when the slot gave up).
+	ExitedAt time.Time `json:"exited_at"`
+}
+
+// Duration returns how long the attempt ran.
+func (e Exit) Duration() time.Duration {
+	if e.StartedAt.IsZero() || e.ExitedAt.IsZero() {
+		return 0
+	}
+	return e.ExitedAt.Sub(e.StartedAt)
+}
+
+var exitVerbs = []string{"", "succeeded", "failed", "panicked", "was cancelled", "timed out", "was unhealthy", "was abandoned"}
+
+// String reads like
+// "attempt 3 failed after 2.1s: dial tcp: connection refused (code 1)".
+func (e Exit) String() string {
+	if e.Kind == 0 {
+		return "no exit"
+	}
+	var b strings.Builder
+	b.WriteString("attempt ")
+	b.WriteString(strconv.FormatUint(e.Attempt, 10))
+	b.WriteByte(' ')
+	if int(e.Kind) < len(exitVerbs) {
+		b.WriteString(exitVerbs[e.Kind])
+	} else {
+		b.WriteString(e.Kind.String())
+	}
+	b.WriteString(" after ")
+	b.WriteString(roundDuration(e.Duration()).String())
+	if e.Reason != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Reason)
+	}
+	if e.Code != 0 {
+		b.WriteString(" (code ")
+		b.WriteString(strconv.Itoa(e.Code))
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// LogValue groups the exit's fields for log/slog, the stack included when
+// there is one.
+func (e Exit) LogValue() slog.Value {
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs,
+		slog.String("kind", e.Kind.String()),
+		slog.Uint64("attempt", e.Attempt),
+		slog.Uint64("generation", e.Generation),
+		slog.Duration("ran", e.Duration()),
+	)
+	if e.Reason != "" {
+		attrs = append(attrs, slog.String("reason", e.Reason))
+	}
+	if e.Code != 0 {
+		attrs = append(attrs, slog.Int("code", e.Code))
+	}
+	if e.Stack != "" {
+		attrs = append(attrs, slog.String("stack", e.Stack))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(time.Millisecond)
+	default:
+		return d
+	}
+}
+
+// stopCause is the cause the slot gives when it cancels an attempt, so that
+// the exit is classified by who cancelled and why, never by matching the
+// child's returned error.
+type stopCause struct {
+	kind   ExitKind
+	reason string
+}
+
+func (c *stopCause) Error() string { return c.reason }
+
+// The causes the slot uses; allocated once so that cancelling costs nothing.
+var (
+	causeCancel    = &stopCause{Cancelled, "cancelled by the supervisor"}
+	causePause     = &stopCause{Cancelled, "cancelled: slot paused"}
+	causeRemove    = &stopCause{Cancelled, "cancelled: slot removed"}
+	causeRestart   = &stopCause{Cancelled, "cancelled: restart requested"}
+	causeParent    = &stopCause{Cancelled, "parent context done"}
+	causeTimeout   = &stopCause{TimedOut, "attempt deadline passed"}
+	causeStale     = &stopCause{Unhealthy, "heartbeat stale"}
+	causeNotReady  = &stopCause{Unhealthy, "not ready in time"}
+	causeAbandoned = &stopCause{Abandoned, "ignored cancellation past the stop timeout"}
+)
+
+// outcome is what the attempt goroutine saw when its child returned.
+type outcome struct {
+	err        error // what the child returned
+	cause      error // context.Cause of the attempt's context at return; nil while it was live
+	panicked   bool
+	panicValue any
+	stack      []byte
+	goexit     bool
+}
+
+// classify maps an attempt's outcome to the kind and reason of its exit.
+// Panics and Goexit win over everything; then a cancellation, whoever sent
+// it, whatever the child returned; then the returned error.
+func classify(o outcome) (ExitKind, string) {
+	switch {
+	case o.panicked:
+		return Panicked, "panic: " + fmt.Sprint(o.panicValue)
+	case o.goexit:
+		return Failed, "child called runtime.Goexit"
+	case o.cause != nil:
+		kind, reason := Cancelled, ""
+		var sc *stopCause
+		if errors.As(o.cause, &sc) {
+			kind, reason = sc.kind, sc.reason
+		} else {
+			reason = "parent context: " + o.cause.Error()
+		}
+		if o.err != nil && !errors.Is(o.err, context.Canceled) && !errors.Is(o.err, context.DeadlineExceeded) {
+			reason += " (returned: " + o.err.Error() + ")"
+		}
+		return kind, reason
+	case o.err != nil:
+		return Failed, o.err.Error()
+	default:
+		return Succeeded, ""
+	}
+}
+
+// exitCode returns the code of the first error in err's chain that has an
+// ExitCode() int method, as *exec.ExitError has.
+func exitCode(err error) int {
+	var coder interface{ ExitCode() int }
+	if err != nil && errors.As(err, &coder) {
+		return coder.ExitCode()
+	}
+	return 0
+}
+
+// newExit builds the exit of an attempt from its outcome.
+func newExit(o outcome) Exit {
+	kind, reason := classify(o)
+	e := Exit{Kind: kind, Err: o.err, Reason: reason, Code: exitCode(o.err)}
+	if o.panicked {
+		e.PanicValue = o.panicValue
+		e.Stack = string(o.stack)
+		if e.Err == nil {
+			e.Err = &PanicError{Value: o.panicValue, Stack: e.Stack}
+		}
+	}
+	return e
+}
+
+// PanicError is the Err of a Panicked exit: the recovered value and the
+// child's full stack at the panic.
+type PanicError struct {
+	Value any
+	Stack string
+}
+
+// Error returns "panic: " and the value.
+func (p *PanicError) Error() string { return "panic: " + fmt.Sprint(p.Value) }
+
+// Unwrap returns the panic value when it is an error.
+func (p *PanicError) Unwrap() error {
+	err, _ := p.Value.(error)
+	return err
+}

@@ -1,0 +1,109 @@
+package supervisor
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/childslot/supervisor/internal/enum"
+)
+
+// Readiness is what the child last said about being ready to serve.
+type Readiness uint8
+
+// The readiness values. The zero value is ReadinessUnknown: the child has not
+// said.
+const (
+	ReadinessUnknown Readiness = iota
+	ReadinessReady
+	ReadinessNotReady
+)
+
+var readinessNames = []string{"unknown", "ready", "not_ready"}
+
+// String returns the readiness's snake_case name.
+func (r Readiness) String() string { return enum.Name(readinessNames, "Readiness", r) }
+
+// MarshalText encodes the readiness as its name.
+func (r Readiness) MarshalText() ([]byte, error) {
+	return enum.Marshal(readinessNames, "Readiness", r)
+}
+
+// UnmarshalText decodes a readiness from its name; an unknown name is an
+// error and leaves r unchanged.
+func (r *Readiness) UnmarshalText(text []byte) error {
+	return enum.Unmarshal(readinessNames, "Readiness", text, r)
+}
+
+// Liveness is a snapshot of the active attempt's health: a small value,
+// returned by copy and safe to hand to any goroutine. With no attempt
+// running it is the zero Liveness: heartbeats and readiness belong to the
+// attempt, never to the slot.
+type Liveness struct {
+	// LastBeat is the wall time of the attempt's latest beat, derived from
+	// the slot's TimeBase; nil before the first beat.
+	LastBeat *time.Time `json:"last_beat"`
+	// Stale reports whether the attempt has gone Config.HeartbeatTimeout
+	// without a beat, counted from its start until the first beat. It is
+	// always false when HeartbeatTimeout is off.
+	Stale bool `json:"stale"`
+	// Readiness is what the child last reported.
+	Readiness Readiness `json:"readiness"`
+}
+
+const (
+	readyMask = 0xff
+	everReady = 1 << 8 // set once the child has reported Ready
+)
+
+// signals is the attempt-side heartbeat and readiness, written by the child
+// with atomics and read by the loop.
+type signals struct {
+	beat  atomic.Int64  // nanoseconds since the slot's TimeBase, plus one; zero: no beat yet
+	ready atomic.Uint32 // a Readiness in the low byte, everReady above it
+}
+
+func (s *signals) storeBeat(sinceBase int64) {
+	if sinceBase < 0 {
+		sinceBase = 0
+	}
+	s.beat.Store(sinceBase + 1)
+}
+
+// lastBeat returns the latest beat in nanoseconds since the TimeBase.
+func (s *signals) lastBeat() (int64, bool) {
+	v := s.beat.Load()
+	return v - 1, v != 0
+}
+
+func (s *signals) setReadiness(r Readiness) {
+	for {
+		old := s.ready.Load()
+		v := old&^readyMask | uint32(r)
+		if r == ReadinessReady {
+			v |= everReady
+		}
+		if s.ready.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+func (s *signals) readiness() (r Readiness, wasReady bool) {
+	v := s.ready.Load()
+	return Readiness(v & readyMask), v&everReady != 0
+}
+
+// signalled reports whether the child has said anything yet.
+func (s *signals) signalled() bool { return s.beat.Load() != 0 || s.ready.Load() != 0 }
+
+// staleAt returns the instant, in nanoseconds since the TimeBase, at which an
+// attempt started at start goes stale with the given timeout: the timeout
+// after its latest beat, or after its start before the first beat. The beat's
+// own time counts, never the time the loop looked (the seed design's fault).
+func (s *signals) staleAt(start int64, timeout time.Duration) int64 {
+	from := start
+	if b, ok := s.lastBeat(); ok && b > from {
+		from = b
+	}
+	return from + int64(timeout)
+}

@@ -1,0 +1,891 @@
+package supervisor
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/enum"
+)
+
+// t0 is the tests' fixed origin: a wall time without a monotonic reading, so
+// that snapshots compare with assert.Equal after a JSON round trip.
+var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+type trackerOp uint8
+
+const (
+	opCheck trackerOp = iota // only check Used and Allow
+	opRecord
+	opReset
+)
+
+func TestRestartTrackerSteps(t *testing.T) {
+	type step struct {
+		at    time.Duration // since t0
+		op    trackerOp
+		used  int  // Used(at) after op
+		allow bool // Allow(at) after op
+	}
+	tests := []struct {
+		name   string
+		limit  int
+		window time.Duration
+		steps  []step
+	}{
+		{
+			name: "window edges", limit: 3, window: 10 * time.Second,
+			steps: []step{
+				{at: 0, op: opRecord, used: 1, allow: true},
+				{at: 10*time.Second - time.Nanosecond, used: 1, allow: true}, // 1ns younger than window: counts
+				{at: 10 * time.Second, used: 0, allow: true},                 // exactly window old: gone
+			},
+		},
+		{
+			name: "exhausted exactly at limit", limit: 2, window: time.Minute,
+			steps: []step{
+				{at: 0, used: 0, allow: true},
+				{at: 0, op: opRecord, used: 1, allow: true},
+				{at: time.Second, op: opRecord, used: 2, allow: false},
+				{at: time.Minute - time.Nanosecond, used: 2, allow: false},
+				{at: time.Minute, used: 1, allow: true},
+				{at: time.Minute, op: opRecord, used: 2, allow: false},
+				{at: time.Minute + time.Second, used: 1, allow: true},
+			},
+		},
+		{
+			name: "more records than limit keep the newest", limit: 2, window: 10 * time.Second,
+			steps: []step{
+				{at: 0, op: opRecord, used: 1, allow: true},
+				{at: 1 * time.Second, op: opRecord, used: 2, allow: false},
+				{at: 2 * time.Second, op: opRecord, used: 2, allow: false},
+				{at: 3 * time.Second, op: opRecord, used: 2, allow: false},
+				{at: 4 * time.Second, op: opRecord, used: 2, allow: false},
+				{at: 11 * time.Second, used: 2, allow: false}, // 2s, 3s and 4s are in the window; 2 is the limit
+				{at: 13*time.Second - time.Nanosecond, used: 2, allow: false},
+				{at: 13 * time.Second, used: 1, allow: true},
+				{at: 14 * time.Second, used: 0, allow: true},
+			},
+		},
+		{
+			name: "limit 0 allows nothing", limit: 0, window: time.Minute,
+			steps: []step{
+				{at: 0, used: 0, allow: false},
+				{at: 0, op: opRecord, used: 0, allow: false},
+				{at: time.Hour, used: 0, allow: false},
+			},
+		},
+		{
+			name: "window 0 counts nothing", limit: 3, window: 0,
+			steps: []step{
+				{at: 0, op: opRecord, used: 0, allow: true},
+				{at: 0, op: opRecord, used: 0, allow: true},
+				{at: 0, op: opRecord, used: 0, allow: true},
+				{at: 0, op: opRecord, used: 0, allow: true},
+			},
+		},
+		{
+			name: "negative limit and window are 0", limit: -5, window: -time.Second,
+			steps: []step{
+				{at: 0, used: 0, allow: false},
+				{at: 0, op: opRecord, used: 0, allow: false},
+			},
+		},
+		{
+			name: "backwards now is clamped", limit: 5, window: 10 * time.Second,
+			steps: []step{
+				{at: 5 * time.Second, op: opRecord, used: 1, allow: true},
+				{at: 2 * time.Second, op: opRecord, used: 2, allow: true}, // recorded at 5s
+				{at: -time.Hour, used: 2, allow: true},                    // read at 5s
+				{at: 15*time.Second - time.Nanosecond, used: 2, allow: true},
+				{at: 3 * time.Second, used: 2, allow: true}, // clamped to 15s-1ns, not back to 3s
+				{at: 15 * time.Second, used: 0, allow: true},
+				{at: 0, op: opRecord, used: 1, allow: true}, // recorded at 15s
+				{at: 25*time.Second - time.Nanosecond, used: 1, allow: true},
+				{at: 25 * time.Second, used: 0, allow: true},
+			},
+		},
+		{
+			name: "reset forgets every restart", limit: 2, window: time.Minute,
+			steps: []step{
+				{at: 0, op: opRecord, used: 1, allow: true},
+				{at: time.Second, op: opRecord, used: 2, allow: false},
+				{at: time.Second, op: opReset, used: 0, allow: true},
+				{at: 2 * time.Second, op: opRecord, used: 1, allow: true},
+				{at: time.Minute + time.Second, used: 1, allow: true},
+				{at: time.Minute + 2*time.Second, used: 0, allow: true},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewRestartTracker(tt.limit, tt.window)
+			require.Equal(t, max(tt.limit, 0), tr.Limit())
+			require.Equal(t, max(tt.window, 0), tr.Window())
+			for i, s := range tt.steps {
+				now := t0.Add(s.at)
+				switch s.op {
+				case opRecord:
+					tr.Record(now)
+				case opReset:
+					tr.Reset()
+				}
+				assert.Equal(t, s.used, tr.Used(now), "step %d: Used", i)
+				assert.Equal(t, s.allow, tr.Allow(now), "step %d: Allow", i)
+				st := tr.State(now)
+				assert.Equal(t, s.used, st.Used, "step %d: State.Used", i)
+				assert.Equal(t, tr.Limit()-s.used, st.Remaining, "step %d: State.Remaining", i)
+				assert.Equal(t, !s.allow, st.Exhausted, "step %d: State.Exhausted", i)
+				assert.Equal(t, st.Used >= st.Limit, st.Exhausted, "step %d: Exhausted is Used >= Limit", i)
+			}
+		})
+	}
+}
+
+func TestRestartTrackerZeroValue(t *testing.T) {
+	var tr RestartTracker
+	assert.False(t, tr.Allow(t0))
+	tr.Record(t0)
+	tr.Reset()
+	assert.Equal(t, 0, tr.Used(t0))
+	assert.Equal(t, RestartLimit{Exhausted: true, UpdatedAt: t0.Add(time.Nanosecond)}, tr.State(t0))
+}
+
+func TestRestartTrackerMemoryBounded(t *testing.T) {
+	tests := []struct {
+		name    string
+		limit   int
+		window  time.Duration
+		records int
+		step    time.Duration
+		used    int
+	}{
+		{name: "nothing expires", limit: 100, window: time.Hour, records: 1_000_000, step: time.Microsecond, used: 100},
+		{name: "entries expire", limit: 1000, window: time.Millisecond, records: 1_000_000, step: time.Microsecond, used: 1000},
+		{name: "limit above rate", limit: 10_000, window: time.Millisecond, records: 1_000_000, step: time.Microsecond, used: 1000},
+		{name: "huge limit grows on demand", limit: math.MaxInt, window: time.Hour, records: 10, step: time.Second, used: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewRestartTracker(tt.limit, tt.window)
+			now := t0
+			for range tt.records {
+				now = now.Add(tt.step)
+				tr.Record(now)
+			}
+			assert.Equal(t, tt.used, tr.Used(now))
+			assert.LessOrEqual(t, cap(tr.buf), tt.limit)
+			assert.LessOrEqual(t, cap(tr.buf), 2*max(tt.used, 8), "the ring grows only as restarts arrive")
+		})
+	}
+}
+
+func TestRestartTrackerNoAllocs(t *testing.T) {
+	const limit, window = 64, time.Minute
+	tr := NewRestartTracker(limit, window)
+	now := t0
+	for range 2 * limit {
+		now = now.Add(time.Second)
+		tr.Record(now)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		now = now.Add(window / limit)
+		if tr.Allow(now) {
+			tr.Record(now)
+		}
+		tr.Record(now)
+	})
+	assert.Zero(t, allocs)
+}
+
+func TestRestartTrackerUpdatedAt(t *testing.T) {
+	tests := []struct {
+		name string
+		at   time.Duration // since t0; ignored by reset
+		op   trackerOp
+		want time.Duration // UpdatedAt since t0
+	}{
+		{name: "first record", at: 0, op: opRecord, want: 0},
+		{name: "record at the same time", at: 0, op: opRecord, want: 1},
+		{name: "record at the same time again", at: 0, op: opRecord, want: 2},
+		{name: "record earlier (clamped)", at: -time.Second, op: opRecord, want: 3},
+		{name: "reset takes no time", op: opReset, want: 4},
+		{name: "record later than now but not than UpdatedAt", at: 2, op: opRecord, want: 5},
+		{name: "record later", at: time.Second, op: opRecord, want: time.Second},
+		{name: "reset", op: opReset, want: time.Second + 1},
+		{name: "reset again", op: opReset, want: time.Second + 2},
+	}
+	tr := NewRestartTracker(3, time.Minute)
+	var prev time.Time
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			switch tt.op {
+			case opRecord:
+				tr.Record(t0.Add(tt.at))
+			case opReset:
+				tr.Reset()
+			}
+			got := tr.State(t0).UpdatedAt
+			assert.Equal(t, t0.Add(tt.want), got)
+			assert.True(t, got.After(prev), "UpdatedAt %v not after %v", got, prev)
+			prev = got
+		})
+	}
+
+	t.Run("reset before any record stays zero", func(t *testing.T) {
+		tr := NewRestartTracker(3, time.Minute)
+		tr.Reset()
+		assert.True(t, tr.State(t0).UpdatedAt.IsZero())
+	})
+}
+
+func TestRestartLimitJSON(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit RestartLimit
+		json  string
+	}{
+		{
+			name:  "in use",
+			limit: RestartLimit{Window: time.Minute, Limit: 10, Used: 2, Remaining: 8, UpdatedAt: t0},
+			json:  `{"window_ms":60000,"limit":10,"used":2,"remaining":8,"exhausted":false,"updated_at":"2026-11-25T10:00:00Z"}`,
+		},
+		{
+			name:  "exhausted",
+			limit: RestartLimit{Window: 1500 * time.Millisecond, Limit: 1, Used: 1, Exhausted: true, UpdatedAt: t0.Add(time.Nanosecond)},
+			json:  `{"window_ms":1500,"limit":1,"used":1,"remaining":0,"exhausted":true,"updated_at":"2026-11-25T10:00:00.000000001Z"}`,
+		},
+		{
+			name:  "zero UpdatedAt is left out",
+			limit: RestartLimit{Window: time.Hour, Limit: 3, Remaining: 3},
+			json:  `{"window_ms":3600000,"limit":3,"used":0,"remaining":3,"exhausted":false}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := json.Marshal(tt.limit)
+			require.NoError(t, err)
+			assert.JSONEq(t, tt.json, string(data))
+
+			var got RestartLimit
+			require.NoError(t, json.Unmarshal(data, &got))
+			assert.Equal(t, tt.limit, got)
+
+			// Inside another struct, as in Record.
+			type outer struct {
+				L RestartLimit `json:"restart_limit"`
+			}
+			data, err = json.Marshal(outer{tt.limit})
+			require.NoError(t, err)
+			var o outer
+			require.NoError(t, json.Unmarshal(data, &o))
+			assert.Equal(t, tt.limit, o.L)
+		})
+	}
+
+	t.Run("from a tracker", func(t *testing.T) {
+		tr := NewRestartTracker(10, time.Minute)
+		tr.Record(t0)
+		tr.Record(t0.Add(time.Second))
+		data, err := json.Marshal(tr.State(t0.Add(time.Second)))
+		require.NoError(t, err)
+		var fields map[string]any
+		require.NoError(t, json.Unmarshal(data, &fields))
+		assert.Equal(t, map[string]any{
+			"window_ms": 60000.0, "limit": 10.0, "used": 2.0, "remaining": 8.0,
+			"exhausted": false, "updated_at": "2026-11-25T10:00:01Z",
+		}, fields)
+	})
+
+	t.Run("window_ms out of range", func(t *testing.T) {
+		var got RestartLimit
+		assert.Error(t, json.Unmarshal([]byte(`{"window_ms":9223372036854775807}`), &got))
+	})
+}
+
+// refTracker is the naive model FuzzRestartTracker checks against: it keeps
+// every restart and counts them all.
+type refTracker struct {
+	limit   int
+	window  time.Duration
+	times   []time.Time
+	last    time.Time
+	updated time.Time
+	stamped bool
+}
+
+func (r *refTracker) clamp(now time.Time) time.Time {
+	if now.Before(r.last) {
+		return r.last
+	}
+	r.last = now
+	return now
+}
+
+func (r *refTracker) used(now time.Time) int {
+	now = r.clamp(now)
+	n := 0
+	for _, at := range r.times {
+		if now.Sub(at) < r.window {
+			n++
+		}
+	}
+	return min(n, r.limit)
+}
+
+func (r *refTracker) record(now time.Time) {
+	now = r.clamp(now)
+	r.times = append(r.times, now)
+	if r.stamped && !now.After(r.updated) {
+		r.updated = r.updated.Add(time.Nanosecond)
+	} else {
+		r.updated = now
+	}
+	r.stamped = true
+}
+
+func (r *refTracker) reset() {
+	r.times = r.times[:0]
+	if r.stamped {
+		r.updated = r.updated.Add(time.Nanosecond)
+	}
+}
+
+// FuzzRestartTracker checks the tracker against refTracker. data[0] picks the
+// limit (0..20), data[1] the window (0..31 ms), then each pair of bytes is an
+// operation and a signed time step of 250 µs units, so time runs forwards and
+// backwards and lands exactly on window edges.
+func FuzzRestartTracker(f *testing.F) {
+	f.Add([]byte{3, 4, 1, 0, 1, 4, 1, 4, 1, 4, 1, 4, 2, 4, 2, 1})
+	f.Add([]byte{0, 10, 1, 0, 1, 1, 2, 1})
+	f.Add([]byte{5, 0, 1, 0, 1, 0, 2, 0})
+	f.Add([]byte{2, 2, 1, 8, 1, 0xf8, 1, 8, 2, 0x80, 2, 0x7f, 3, 1})
+	f.Add([]byte{20, 31, 1, 1, 1, 1, 1, 1, 1, 1, 4, 0, 1, 1, 3, 100, 3, 100})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 2 {
+			return
+		}
+		limit := int(data[0] % 21)
+		window := time.Duration(data[1]%32) * time.Millisecond
+		tr := NewRestartTracker(limit, window)
+		ref := &refTracker{limit: limit, window: window}
+		now := t0
+		var prevUpdated time.Time
+		for i, ops := 0, data[2:]; len(ops) >= 2; i, ops = i+1, ops[2:] {
+			now = now.Add(time.Duration(int8(ops[1])) * 250 * time.Microsecond)
+			switch ops[0] % 5 {
+			case 0:
+				tr.Record(now)
+				ref.record(now)
+				got := tr.State(now).UpdatedAt
+				if !got.After(prevUpdated) {
+					t.Fatalf("op %d: UpdatedAt %v not after %v", i, got, prevUpdated)
+				}
+				prevUpdated = got
+			case 1:
+				want := ref.used(now) < limit
+				if got := tr.Allow(now); got != want {
+					t.Fatalf("op %d: Allow = %v, want %v", i, got, want)
+				}
+			case 2:
+				if got, want := tr.Used(now), ref.used(now); got != want {
+					t.Fatalf("op %d: Used = %d, want %d", i, got, want)
+				}
+			case 3:
+				used := ref.used(now)
+				want := RestartLimit{
+					Window: window, Limit: limit, Used: used, Remaining: limit - used,
+					Exhausted: used >= limit, UpdatedAt: ref.updated,
+				}
+				if got := tr.State(now); got != want {
+					t.Fatalf("op %d: State = %+v, want %+v", i, got, want)
+				}
+			case 4:
+				tr.Reset()
+				ref.reset()
+				if ref.stamped {
+					ref.clamp(now) // State below sees now too
+					got := tr.State(now).UpdatedAt
+					if !got.After(prevUpdated) {
+						t.Fatalf("op %d: UpdatedAt %v not after %v", i, got, prevUpdated)
+					}
+					prevUpdated = got
+				}
+			}
+			if cap(tr.buf) > limit {
+				t.Fatalf("op %d: ring capacity %d above limit %d", i, cap(tr.buf), limit)
+			}
+		}
+	})
+}
+
+func TestBackoffSequenceNoJitter(t *testing.T) {
+	tests := []struct {
+		name string
+		b    Backoff
+		want []time.Duration
+	}{
+		{
+			name: "defaults",
+			b:    Backoff{NoJitter: true},
+			want: []time.Duration{
+				100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond,
+				1600 * time.Millisecond, 3200 * time.Millisecond, 6400 * time.Millisecond, 12800 * time.Millisecond,
+				25600 * time.Millisecond, 30 * time.Second, 30 * time.Second,
+			},
+		},
+		{
+			name: "custom",
+			b:    Backoff{Initial: time.Second, Max: 10 * time.Second, Multiplier: 3, NoJitter: true},
+			want: []time.Duration{time.Second, 3 * time.Second, 9 * time.Second, 10 * time.Second, 10 * time.Second},
+		},
+		{
+			name: "multiplier 1",
+			b:    Backoff{Initial: time.Second, Multiplier: 1, NoJitter: true},
+			want: []time.Duration{time.Second, time.Second, time.Second},
+		},
+		{
+			name: "no delay",
+			b:    Backoff{NoDelay: true},
+			want: []time.Duration{0, 0, 0, 0},
+		},
+		{
+			name: "no delay without jitter",
+			b:    Backoff{NoDelay: true, NoJitter: true, Initial: time.Second},
+			want: []time.Duration{0, 0},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.b.Sequence()
+			for i, want := range tt.want {
+				assert.Equal(t, want, tt.b.Delay(i), "Delay(%d)", i)
+				assert.Equal(t, want, s.Next(), "Next #%d", i)
+			}
+			assert.Equal(t, len(tt.want), s.Attempts())
+		})
+	}
+}
+
+func TestBackoffDelay(t *testing.T) {
+	tests := []struct {
+		name string
+		b    Backoff
+		n    int
+		want time.Duration
+	}{
+		{name: "first", n: 0, want: 100 * time.Millisecond},
+		{name: "negative n", n: -3, want: 100 * time.Millisecond},
+		{name: "min int", n: math.MinInt, want: 100 * time.Millisecond},
+		{name: "huge n", n: 1_000_000, want: 30 * time.Second},
+		{name: "max int", n: math.MaxInt, want: 30 * time.Second},
+		{name: "huge n and max", b: Backoff{Initial: time.Hour, Max: math.MaxInt64, Multiplier: 10}, n: 1000, want: math.MaxInt64},
+		{name: "max int initial", b: Backoff{Initial: math.MaxInt64, Max: math.MaxInt64}, n: 5, want: math.MaxInt64},
+		{name: "max below default initial", b: Backoff{Max: 50 * time.Millisecond}, n: 0, want: 50 * time.Millisecond},
+		{name: "no delay", b: Backoff{NoDelay: true}, n: 3, want: 0},
+		{name: "negative initial is never negative", b: Backoff{Initial: -time.Second}, n: 2, want: 0},
+		{name: "negative max is never negative", b: Backoff{Max: -time.Second}, n: 2, want: 0},
+		{name: "NaN multiplier", b: Backoff{Multiplier: math.NaN()}, n: 2, want: 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.b.Delay(tt.n))
+		})
+	}
+}
+
+func TestBackoffSequenceJitter(t *testing.T) {
+	s := Backoff{}.Sequence()
+	var below, above int
+	for i := range 10_000 {
+		if i%12 == 0 {
+			s.Reset()
+		}
+		n := s.Attempts()
+		exact := Backoff{}.Delay(n)
+		d := s.Next()
+		lo, hi := time.Duration(float64(exact)*0.8), time.Duration(float64(exact)*1.2)
+		require.True(t, d >= lo && d <= hi, "draw %d (n=%d): %v outside [%v, %v]", i, n, d, lo, hi)
+		switch {
+		case d < exact:
+			below++
+		case d > exact:
+			above++
+		}
+	}
+	// Uniform on ±20 %: about half on each side.
+	assert.Greater(t, below, 4000)
+	assert.Greater(t, above, 4000)
+
+	t.Run("zero sequence uses the defaults", func(t *testing.T) {
+		var s BackoffSequence
+		d := s.Next()
+		assert.True(t, d >= 80*time.Millisecond && d <= 120*time.Millisecond, "%v", d)
+		assert.Equal(t, 1, s.Attempts())
+	})
+
+	t.Run("two sequences draw different jitter", func(t *testing.T) {
+		a, b := Backoff{}.Sequence(), Backoff{}.Sequence()
+		var da, db []time.Duration
+		for range 8 {
+			da = append(da, a.Next())
+			db = append(db, b.Next())
+		}
+		assert.NotEqual(t, da, db)
+	})
+
+	t.Run("two embedded sequences draw different jitter", func(t *testing.T) {
+		var a, b BackoffSequence
+		a.init(Backoff{}.withDefaults(time.Minute))
+		b.init(Backoff{}.withDefaults(time.Minute))
+		assert.NotEqual(t, a.rng, b.rng)
+	})
+
+	t.Run("no allocation per draw", func(t *testing.T) {
+		s := Backoff{}.Sequence()
+		assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = s.Next() }))
+	})
+}
+
+func TestBackoffSequenceRan(t *testing.T) {
+	tests := []struct {
+		name       string
+		b          Backoff
+		resetAfter time.Duration // the slot's default, passed to withDefaults
+		ran        time.Duration
+		reset      bool
+	}{
+		{name: "default: just below 60s", ran: time.Minute - time.Nanosecond, reset: false},
+		{name: "default: exactly 60s", ran: time.Minute, reset: true},
+		{name: "default: longer", ran: time.Hour, reset: true},
+		{name: "custom: below", b: Backoff{ResetAfter: 5 * time.Second}, ran: 5*time.Second - 1, reset: false},
+		{name: "custom: at", b: Backoff{ResetAfter: 5 * time.Second}, ran: 5 * time.Second, reset: true},
+		{name: "slot window: below", resetAfter: 10 * time.Second, ran: 10*time.Second - 1, reset: false},
+		{name: "slot window: at", resetAfter: 10 * time.Second, ran: 10 * time.Second, reset: true},
+		{name: "own field wins over slot window", b: Backoff{ResetAfter: time.Second}, resetAfter: time.Hour, ran: time.Second, reset: true},
+		{name: "no run", ran: 0, reset: false},
+		{name: "negative run", ran: -time.Hour, reset: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tt.b
+			b.NoJitter = true
+			var s BackoffSequence
+			s.init(b.withDefaults(tt.resetAfter))
+			for range 3 {
+				s.Next()
+			}
+			require.Equal(t, 3, s.Attempts())
+			s.Ran(tt.ran)
+			if tt.reset {
+				assert.Equal(t, 0, s.Attempts())
+				assert.Equal(t, 100*time.Millisecond, s.Next())
+			} else {
+				assert.Equal(t, 3, s.Attempts())
+				assert.Equal(t, 800*time.Millisecond, s.Next())
+			}
+		})
+	}
+}
+
+func TestBackoffWithDefaults(t *testing.T) {
+	tests := []struct {
+		name       string
+		b          Backoff
+		resetAfter time.Duration
+		want       Backoff
+	}{
+		{
+			name: "all zero", resetAfter: 10 * time.Second,
+			want: Backoff{Initial: 100 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Jitter: 0.2, ResetAfter: 10 * time.Second},
+		},
+		{
+			name: "non-positive reset default is 60s",
+			want: Backoff{Initial: 100 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Jitter: 0.2, ResetAfter: time.Minute},
+		},
+		{
+			name:       "set fields stay",
+			b:          Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 1.5, Jitter: 0.1, ResetAfter: time.Hour, NoJitter: true, NoDelay: true},
+			resetAfter: 10 * time.Second,
+			want:       Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 1.5, Jitter: 0.1, ResetAfter: time.Hour, NoJitter: true, NoDelay: true},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.b.withDefaults(tt.resetAfter))
+		})
+	}
+}
+
+func TestBackoffValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		b     Backoff
+		field string // empty when valid
+	}{
+		{name: "zero"},
+		{name: "multiplier 1", b: Backoff{Multiplier: 1}},
+		{name: "jitter just below 1", b: Backoff{Jitter: 0.999}},
+		{name: "max equals initial", b: Backoff{Initial: time.Second, Max: time.Second}},
+		{name: "max below the default initial", b: Backoff{Max: time.Millisecond}},
+		{name: "switches", b: Backoff{NoJitter: true, NoDelay: true}},
+		{name: "negative initial", b: Backoff{Initial: -1}, field: "Backoff.Initial"},
+		{name: "negative max", b: Backoff{Max: -1}, field: "Backoff.Max"},
+		{name: "negative reset after", b: Backoff{ResetAfter: -1}, field: "Backoff.ResetAfter"},
+		{name: "multiplier below 1", b: Backoff{Multiplier: 0.5}, field: "Backoff.Multiplier"},
+		{name: "negative multiplier", b: Backoff{Multiplier: -2}, field: "Backoff.Multiplier"},
+		{name: "NaN multiplier", b: Backoff{Multiplier: math.NaN()}, field: "Backoff.Multiplier"},
+		{name: "infinite multiplier", b: Backoff{Multiplier: math.Inf(1)}, field: "Backoff.Multiplier"},
+		{name: "negative jitter", b: Backoff{Jitter: -0.1}, field: "Backoff.Jitter"},
+		{name: "jitter 1", b: Backoff{Jitter: 1}, field: "Backoff.Jitter"},
+		{name: "NaN jitter", b: Backoff{Jitter: math.NaN()}, field: "Backoff.Jitter"},
+		{name: "max below initial", b: Backoff{Initial: 2 * time.Second, Max: time.Second}, field: "Backoff.Max"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.b.validate()
+			if tt.field == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+			assert.Contains(t, err.Error(), tt.field)
+		})
+	}
+}
+
+func TestRestartTypeText(t *testing.T) {
+	var zero RestartType
+	assert.Equal(t, Permanent, zero)
+
+	tests := []struct {
+		r    RestartType
+		name string
+	}{
+		{Permanent, "permanent"},
+		{Transient, "transient"},
+		{Temporary, "temporary"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.name, tt.r.String())
+			text, err := tt.r.MarshalText()
+			require.NoError(t, err)
+			assert.Equal(t, tt.name, string(text))
+			got := RestartType(99)
+			require.NoError(t, got.UnmarshalText(text))
+			assert.Equal(t, tt.r, got)
+
+			data, err := json.Marshal(map[string]RestartType{"restart": tt.r})
+			require.NoError(t, err)
+			assert.JSONEq(t, fmt.Sprintf(`{"restart":%q}`, tt.name), string(data))
+		})
+	}
+
+	t.Run("unknown names", func(t *testing.T) {
+		for _, text := range []string{"", "Permanent", "restart", "permanent ", "RestartType(1)"} {
+			r := Temporary
+			err := r.UnmarshalText([]byte(text))
+			assert.ErrorIs(t, err, enum.ErrUnknown, "%q", text)
+			assert.Equal(t, Temporary, r, "%q leaves the value unchanged", text)
+		}
+	})
+
+	t.Run("out of range", func(t *testing.T) {
+		r := RestartType(7)
+		assert.Equal(t, "RestartType(7)", r.String())
+		_, err := r.MarshalText()
+		assert.ErrorIs(t, err, enum.ErrUnknown)
+	})
+}
+
+func ExampleRestartTracker() {
+	tracker := NewRestartTracker(3, time.Minute)
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		now := start.Add(time.Duration(i) * time.Second)
+		if !tracker.Allow(now) {
+			fmt.Printf("%ds: refused, %d used\n", i, tracker.Used(now))
+			continue
+		}
+		tracker.Record(now)
+		fmt.Printf("%ds: restarted\n", i)
+	}
+	// The first restart is exactly a minute old: it no longer counts.
+	later := start.Add(time.Minute)
+	st := tracker.State(later)
+	fmt.Printf("60s: allowed %v, %d of %d used\n", tracker.Allow(later), st.Used, st.Limit)
+	// Output:
+	// 0s: restarted
+	// 1s: restarted
+	// 2s: restarted
+	// 3s: refused, 3 used
+	// 60s: allowed true, 2 of 3 used
+}
+
+func ExampleBackoff() {
+	seq := Backoff{NoJitter: true}.Sequence()
+	for i := range 10 {
+		if i > 0 {
+			fmt.Print(" ")
+		}
+		fmt.Print(seq.Next())
+	}
+	fmt.Println()
+	seq.Ran(time.Minute) // a long enough run starts over
+	fmt.Println(seq.Next())
+	// Output:
+	// 100ms 200ms 400ms 800ms 1.6s 3.2s 6.4s 12.8s 25.6s 30s
+	// 100ms
+}
+
+const (
+	benchLimit  = 16
+	benchWindow = time.Minute
+)
+
+var benchSink bool
+
+// BenchmarkRestartTrackerRecord records one restart per iteration at steady
+// state: time moves on by window/limit, so each Record drops the restart
+// that has just left the window and stores one.
+func BenchmarkRestartTrackerRecord(b *testing.B) {
+	b.ReportAllocs()
+	const step = benchWindow / benchLimit
+	tr := NewRestartTracker(benchLimit, benchWindow)
+	now := time.Now()
+	for range 2 * benchLimit {
+		now = now.Add(step)
+		tr.Record(now)
+	}
+	for b.Loop() {
+		now = now.Add(step)
+		tr.Record(now)
+	}
+}
+
+// BenchmarkRestartTrackerRecordFloor does Record's work by hand on a
+// fixed-size ring of int64 nanoseconds: clamp, drop expired, store.
+func BenchmarkRestartTrackerRecordFloor(b *testing.B) {
+	b.ReportAllocs()
+	const step, window = int64(benchWindow / benchLimit), int64(benchWindow)
+	var ring [benchLimit]int64
+	var head, n int
+	var now, last int64
+	for b.Loop() {
+		now += step
+		if now < last {
+			now = last
+		}
+		last = now
+		for n > 0 && now-ring[head] >= window {
+			head = (head + 1) % benchLimit
+			n--
+		}
+		if n == benchLimit {
+			ring[head] = now
+			head = (head + 1) % benchLimit
+		} else {
+			ring[(head+n)%benchLimit] = now
+			n++
+		}
+	}
+}
+
+// BenchmarkRestartTrackerAllow runs the control loop's check at steady
+// state: time moves on by window/limit, Allow drops the restart that has
+// just left the window and admits one more, which is then recorded. Allow
+// alone cannot stay in a steady state without Record: the window would
+// drain.
+func BenchmarkRestartTrackerAllow(b *testing.B) {
+	b.ReportAllocs()
+	const step = benchWindow / benchLimit
+	tr := NewRestartTracker(benchLimit, benchWindow)
+	now := time.Now()
+	for range 2 * benchLimit {
+		now = now.Add(step)
+		tr.Record(now)
+	}
+	for b.Loop() {
+		now = now.Add(step)
+		if benchSink = tr.Allow(now); benchSink {
+			tr.Record(now)
+		}
+	}
+}
+
+// BenchmarkRestartTrackerAllowFloor does the same check and record by hand on
+// a fixed-size ring of int64 nanoseconds.
+func BenchmarkRestartTrackerAllowFloor(b *testing.B) {
+	b.ReportAllocs()
+	const step, window = int64(benchWindow / benchLimit), int64(benchWindow)
+	var ring [benchLimit]int64
+	var head, n int
+	var now, last int64
+	for b.Loop() {
+		now += step
+		if now < last {
+			now = last
+		}
+		last = now
+		for n > 0 && now-ring[head] >= window {
+			head = (head + 1) % benchLimit
+			n--
+		}
+		if benchSink = n < benchLimit; benchSink {
+			ring[(head+n)%benchLimit] = now
+			n++
+		}
+	}
+}
+
+// BenchmarkRestartTrackerAllowLimit shows that Allow costs the same whatever
+// the limit: a full tracker is checked as time moves on, with one restart
+// leaving the window and one recorded per iteration.
+func BenchmarkRestartTrackerAllowLimit(b *testing.B) {
+	for _, limit := range []int{10, 10_000} {
+		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
+			b.ReportAllocs()
+			step := benchWindow / time.Duration(limit)
+			tr := NewRestartTracker(limit, benchWindow)
+			now := time.Now()
+			for range 2 * limit {
+				now = now.Add(step)
+				tr.Record(now)
+			}
+			for b.Loop() {
+				now = now.Add(step)
+				if benchSink = tr.Allow(now); benchSink {
+					tr.Record(now)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRestartTrackerAllowExhausted checks a full tracker whose
+// restarts are all still in the window, as time creeps on: the refusal path,
+// which must not scan the ring either.
+func BenchmarkRestartTrackerAllowExhausted(b *testing.B) {
+	for _, limit := range []int{10, 10_000} {
+		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
+			b.ReportAllocs()
+			tr := NewRestartTracker(limit, time.Duration(math.MaxInt64))
+			now := time.Now()
+			for range limit {
+				now = now.Add(time.Nanosecond)
+				tr.Record(now)
+			}
+			for b.Loop() {
+				now = now.Add(time.Nanosecond)
+				benchSink = tr.Allow(now)
+			}
+		})
+	}
+}

@@ -1,0 +1,567 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Errors returned by the package. Match them with [errors.Is]; the returned
+// error usually wraps one of them with a message that says more.
+var (
+	// ErrInvalidConfig reports a Config field, or an argument, that cannot be
+	// used; the wrapping message names it.
+	ErrInvalidConfig = errors.New("supervisor: invalid config")
+	// ErrActive reports that an attempt is still running or not yet collected.
+	ErrActive = errors.New("supervisor: attempt still active")
+	// ErrNoAttempt reports that the slot holds no attempt.
+	ErrNoAttempt = errors.New("supervisor: no attempt")
+	// ErrNotDone reports that the attempt has not returned yet.
+	ErrNotDone = errors.New("supervisor: attempt not done")
+	// ErrPaused reports that the slot is paused.
+	ErrPaused = errors.New("supervisor: slot paused")
+	// ErrQuarantined reports that the slot is quarantined.
+	ErrQuarantined = errors.New("supervisor: slot quarantined")
+	// ErrRemoved reports that the slot was removed; nothing more can start.
+	ErrRemoved = errors.New("supervisor: slot removed")
+	// ErrNotStarted reports that the slot has not been started yet.
+	ErrNotStarted = errors.New("supervisor: slot not started")
+)
+
+// errZeroSlot is what every method of a nil or zero ChildSlot returns.
+var errZeroSlot = fmt.Errorf("%w: zero ChildSlot, use NewChildSlot", ErrInvalidConfig)
+
+// Config configures a [ChildSlot]. Zero fields mean the documented
+// defaults; negative durations and limits are [ErrInvalidConfig].
+type Config struct {
+	// Path is the slot's position in the supervision tree, for records;
+	// empty means "/" + id.
+	Path string
+	// Restart says after which exits an automatic restart follows; the zero
+	// value is Permanent.
+	Restart RestartType
+	// RestartLimit is how many automatic restarts RestartWindow allows; one
+	// more is refused and the slot is quarantined. Zero means 10.
+	RestartLimit int
+	// RestartWindow is the sliding window of RestartLimit. Zero means 60s.
+	RestartWindow time.Duration
+	// Backoff is the delay before each automatic restart. The zero value is
+	// 100ms doubling to 30s with ±20% jitter, reset after a run of
+	// RestartWindow; set Backoff.NoJitter or Backoff.NoDelay to turn jitter or
+	// the delay off.
+	Backoff Backoff
+	// StopTimeout is the grace between cancelling an attempt and abandoning
+	// it (for a process child: killing it). Zero means 5s.
+	StopTimeout time.Duration
+	// AttemptTimeout is the deadline of one attempt, counted from its start;
+	// it ends as TimedOut. Zero means none.
+	AttemptTimeout time.Duration
+	// HeartbeatTimeout, when set, makes an attempt with no Beat for this long
+	// (counted from its start until the first beat) stale; it is cancelled
+	// as Unhealthy. Zero means off.
+	HeartbeatTimeout time.Duration
+	// ReadyTimeout, when set, cancels as Unhealthy an attempt that has not
+	// reported Ready this long after its start. Zero means off.
+	ReadyTimeout time.Duration
+	// Exits, when set, receives the slot each time one of its attempts
+	// returns: one loop can wait on many slots through it.
+	Exits *ExitQueue
+	// OnEvent, when set, is called synchronously on the loop's goroutine,
+	// from the slot's methods, for every [Event]; never from the child's
+	// goroutine and never under a lock. It must not call the slot's methods.
+	OnEvent func(Event)
+}
+
+// Defaults of the zero Config fields.
+const (
+	DefaultRestartLimit  = 10
+	DefaultRestartWindow = 60 * time.Second
+	DefaultStopTimeout   = 5 * time.Second
+)
+
+// withDefaults validates c and returns it with its zero fields filled.
+func (c Config) withDefaults(id string) (Config, error) {
+	durations := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"RestartWindow", c.RestartWindow},
+		{"StopTimeout", c.StopTimeout},
+		{"AttemptTimeout", c.AttemptTimeout},
+		{"HeartbeatTimeout", c.HeartbeatTimeout},
+		{"ReadyTimeout", c.ReadyTimeout},
+	}
+	for _, f := range durations {
+		if f.d < 0 {
+			return c, fmt.Errorf("%w: %s is negative (%v)", ErrInvalidConfig, f.name, f.d)
+		}
+	}
+	if c.RestartLimit < 0 {
+		return c, fmt.Errorf("%w: RestartLimit is negative (%d)", ErrInvalidConfig, c.RestartLimit)
+	}
+	if c.Restart > Temporary {
+		return c, fmt.Errorf("%w: Restart is not a RestartType (%d)", ErrInvalidConfig, c.Restart)
+	}
+	if err := c.Backoff.validate(); err != nil {
+		return c, err
+	}
+	if c.Path == "" {
+		c.Path = "/" + id
+	}
+	if c.RestartLimit == 0 {
+		c.RestartLimit = DefaultRestartLimit
+	}
+	if c.RestartWindow == 0 {
+		c.RestartWindow = DefaultRestartWindow
+	}
+	if c.StopTimeout == 0 {
+		c.StopTimeout = DefaultStopTimeout
+	}
+	c.Backoff = c.Backoff.withDefaults(c.RestartWindow)
+	return c, nil
+}
+
+// ChildSlot supervises one child: it holds at most one running attempt and
+// everything the caller's control loop needs to decide what happens next.
+// The slot starts no goroutine of its own besides the child's; time moves
+// only through the now passed to its methods.
+//
+// A ChildSlot belongs to the goroutine that runs the control loop: its
+// methods are not safe for concurrent use, except Done. The zero ChildSlot
+// is unusable: its methods return [ErrInvalidConfig] or do nothing; use
+// [NewChildSlot].
+type ChildSlot struct {
+	id   string
+	fn   ChildFunc
+	cfg  Config // with defaults filled
+	base TimeBase
+
+	// parent is the context given to Start, the parent of every attempt.
+	// The slot keeps the Context itself, not only a CancelFunc, because it
+	// must derive later attempts from it and see when it ends.
+	parent context.Context
+
+	current atomic.Pointer[Attempt] // the active attempt, for Done
+	active  *Attempt                // the same, for the loop
+	queued  atomic.Bool             // posted to cfg.Exits and not yet drained
+
+	lastNow   time.Time // latest now seen; earlier ones are clamped to it
+	started   bool
+	over      bool // stopped for good: policy said no restart, or the parent ended
+	op        Operation
+	qReason   string
+	stop      StopState
+	gen       uint64 // generation of the current period
+	genIssued uint64 // highest generation handed out, pending ones included
+	attempts  uint64 // attempts started
+	restarts  uint64 // automatic restarts
+	exits     uint64 // exits collected or abandoned
+
+	tracker    *RestartTracker
+	backoff    BackoffSequence
+	restartDue bool
+	restartAt  time.Time
+
+	phase        FencePhase
+	pending      *PendingRestart // immutable once published; replaced on change
+	fenceReadyAt time.Time
+
+	lastExit       Exit
+	lastExitRec    *Exit // lastExit as recorded, built lazily by Record
+	abandoned      []*Attempt
+	abandonedTotal uint64
+	staleReports   uint64
+	lastStale      *StaleReport
+	lastFailure    *ControlFailure
+
+	beatKey  int64 // the beat lastBeat was built for
+	lastBeat *time.Time
+	nextKey  time.Time
+	nextRec  *time.Time
+}
+
+// NewChildSlot returns a slot that will supervise fn under the name id.
+// It returns an error wrapping [ErrInvalidConfig] that names the field when
+// id is empty, fn is nil or cfg holds an unusable value. Nothing runs until
+// Start.
+func NewChildSlot(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%w: empty id", ErrInvalidConfig)
+	}
+	if fn == nil {
+		return nil, fmt.Errorf("%w: nil ChildFunc", ErrInvalidConfig)
+	}
+	cfg, err := cfg.withDefaults(id)
+	if err != nil {
+		return nil, err
+	}
+	s := &ChildSlot{
+		id:      id,
+		fn:      fn,
+		cfg:     cfg,
+		base:    NewTimeBase(time.Now()),
+		tracker: NewRestartTracker(cfg.RestartLimit, cfg.RestartWindow),
+		gen:     1,
+	}
+	s.genIssued = 1
+	s.backoff.init(cfg.Backoff)
+	return s, nil
+}
+
+// ID returns the id the slot was created with.
+func (s *ChildSlot) ID() string {
+	if s == nil {
+		return ""
+	}
+	return s.id
+}
+
+// TimeBase returns the slot's time base, from which its records' wall times
+// and its children's heartbeats are measured.
+func (s *ChildSlot) TimeBase() TimeBase {
+	if s == nil {
+		return TimeBase{}
+	}
+	return s.base
+}
+
+// valid reports whether the slot came from NewChildSlot.
+func (s *ChildSlot) valid() bool { return s != nil && s.fn != nil }
+
+// clamp returns now, or the latest now seen when now is earlier: time seen
+// by the slot never runs backwards.
+func (s *ChildSlot) clamp(now time.Time) time.Time {
+	if now.Before(s.lastNow) {
+		return s.lastNow
+	}
+	s.lastNow = now
+	return now
+}
+
+// Start starts the first attempt at now, under ctx, which is the parent of
+// this and every later attempt. Start may be called again once a slot has
+// nothing running (after a Temporary child ended, say): it then starts a new
+// attempt at once in the same generation, without counting a restart.
+//
+// Start returns [ErrActive] while an attempt runs or waits to be collected,
+// [ErrPaused], [ErrQuarantined] or [ErrRemoved] in those operations, an
+// error wrapping [ErrInvalidConfig] for a nil ctx, and ctx's cause when ctx
+// is already done.
+func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
+	if !s.valid() {
+		return errZeroSlot
+	}
+	if ctx == nil {
+		return fmt.Errorf("%w: nil context", ErrInvalidConfig)
+	}
+	if err := s.opErr(); err != nil {
+		return err
+	}
+	if s.active != nil {
+		return ErrActive
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(ctx))
+	}
+	now = s.clamp(now)
+	s.parent = ctx
+	s.started = true
+	s.over = false
+	s.restartDue = false
+	if s.pending != nil {
+		s.startPending(now)
+		return nil
+	}
+	s.launch(now)
+	return nil
+}
+
+// opErr returns the sentinel for an operation that forbids starting.
+func (s *ChildSlot) opErr() error {
+	switch s.op {
+	case OperationPaused:
+		return ErrPaused
+	case OperationQuarantined:
+		return ErrQuarantined
+	case OperationRemoved:
+		return ErrRemoved
+	}
+	return nil
+}
+
+// launch starts a new attempt at now in the current generation.
+func (s *ChildSlot) launch(now time.Time) {
+	s.attempts++
+	a := &Attempt{
+		anchor:     s.base.anchor,
+		number:     s.attempts,
+		generation: s.gen,
+		grace:      s.cfg.StopTimeout,
+		done:       make(chan struct{}),
+		startedAt:  now,
+		startNanos: s.base.Nanos(now),
+	}
+	ctx, cancel := context.WithCancelCause(s.parent)
+	a.cancel = cancel
+	if s.cfg.AttemptTimeout > 0 {
+		ctx, a.stopDeadline = context.WithDeadlineCause(ctx, now.Add(s.cfg.AttemptTimeout), causeTimeout)
+	}
+	s.active = a
+	s.current.Store(a)
+	s.stop = StopIdle
+	s.restartDue = false
+	go a.run(ctx, s.fn, s)
+	s.emit(Event{Kind: EventStarted, Time: now, Attempt: a.number, Generation: a.generation})
+}
+
+// Done returns a channel that is closed when the active attempt returns,
+// or nil while no attempt is active (a nil channel blocks in a select, as
+// it should). Done is safe to call from any goroutine.
+func (s *ChildSlot) Done() <-chan struct{} {
+	if s == nil {
+		return nil
+	}
+	if a := s.current.Load(); a != nil {
+		return a.done
+	}
+	return nil
+}
+
+// Collect records how the ended attempt exited and plans what comes next:
+// an automatic restart (started by a later Advance), a refused one (the
+// slot is quarantined), or nothing. It returns [ErrNoAttempt] when no
+// attempt is held (ErrRemoved once a removed slot has finished) and
+// [ErrNotDone] while the attempt still runs.
+func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
+	if !s.valid() {
+		return Exit{}, errZeroSlot
+	}
+	a := s.active
+	if a == nil {
+		if s.op == OperationRemoved {
+			return Exit{}, ErrRemoved
+		}
+		return Exit{}, ErrNoAttempt
+	}
+	if !a.isDone() {
+		return Exit{}, ErrNotDone
+	}
+	now = s.clamp(now)
+	e := s.exitOf(a, now)
+	s.detach(a)
+	if s.stop == StopCancelDelivered {
+		s.stop = StopCompleted
+	}
+	s.setLastExit(e)
+	s.emit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation, Exit: &e, Reason: e.Reason})
+	s.plan(e, now)
+	return e, nil
+}
+
+// exitOf builds the exit of the returned attempt a, observed at now. The
+// child's own return time is used, kept between the start and now.
+func (s *ChildSlot) exitOf(a *Attempt, now time.Time) Exit {
+	e := newExit(a.out)
+	e.Attempt, e.Generation, e.StartedAt = a.number, a.generation, a.startedAt
+	e.ExitedAt = s.base.Instant(a.exitNanos)
+	if e.ExitedAt.Before(a.startedAt) {
+		e.ExitedAt = a.startedAt
+	}
+	if e.ExitedAt.After(now) {
+		e.ExitedAt = now
+	}
+	return e
+}
+
+// detach frees the slot of attempt a and releases a's contexts.
+func (s *ChildSlot) detach(a *Attempt) {
+	a.cancel(context.Canceled)
+	if a.stopDeadline != nil {
+		a.stopDeadline()
+	}
+	s.active = nil
+	s.current.Store(nil)
+	s.exits++
+}
+
+func (s *ChildSlot) setLastExit(e Exit) {
+	s.lastExit = e
+	s.lastExitRec = nil
+}
+
+// plan decides what follows exit e at now.
+func (s *ChildSlot) plan(e Exit, now time.Time) {
+	switch {
+	case s.op == OperationRemoved:
+		return
+	case s.pending != nil:
+		s.setPhase(FenceReadyToStart, now)
+		s.fenceReadyAt = now
+		return
+	case s.op != OperationActive:
+		return
+	case s.parent.Err() != nil:
+		s.over = true
+		return
+	case !s.cfg.Restart.restarts(e.Kind):
+		s.over = true
+		return
+	case !s.tracker.Allow(now):
+		lim := s.tracker.State(now)
+		reason := fmt.Sprintf("restart limit reached: %d restarts within %v", lim.Used, lim.Window)
+		s.failControl("restart", reason, now)
+		s.emit(Event{Kind: EventRestartRefused, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: reason})
+		s.quarantine(now, reason, false)
+		return
+	}
+	s.backoff.Ran(e.Duration())
+	d := s.backoff.Next()
+	s.restartDue = true
+	s.restartAt = now.Add(d)
+	s.emit(Event{Kind: EventRestartScheduled, Time: now, Attempt: e.Attempt, Generation: e.Generation, Delay: d})
+}
+
+// restarts reports whether an exit of kind k is followed by an automatic
+// restart under t.
+func (t RestartType) restarts(k ExitKind) bool {
+	switch t {
+	case Permanent:
+		return true
+	case Transient:
+		return k.Abnormal()
+	default:
+		return false
+	}
+}
+
+// Cancel asks the active attempt to stop, cooperatively, by cancelling its
+// context; the attempt is abandoned if it has not returned StopTimeout
+// later. Cancel reports whether it delivered a cancellation: true on the
+// first delivery only, false with no attempt running or one already
+// cancelled or returned. Cancel does not stop later restarts: Pause does.
+func (s *ChildSlot) Cancel(now time.Time) bool {
+	if !s.valid() {
+		return false
+	}
+	now = s.clamp(now)
+	a := s.active
+	if a == nil {
+		s.stop = StopNoActiveAttempt
+		return false
+	}
+	if a.cancelled || a.isDone() {
+		return false
+	}
+	s.cancelAttempt(a, now, causeCancel)
+	return true
+}
+
+// cancelAttempt cancels a with cause c at now and starts its stop deadline.
+func (s *ChildSlot) cancelAttempt(a *Attempt, now time.Time, c *stopCause) {
+	a.cancel(c)
+	a.cancelled = true
+	a.stopBy = now.Add(s.cfg.StopTimeout)
+	s.stop = StopCancelDelivered
+	s.emit(Event{Kind: EventCancelled, Time: now, Attempt: a.number, Generation: a.generation, Reason: c.reason})
+}
+
+// Abandon gives up on the active attempt, which has not returned: it is
+// cancelled if it was not, a process child is killed, and the attempt is
+// detached with an Abandoned exit, counted in Record.Abandoned, and the next
+// step planned as after any exit. When the goroutine finally returns, Advance
+// records a StaleReport and changes nothing else. Abandon reports false, and
+// does nothing, with no attempt or one that has already returned (Collect
+// it).
+func (s *ChildSlot) Abandon(now time.Time) (Exit, bool) {
+	if !s.valid() {
+		return Exit{}, false
+	}
+	a := s.active
+	if a == nil || a.isDone() {
+		return Exit{}, false
+	}
+	now = s.clamp(now)
+	return s.abandon(a, now, causeAbandoned.reason), true
+}
+
+func (s *ChildSlot) abandon(a *Attempt, now time.Time, reason string) Exit {
+	if !a.cancelled {
+		s.cancelAttempt(a, now, causeCancel)
+	}
+	if p := a.proc.Load(); p != nil {
+		_ = p.Kill() // the process may have exited already; nothing to do then
+	}
+	e := Exit{
+		Kind: Abandoned, Reason: reason,
+		Attempt: a.number, Generation: a.generation,
+		StartedAt: a.startedAt, ExitedAt: now,
+	}
+	s.detach(a)
+	s.abandoned = append(s.abandoned, a)
+	s.abandonedTotal++
+	s.stop = StopFailed
+	s.setLastExit(e)
+	s.emit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation, Exit: &e, Reason: reason})
+	s.plan(e, now)
+	return e
+}
+
+// Finished reports whether the slot is done for good and nothing is left
+// running: it was removed, or its attempt ended with no restart to follow
+// (a Temporary child, a Transient one that ended normally, or the parent
+// context ended). A paused or quarantined slot is not finished: an operator
+// may resume it. Abandoned goroutines do not hold Finished back. A nil or
+// zero slot is finished.
+func (s *ChildSlot) Finished() bool {
+	if !s.valid() {
+		return true
+	}
+	if s.active != nil {
+		return false
+	}
+	return s.op == OperationRemoved || (s.started && s.over && s.pending == nil)
+}
+
+// Stop is a blocking convenience for simple programs: it removes the slot,
+// waits for the active attempt to return and collects it, or abandons it
+// (kills a process child) at the stop deadline or when ctx ends. It returns
+// the attempt's exit, or [ErrNoAttempt] when nothing was running (the slot
+// is removed all the same). Stop must be called from the loop's goroutine
+// like every other method; it reads the clock itself.
+func (s *ChildSlot) Stop(ctx context.Context) (Exit, error) {
+	if !s.valid() {
+		return Exit{}, errZeroSlot
+	}
+	if ctx == nil {
+		return Exit{}, fmt.Errorf("%w: nil context", ErrInvalidConfig)
+	}
+	if s.op != OperationRemoved {
+		_ = s.Remove(time.Now()) // cannot fail: the slot is valid and not removed
+	}
+	a := s.active
+	if a == nil {
+		return Exit{}, ErrNoAttempt
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if at, ok := s.NextDeadline(); ok {
+			timer.Reset(time.Until(at))
+		}
+		select {
+		case <-a.done:
+			return s.Collect(time.Now())
+		case <-timer.C:
+			s.Advance(time.Now())
+		case <-ctx.Done():
+			if e, ok := s.Abandon(time.Now()); ok {
+				return e, nil
+			}
+		}
+		if s.active != a {
+			return s.lastExit, nil
+		}
+	}
+}
