@@ -1,3 +1,87 @@
 // Package supervisor provides Erlang-style supervision of goroutines and OS
-// processes for programs that keep their own control loop.
+// processes for Go programs that keep their own control loop.
+//
+// # Model
+//
+// A [ChildSlot] supervises one child, a [ChildFunc]. Each run of the child is
+// an attempt: attempts are numbered 1, 2, 3, ... over the slot's life, and the
+// slot holds at most one at a time. An attempt belongs to a generation, which
+// starts at 1 and grows with each operator Restart or Resume; a fenced
+// restart lets the old generation stop before the new one starts.
+//
+// Every attempt ends in exactly one recorded [Exit] whose [ExitKind] says how:
+// Succeeded, Failed, Panicked (value and full stack kept), Cancelled,
+// TimedOut (Config.AttemptTimeout), Unhealthy (stale heartbeat or missed
+// readiness deadline) or Abandoned. The kind comes from who cancelled the
+// attempt's context and why, never from matching the returned error.
+//
+// Go cannot kill a goroutine, so a child that ignores cancellation for longer
+// than Config.StopTimeout is abandoned: the slot records an Abandoned exit,
+// frees itself for the next attempt, and when the goroutine finally returns
+// it records a [StaleReport] for audit and changes nothing else. A process
+// child ([Process]) is killed instead.
+//
+// After an exit, the slot plans what comes next from its [RestartType]
+// (Permanent, Transient, Temporary), a [Backoff] delay, and a sliding-window
+// [RestartTracker]: the restart that would exceed Config.RestartLimit within
+// Config.RestartWindow is refused and the slot is quarantined for an
+// operator, who may Resume it with a fresh budget.
+//
+// # Control loop
+//
+// The caller owns the loop. The slot tells it when to wake: Done closes when
+// the attempt returns, and NextDeadline says when Advance has something to
+// do (start a due restart, cancel a stale or overdue attempt, abandon one
+// that ignored cancellation):
+//
+//	slot, err := supervisor.NewChildSlot("ingest", ingest, supervisor.Config{})
+//	if err != nil {
+//		return err
+//	}
+//	if err := slot.Start(ctx, time.Now()); err != nil {
+//		return err
+//	}
+//	timer := time.NewTimer(time.Hour)
+//	defer timer.Stop()
+//	for {
+//		select {
+//		case <-slot.Done():
+//			exit, _ := slot.Collect(time.Now())
+//			log.Printf("ingest: %v", exit)
+//		case <-timer.C:
+//		}
+//		slot.Advance(time.Now())
+//		if slot.Finished() {
+//			return nil
+//		}
+//		if at, ok := slot.NextDeadline(); ok {
+//			timer.Reset(time.Until(at))
+//		}
+//	}
+//
+// One loop can supervise many slots: give them one [ExitQueue] in
+// Config.Exits and wait on its Ready channel, and keep their deadlines in a
+// [Schedule].
+//
+// # Concurrency
+//
+// A ChildSlot belongs to the goroutine that runs the loop; its methods are not
+// safe for concurrent use, except Done. The child's [Attempt] methods (Beat,
+// Ready, NotReady) are safe from any goroutine and do not allocate. Values the
+// slot returns ([Exit], [Liveness], [Record], [Event]) are plain snapshots
+// that may be handed to any goroutine. Config.OnEvent runs synchronously on
+// the loop's goroutine, never under a lock. The library starts no goroutine
+// of its own besides each attempt's.
+//
+// # Time
+//
+// Everything time-based moves only through the now passed to the slot's
+// methods, in the style of golang.org/x/time/rate: no hidden timers, and
+// tests can drive a slot deterministically (testing/synctest works well).
+// Pass time.Now(), which carries a monotonic reading: durations are measured
+// on the monotonic clock, and a now earlier than one seen before is clamped.
+// Wall times in records come from one [TimeBase] anchor, so they never go
+// backwards when the system clock steps. Heartbeats carry the beat's own
+// time, so a child that stops beating goes stale however often the loop
+// looks.
 package supervisor

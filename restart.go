@@ -66,13 +66,19 @@ type RestartTracker struct {
 	limit  int
 	window time.Duration
 
-	// buf is a ring of the newest restarts still in the window, oldest at
-	// head, in time order because every now is clamped to last.
-	buf  []time.Time
+	// The ring holds the newest restarts still in the window as offsets in
+	// nanoseconds from base, oldest at head, in time order because every now
+	// is clamped to last. Two offsets are compared as uint64(a - b), which is
+	// exact for a >= b even when a - b does not fit an int64.
+	ring []int64
 	head int
 	n    int
 
+	base    time.Time // origin of the offsets: the first now, moved on by rebase
+	based   bool      // base is set
 	last    time.Time // latest now seen by any method
+	lastOff int64     // last as an offset from base
+
 	updated time.Time // UpdatedAt of the latest Record or Reset
 	stamped bool      // a Record has set updated
 }
@@ -105,7 +111,7 @@ func (t *RestartTracker) Allow(now time.Time) bool {
 // later. Record does not allocate once the buffer has grown to its final
 // size.
 func (t *RestartTracker) Record(now time.Time) {
-	now = t.advance(now)
+	now, off := t.advance(now)
 	if t.stamped && !now.After(t.updated) {
 		t.updated = t.updated.Add(time.Nanosecond)
 	} else {
@@ -115,16 +121,16 @@ func (t *RestartTracker) Record(now time.Time) {
 	if t.limit == 0 || t.window == 0 {
 		return // such a restart never counts
 	}
-	if t.n == len(t.buf) {
-		if len(t.buf) == t.limit {
+	if t.n == len(t.ring) {
+		if len(t.ring) == t.limit {
 			// Full: the oldest entry can no longer matter.
-			t.buf[t.head] = now
+			t.ring[t.head] = off
 			t.head = t.wrap(t.head + 1)
 			return
 		}
 		t.grow()
 	}
-	t.buf[t.wrap(t.head+t.n)] = now
+	t.ring[t.wrap(t.head+t.n)] = off
 	t.n++
 }
 
@@ -160,45 +166,74 @@ func (t *RestartTracker) Reset() {
 }
 
 // advance clamps now to the latest time seen, drops the restarts that have
-// left the window, and returns the clamped now. Each entry is dropped once,
-// so advance is amortized O(1).
-func (t *RestartTracker) advance(now time.Time) time.Time {
-	if now.Before(t.last) {
-		now = t.last
-	} else {
-		t.last = now
+// left the window, and returns the clamped now and its offset from base.
+// Each entry is dropped once, so advance is amortized O(1).
+func (t *RestartTracker) advance(now time.Time) (time.Time, int64) {
+	if !t.based {
+		t.base, t.last, t.lastOff, t.based = now, now, 0, true
 	}
-	for t.n > 0 && now.Sub(t.buf[t.head]) >= t.window {
+	off := int64(now.Sub(t.base))
+	if off == math.MaxInt64 {
+		// Sub saturated: now is about 292 years past base.
+		t.rebase(now)
+		off = 0
+	}
+	if off < t.lastOff {
+		now, off = t.last, t.lastOff
+	} else {
+		t.last, t.lastOff = now, off
+	}
+	for t.n > 0 && uint64(off)-uint64(t.ring[t.head]) >= uint64(t.window) {
 		t.head = t.wrap(t.head + 1)
 		t.n--
 	}
-	return now
+	return now, off
 }
 
-// wrap maps i in [0, 2*len(t.buf)) onto the ring; it avoids a division on
+// rebase moves base to now, which lies too far past base for an offset,
+// drops the restarts that have left the window, and restates the others from
+// the new base. It is the slow path of advance, reached at most once every
+// 292 years of the caller's clock.
+func (t *RestartTracker) rebase(now time.Time) {
+	for t.n > 0 {
+		age := now.Sub(t.base.Add(time.Duration(t.ring[t.head])))
+		if age < t.window {
+			break
+		}
+		t.head = t.wrap(t.head + 1)
+		t.n--
+	}
+	for i := range t.n {
+		j := t.wrap(t.head + i)
+		t.ring[j] = -int64(now.Sub(t.base.Add(time.Duration(t.ring[j]))))
+	}
+	t.base, t.last, t.lastOff = now, now, 0
+}
+
+// wrap maps i in [0, 2*len(t.ring)) onto the ring; it avoids a division on
 // the hot path.
 func (t *RestartTracker) wrap(i int) int {
-	if i >= len(t.buf) {
-		i -= len(t.buf)
+	if i >= len(t.ring) {
+		i -= len(t.ring)
 	}
 	return i
 }
 
 // grow doubles the ring, up to the limit, and moves the entries to its start.
-// It requires t.n == len(t.buf) < t.limit.
+// It requires t.n == len(t.ring) < t.limit.
 func (t *RestartTracker) grow() {
 	size := 8
-	if len(t.buf) > 0 {
-		size = len(t.buf) * 2
-		if len(t.buf) > t.limit/2 {
+	if len(t.ring) > 0 {
+		size = len(t.ring) * 2
+		if len(t.ring) > t.limit/2 {
 			size = t.limit
 		}
 	}
 	size = min(size, t.limit)
-	buf := make([]time.Time, size)
-	copied := copy(buf, t.buf[t.head:])
-	copy(buf[copied:], t.buf[:t.head])
-	t.buf, t.head = buf, 0
+	ring := make([]int64, size)
+	copied := copy(ring, t.ring[t.head:])
+	copy(ring[copied:], t.ring[:t.head])
+	t.ring, t.head = ring, 0
 }
 
 // RestartLimit is a snapshot of a [RestartTracker], returned by copy; any

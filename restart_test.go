@@ -156,6 +156,27 @@ func TestRestartTrackerZeroValue(t *testing.T) {
 	assert.Equal(t, RestartLimit{Exhausted: true, UpdatedAt: t0.Add(time.Nanosecond)}, tr.State(t0))
 }
 
+func TestRestartTrackerFarFuture(t *testing.T) {
+	// Offsets from the first now outgrow a Duration after 292 years; the
+	// tracker moves its origin and keeps counting.
+	const century = 100 * 365 * 24 * time.Hour
+	maxWindow := time.Duration(math.MaxInt64)
+	tr := NewRestartTracker(3, maxWindow)
+	tr.Record(t0)
+	mid := t0.Add(2 * century)
+	tr.Record(mid)
+	require.Equal(t, 2, tr.Used(mid))
+
+	now := mid.Add(2 * century) // 400 years after t0
+	tr.Record(now)
+	assert.Equal(t, 2, tr.Used(now), "t0 left the window, mid and now count")
+	assert.Equal(t, 2, tr.Used(t0), "a now before the origin is clamped")
+	assert.Equal(t, 2, tr.Used(mid.Add(maxWindow-1)))
+	assert.Equal(t, 1, tr.Used(mid.Add(maxWindow)), "mid is exactly a window old")
+	assert.Equal(t, 1, tr.Used(now.Add(maxWindow-1)))
+	assert.Equal(t, 0, tr.Used(now.Add(maxWindow)))
+}
+
 func TestRestartTrackerMemoryBounded(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -179,8 +200,8 @@ func TestRestartTrackerMemoryBounded(t *testing.T) {
 				tr.Record(now)
 			}
 			assert.Equal(t, tt.used, tr.Used(now))
-			assert.LessOrEqual(t, cap(tr.buf), tt.limit)
-			assert.LessOrEqual(t, cap(tr.buf), 2*max(tt.used, 8), "the ring grows only as restarts arrive")
+			assert.LessOrEqual(t, cap(tr.ring), tt.limit)
+			assert.LessOrEqual(t, cap(tr.ring), 2*max(tt.used, 8), "the ring grows only as restarts arrive")
 		})
 	}
 }
@@ -302,9 +323,16 @@ func TestRestartLimitJSON(t *testing.T) {
 		}, fields)
 	})
 
-	t.Run("window_ms out of range", func(t *testing.T) {
-		var got RestartLimit
-		assert.Error(t, json.Unmarshal([]byte(`{"window_ms":9223372036854775807}`), &got))
+	t.Run("invalid", func(t *testing.T) {
+		for _, data := range []string{
+			`{"window_ms":9223372036854775807}`,
+			`{"window_ms":-9223372036854775807}`,
+			`{"limit":"ten"}`,
+			`[]`,
+		} {
+			got := RestartLimit{Limit: 7}
+			assert.Error(t, json.Unmarshal([]byte(data), &got), data)
+		}
 	})
 }
 
@@ -356,69 +384,98 @@ func (r *refTracker) reset() {
 	}
 }
 
+// trackerFuzz runs one FuzzRestartTracker operation on both trackers.
+type trackerFuzz struct {
+	tr          *RestartTracker
+	ref         *refTracker
+	now         time.Time
+	prevUpdated time.Time
+}
+
+func (h *trackerFuzz) step(op byte) error {
+	tr, ref, now := h.tr, h.ref, h.now
+	switch op % 6 {
+	case 0:
+		tr.Record(now)
+		ref.record(now)
+		return h.checkUpdated()
+	case 1:
+		if got, want := tr.Allow(now), ref.used(now) < ref.limit; got != want {
+			return fmt.Errorf("Allow = %v, want %v", got, want)
+		}
+	case 2:
+		if got, want := tr.Used(now), ref.used(now); got != want {
+			return fmt.Errorf("Used = %d, want %d", got, want)
+		}
+	case 3:
+		used := ref.used(now)
+		want := RestartLimit{
+			Window: ref.window, Limit: ref.limit, Used: used, Remaining: ref.limit - used,
+			Exhausted: used >= ref.limit, UpdatedAt: ref.updated,
+		}
+		if got := tr.State(now); got != want {
+			return fmt.Errorf("State = %+v, want %+v", got, want)
+		}
+	case 4:
+		tr.Reset()
+		ref.reset()
+		if ref.stamped {
+			return h.checkUpdated()
+		}
+	case 5:
+		h.now = now.Add(100 * 365 * 24 * time.Hour)
+		if got, want := tr.Used(h.now), ref.used(h.now); got != want {
+			return fmt.Errorf("Used after a century = %d, want %d", got, want)
+		}
+	}
+	return nil
+}
+
+// checkUpdated checks that UpdatedAt has moved on since the last check.
+func (h *trackerFuzz) checkUpdated() error {
+	h.ref.clamp(h.now) // State sees now too
+	got := h.tr.State(h.now).UpdatedAt
+	if !got.After(h.prevUpdated) {
+		return fmt.Errorf("UpdatedAt %v not after %v", got, h.prevUpdated)
+	}
+	h.prevUpdated = got
+	return nil
+}
+
 // FuzzRestartTracker checks the tracker against refTracker. data[0] picks the
-// limit (0..20), data[1] the window (0..31 ms), then each pair of bytes is an
+// limit (0..20), data[1] the window (0..31 ms, or within 16 ns of the
+// largest Duration for data[1] >= 240), then each pair of bytes is an
 // operation and a signed time step of 250 µs units, so time runs forwards and
-// backwards and lands exactly on window edges.
+// backwards and lands exactly on window edges. The jump operation moves time
+// on by a century, so that offsets outgrow a Duration and the tracker must
+// rebase.
 func FuzzRestartTracker(f *testing.F) {
-	f.Add([]byte{3, 4, 1, 0, 1, 4, 1, 4, 1, 4, 1, 4, 2, 4, 2, 1})
-	f.Add([]byte{0, 10, 1, 0, 1, 1, 2, 1})
-	f.Add([]byte{5, 0, 1, 0, 1, 0, 2, 0})
-	f.Add([]byte{2, 2, 1, 8, 1, 0xf8, 1, 8, 2, 0x80, 2, 0x7f, 3, 1})
-	f.Add([]byte{20, 31, 1, 1, 1, 1, 1, 1, 1, 1, 4, 0, 1, 1, 3, 100, 3, 100})
+	f.Add([]byte{3, 4, 0, 0, 0, 4, 0, 4, 0, 4, 0, 4, 2, 4, 2, 1})
+	f.Add([]byte{0, 10, 0, 0, 0, 1, 2, 1})
+	f.Add([]byte{5, 0, 0, 0, 0, 0, 2, 0})
+	f.Add([]byte{2, 2, 0, 8, 1, 0xf8, 0, 8, 2, 0x80, 2, 0x7f, 3, 1})
+	f.Add([]byte{20, 31, 0, 1, 0, 1, 1, 1, 0, 1, 4, 0, 0, 1, 3, 100, 3, 100})
+	f.Add([]byte{2, 16, 0, 48, 4, 48, 3, 0x80, 0, 48, 3, 48}) // Reset, then time runs backwards
+	f.Add([]byte{3, 250, 0, 0, 5, 0, 0, 0, 5, 0, 0, 0, 5, 0, 0, 0, 3, 0, 5, 0, 3, 0, 2, 0x80})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 2 {
 			return
 		}
 		limit := int(data[0] % 21)
 		window := time.Duration(data[1]%32) * time.Millisecond
+		if data[1] >= 240 {
+			window = time.Duration(math.MaxInt64 - int64(data[1]-240))
+		}
 		tr := NewRestartTracker(limit, window)
 		ref := &refTracker{limit: limit, window: window}
-		now := t0
-		var prevUpdated time.Time
+		h := &trackerFuzz{tr: tr, ref: ref, now: t0}
 		for i, ops := 0, data[2:]; len(ops) >= 2; i, ops = i+1, ops[2:] {
-			now = now.Add(time.Duration(int8(ops[1])) * 250 * time.Microsecond)
-			switch ops[0] % 5 {
-			case 0:
-				tr.Record(now)
-				ref.record(now)
-				got := tr.State(now).UpdatedAt
-				if !got.After(prevUpdated) {
-					t.Fatalf("op %d: UpdatedAt %v not after %v", i, got, prevUpdated)
-				}
-				prevUpdated = got
-			case 1:
-				want := ref.used(now) < limit
-				if got := tr.Allow(now); got != want {
-					t.Fatalf("op %d: Allow = %v, want %v", i, got, want)
-				}
-			case 2:
-				if got, want := tr.Used(now), ref.used(now); got != want {
-					t.Fatalf("op %d: Used = %d, want %d", i, got, want)
-				}
-			case 3:
-				used := ref.used(now)
-				want := RestartLimit{
-					Window: window, Limit: limit, Used: used, Remaining: limit - used,
-					Exhausted: used >= limit, UpdatedAt: ref.updated,
-				}
-				if got := tr.State(now); got != want {
-					t.Fatalf("op %d: State = %+v, want %+v", i, got, want)
-				}
-			case 4:
-				tr.Reset()
-				ref.reset()
-				if ref.stamped {
-					ref.clamp(now) // State below sees now too
-					got := tr.State(now).UpdatedAt
-					if !got.After(prevUpdated) {
-						t.Fatalf("op %d: UpdatedAt %v not after %v", i, got, prevUpdated)
-					}
-					prevUpdated = got
-				}
+			h.now = h.now.Add(time.Duration(int8(ops[1])) * 250 * time.Microsecond)
+			if err := h.step(ops[0]); err != nil {
+				t.Fatalf("op %d: %v", i, err)
 			}
-			if cap(tr.buf) > limit {
-				t.Fatalf("op %d: ring capacity %d above limit %d", i, cap(tr.buf), limit)
+			if cap(tr.ring) > limit {
+				t.Fatalf("op %d: ring capacity %d above limit %d", i, cap(tr.ring), limit)
 			}
 		}
 	})
@@ -527,6 +584,22 @@ func TestBackoffSequenceJitter(t *testing.T) {
 		d := s.Next()
 		assert.True(t, d >= 80*time.Millisecond && d <= 120*time.Millisecond, "%v", d)
 		assert.Equal(t, 1, s.Attempts())
+		s.Ran(time.Minute - 1)
+		assert.Equal(t, 1, s.Attempts())
+		s.Ran(time.Minute)
+		assert.Equal(t, 0, s.Attempts())
+
+		var r BackoffSequence
+		r.Ran(time.Hour)
+		assert.Equal(t, 0, r.Attempts())
+	})
+
+	t.Run("largest delay does not overflow", func(t *testing.T) {
+		s := Backoff{Initial: math.MaxInt64, Max: math.MaxInt64}.Sequence()
+		for range 1000 {
+			d := s.Next()
+			require.GreaterOrEqual(t, d, time.Duration(float64(math.MaxInt64)*0.8))
+		}
 	})
 
 	t.Run("two sequences draw different jitter", func(t *testing.T) {
@@ -771,28 +844,32 @@ func BenchmarkRestartTrackerRecord(b *testing.B) {
 }
 
 // BenchmarkRestartTrackerRecordFloor does Record's work by hand on a
-// fixed-size ring of int64 nanoseconds: clamp, drop expired, store.
+// fixed-size ring of int64 nanoseconds: take a time.Time, clamp, drop the
+// expired, store.
 func BenchmarkRestartTrackerRecordFloor(b *testing.B) {
 	b.ReportAllocs()
-	const step, window = int64(benchWindow / benchLimit), int64(benchWindow)
+	const step, window = benchWindow / benchLimit, int64(benchWindow)
 	var ring [benchLimit]int64
 	var head, n int
-	var now, last int64
+	var last int64
+	base := time.Now()
+	now := base
 	for b.Loop() {
-		now += step
-		if now < last {
-			now = last
+		now = now.Add(step)
+		off := int64(now.Sub(base))
+		if off < last {
+			off = last
 		}
-		last = now
-		for n > 0 && now-ring[head] >= window {
+		last = off
+		for n > 0 && off-ring[head] >= window {
 			head = (head + 1) % benchLimit
 			n--
 		}
 		if n == benchLimit {
-			ring[head] = now
+			ring[head] = off
 			head = (head + 1) % benchLimit
 		} else {
-			ring[(head+n)%benchLimit] = now
+			ring[(head+n)%benchLimit] = off
 			n++
 		}
 	}
@@ -824,22 +901,25 @@ func BenchmarkRestartTrackerAllow(b *testing.B) {
 // a fixed-size ring of int64 nanoseconds.
 func BenchmarkRestartTrackerAllowFloor(b *testing.B) {
 	b.ReportAllocs()
-	const step, window = int64(benchWindow / benchLimit), int64(benchWindow)
+	const step, window = benchWindow / benchLimit, int64(benchWindow)
 	var ring [benchLimit]int64
 	var head, n int
-	var now, last int64
+	var last int64
+	base := time.Now()
+	now := base
 	for b.Loop() {
-		now += step
-		if now < last {
-			now = last
+		now = now.Add(step)
+		off := int64(now.Sub(base))
+		if off < last {
+			off = last
 		}
-		last = now
-		for n > 0 && now-ring[head] >= window {
+		last = off
+		for n > 0 && off-ring[head] >= window {
 			head = (head + 1) % benchLimit
 			n--
 		}
 		if benchSink = n < benchLimit; benchSink {
-			ring[(head+n)%benchLimit] = now
+			ring[(head+n)%benchLimit] = off
 			n++
 		}
 	}
