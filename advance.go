@@ -6,14 +6,17 @@ import "time"
 // finally returned (recording a StaleReport each), cancels an attempt whose
 // deadline passed, whose heartbeat went stale or that missed its readiness
 // deadline, abandons one that ignored cancellation past StopTimeout, and
-// starts a due restart. It does nothing before NextDeadline, and it does not
-// allocate in the steady state. Advance never collects an exit: Collect does.
+// starts a due restart. Apart from recording late returns, which it checks
+// without blocking on every call (they have no deadline: a loop learns of
+// them through Config.Exits or at its next wake-up), it does nothing before
+// NextDeadline. It does not allocate in the steady state. Advance never
+// collects an exit: Collect does.
 func (s *ChildSlot) Advance(now time.Time) {
 	if !s.valid() {
 		return
 	}
 	now = s.clamp(now)
-	if len(s.abandoned) > 0 {
+	if s.reaping {
 		s.reap(now)
 	}
 	if a := s.active; a != nil {
@@ -35,15 +38,17 @@ func (s *ChildSlot) reap(now time.Time) {
 			continue
 		}
 		e := s.exitOf(a, now)
-		s.lastStale = &StaleReport{
+		c := s.coldState()
+		c.lastStale = &StaleReport{
 			Generation: a.generation, Attempt: a.number,
 			Kind: e.Kind, Reason: e.Reason, ObservedAt: s.base.Wall(now),
 		}
-		s.staleReports++
-		s.emit(Event{Kind: EventStaleReport, Time: now, Attempt: a.number, Generation: a.generation, Exit: &e, Reason: e.Reason})
+		c.staleReports++
+		s.emitExit(Event{Kind: EventStaleReport, Time: now, Attempt: a.number, Generation: a.generation, Reason: e.Reason}, &e)
 	}
 	clear(s.abandoned[len(kept):])
 	s.abandoned = kept
+	s.reaping = len(kept) > 0
 }
 
 // check applies the active, running attempt's deadlines at now.
@@ -70,11 +75,11 @@ func (s *ChildSlot) check(a *Attempt, now time.Time) {
 	switch {
 	case s.parent.Err() != nil:
 		s.cancelAttempt(a, now, causeParent)
-	case s.cfg.AttemptTimeout > 0 && n >= a.startNanos+int64(s.cfg.AttemptTimeout):
+	case s.attemptTimeout > 0 && n >= addSat(a.startNanos, s.attemptTimeout):
 		s.cancelAttempt(a, now, causeTimeout)
-	case s.cfg.HeartbeatTimeout > 0 && n >= a.sig.staleAt(a.startNanos, s.cfg.HeartbeatTimeout):
+	case s.heartbeatTimeout > 0 && n >= a.sig.staleAt(a.startNanos, s.heartbeatTimeout):
 		s.cancelAttempt(a, now, causeStale)
-	case s.cfg.ReadyTimeout > 0 && !s.wasReady(a) && n >= a.startNanos+int64(s.cfg.ReadyTimeout):
+	case s.readyTimeout > 0 && !s.wasReady(a) && n >= addSat(a.startNanos, s.readyTimeout):
 		s.cancelAttempt(a, now, causeNotReady)
 	}
 }
@@ -106,7 +111,7 @@ func (s *ChildSlot) startDue(now time.Time) {
 	if now.Before(s.restartAt) {
 		return
 	}
-	s.tracker.Record(now)
+	s.restartTracker().Record(now)
 	s.restarts++
 	s.launch(now)
 }
@@ -125,7 +130,7 @@ func (s *ChildSlot) NextDeadline() (time.Time, bool) {
 	}
 	var d deadline
 	if s.phase == FenceReadyToStart && s.pending != nil {
-		d.offer(s.fenceReadyAt)
+		d.offer(s.coldView().fenceReadyAt)
 	}
 	if s.restartDue && s.op == OperationActive {
 		d.offer(s.restartAt)
@@ -143,13 +148,13 @@ func (s *ChildSlot) attemptDeadline(a *Attempt) (time.Time, bool) {
 	case s.parent.Err() != nil:
 		d.offer(s.lastNow)
 	default:
-		if t := s.cfg.AttemptTimeout; t > 0 {
+		if t := s.attemptTimeout; t > 0 {
 			d.offer(a.startedAt.Add(t))
 		}
-		if t := s.cfg.HeartbeatTimeout; t > 0 {
+		if t := s.heartbeatTimeout; t > 0 {
 			d.offer(s.base.Instant(a.sig.staleAt(a.startNanos, t)))
 		}
-		if t := s.cfg.ReadyTimeout; t > 0 && !s.wasReady(a) {
+		if t := s.readyTimeout; t > 0 && !s.wasReady(a) {
 			d.offer(a.startedAt.Add(t))
 		}
 	}

@@ -134,3 +134,15 @@ func (s *ChildSlot) emit(e Event) {
 	}
 	s.cfg.OnEvent(e)
 }
+
+// emitExit emits ev carrying a copy of exit e. It reads e and does not keep
+// it, so the caller's exit stays on its stack: an exit costs no allocation
+// unless someone listens.
+func (s *ChildSlot) emitExit(ev Event, e *Exit) {
+	if s.cfg.OnEvent == nil {
+		return
+	}
+	x := *e
+	ev.Exit = &x
+	s.emit(ev)
+}

@@ -12,8 +12,9 @@ import (
 // build with the attempt's context and runs the command it returns, which
 // must come from exec.CommandContext(ctx, ...) with that ctx. When the
 // attempt is cancelled the process gets SIGTERM and, if it has not exited
-// after the slot's StopTimeout, SIGKILL (through exec.Cmd.Cancel and
-// WaitDelay; a build that sets either keeps its own). A process child is
+// after the slot's StopTimeout, SIGKILL (through exec.Cmd.Cancel, which
+// Process always sets, replacing CommandContext's immediate kill, and
+// WaitDelay; a build that sets WaitDelay keeps its own). A process child is
 // killed, never abandoned. Its exit status lands in [Exit.Code]; a process
 // killed by a signal says which in Exit.Reason.
 func Process(build func(ctx context.Context) *exec.Cmd) ChildFunc {
@@ -25,9 +26,9 @@ func Process(build func(ctx context.Context) *exec.Cmd) ChildFunc {
 		if cmd == nil {
 			return errors.New("supervisor: Process: build returned a nil *exec.Cmd")
 		}
-		if cmd.Cancel == nil {
-			cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-		}
+		// Always: exec.CommandContext sets a Cancel of its own that kills at
+		// once, so a nil check would never install the graceful SIGTERM.
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 		if cmd.WaitDelay == 0 {
 			cmd.WaitDelay = a.grace
 		}

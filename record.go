@@ -240,7 +240,8 @@ type Record struct {
 	PendingRestart *PendingRestart `json:"pending_restart"`
 
 	LastControlFailure *ControlFailure `json:"last_control_failure"`
-	// Abandoned counts abandoned attempts that have not returned yet.
+	// Abandoned counts abandoned attempts whose return Advance has not
+	// observed yet.
 	Abandoned       int          `json:"abandoned"`
 	LastStaleReport *StaleReport `json:"last_stale_report"`
 
@@ -266,8 +267,9 @@ func (s *ChildSlot) Record(now time.Time) Record {
 		return Record{}
 	}
 	now = s.clamp(now)
-	lim := s.tracker.State(now)
+	lim := s.restartLimit(now)
 	lim.UpdatedAt = s.base.Wall(lim.UpdatedAt)
+	c := s.coldView()
 	r := Record{
 		ChildID:            s.id,
 		Path:               s.cfg.Path,
@@ -277,34 +279,35 @@ func (s *ChildSlot) Record(now time.Time) Record {
 		Status:             s.status(),
 		Operation:          s.op,
 		StopState:          s.stop,
-		QuarantineReason:   s.qReason,
+		QuarantineReason:   c.qReason,
 		Liveness:           s.Liveness(now),
 		RestartLimit:       lim,
 		FencePhase:         s.phase,
 		PendingRestart:     s.pending,
-		LastControlFailure: s.lastFailure,
+		LastControlFailure: c.lastFailure,
 		Abandoned:          len(s.abandoned),
-		LastStaleReport:    s.lastStale,
+		LastStaleReport:    c.lastStale,
 		Exits:              s.exits,
-		AbandonedTotal:     s.abandonedTotal,
-		StaleReports:       s.staleReports,
+		AbandonedTotal:     c.abandonedTotal,
+		StaleReports:       c.staleReports,
 		Active:             s.active != nil,
 		ObservedAt:         s.base.Wall(now),
 	}
 	if s.restartDue && s.op == OperationActive && s.active == nil {
-		if s.nextRec == nil || !s.nextKey.Equal(s.restartAt) {
+		c = s.coldState()
+		if c.nextRec == nil || !c.nextKey.Equal(s.restartAt) {
 			t := s.base.Wall(s.restartAt)
-			s.nextKey, s.nextRec = s.restartAt, &t
+			c.nextKey, c.nextRec = s.restartAt, &t
 		}
-		r.NextRestartAt = s.nextRec
+		r.NextRestartAt = c.nextRec
 	}
-	if s.lastExit.Kind != 0 {
-		if s.lastExitRec == nil {
-			e := s.lastExit
+	if c.lastExit.Kind != 0 { // c is the allocated state: an exit was set
+		if c.lastExitRec == nil {
+			e := c.lastExit
 			e.StartedAt, e.ExitedAt = s.base.Wall(e.StartedAt), s.base.Wall(e.ExitedAt)
-			s.lastExitRec = &e
+			c.lastExitRec = &e
 		}
-		r.LastExit = s.lastExitRec
+		r.LastExit = c.lastExitRec
 	}
 	return r
 }
@@ -321,7 +324,7 @@ func (s *ChildSlot) status() Status {
 	if r, _ := a.sig.readiness(); r == ReadinessReady {
 		return StatusReady
 	}
-	if a.sig.signalled() || (s.cfg.HeartbeatTimeout == 0 && s.cfg.ReadyTimeout == 0) {
+	if a.sig.signalled() || (s.heartbeatTimeout == 0 && s.readyTimeout == 0) {
 		return StatusRunning
 	}
 	return StatusStarting
@@ -348,7 +351,7 @@ func (s *ChildSlot) Liveness(now time.Time) Liveness {
 		}
 		l.LastBeat = s.lastBeat
 	}
-	if d := s.cfg.HeartbeatTimeout; d > 0 && !a.cancelled {
+	if d := s.heartbeatTimeout; d > 0 && !a.cancelled {
 		l.Stale = s.base.Nanos(now) >= a.sig.staleAt(a.startNanos, d)
 	}
 	return l

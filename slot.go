@@ -133,53 +133,120 @@ func (c Config) withDefaults(id string) (Config, error) {
 // is unusable: its methods return [ErrInvalidConfig] or do nothing; use
 // [NewChildSlot].
 type ChildSlot struct {
-	id   string
-	fn   ChildFunc
-	cfg  Config // with defaults filled
-	base TimeBase
-
+	// The fields Advance and NextDeadline read come first, so that a loop
+	// sweeping many slots touches few cache lines per slot. What only some
+	// slots ever need waits behind cold, and the restart tracker is
+	// allocated by the first restart: an idle slot stays small.
+	fn     ChildFunc
+	active *Attempt // the active attempt, for the loop
 	// parent is the context given to Start, the parent of every attempt.
 	// The slot keeps the Context itself, not only a CancelFunc, because it
 	// must derive later attempts from it and see when it ends.
 	parent context.Context
+	// The attempt's timeouts, from Config; zero is off.
+	attemptTimeout   time.Duration
+	heartbeatTimeout time.Duration
+	readyTimeout     time.Duration
+	started          bool
+	over             bool // stopped for good: policy said no restart, or the parent ended
+	restartDue       bool
+	reaping          bool // abandoned is not empty
+	op               Operation
+	stop             StopState
+	phase            FencePhase
+	// Second cache line: the clock.
+	lastNow   time.Time // latest now seen; earlier ones are clamped to it
+	base      TimeBase
+	abandoned []*Attempt
+	pending   *PendingRestart // immutable once published; replaced on change
+	restartAt time.Time
+	cfg       slotConfig
 
 	current atomic.Pointer[Attempt] // the active attempt, for Done
-	active  *Attempt                // the same, for the loop
 	queued  atomic.Bool             // posted to cfg.Exits and not yet drained
+	sched   int                     // index in a Schedule's heap plus one; zero: in none
 
-	lastNow   time.Time // latest now seen; earlier ones are clamped to it
-	started   bool
-	over      bool // stopped for good: policy said no restart, or the parent ended
-	op        Operation
-	qReason   string
-	stop      StopState
-	gen       uint64 // generation of the current period
-	genIssued uint64 // highest generation handed out, pending ones included
-	attempts  uint64 // attempts started
-	restarts  uint64 // automatic restarts
-	exits     uint64 // exits collected or abandoned
+	id       string
+	gen      uint64 // generation of the current period
+	attempts uint64 // attempts started
+	restarts uint64 // automatic restarts
+	exits    uint64 // exits collected or abandoned
 
-	tracker    *RestartTracker
-	backoff    BackoffSequence
-	restartDue bool
-	restartAt  time.Time
+	tracker  *RestartTracker // nil until the first restart is planned; see restartTracker
+	backoff  BackoffSequence
+	beatKey  int64 // the beat lastBeat was built for
+	lastBeat *time.Time
+	cold     *slotCold // nil until first needed; see coldState
+}
 
-	phase        FencePhase
-	pending      *PendingRestart // immutable once published; replaced on change
-	fenceReadyAt time.Time
+// slotConfig is what a slot keeps of its Config, defaults filled, besides
+// the attempt's timeouts, which the slot keeps up front: the backoff
+// settings live on in the slot's BackoffSequence.
+type slotConfig struct {
+	StopTimeout   time.Duration
+	Path          string
+	Exits         *ExitQueue
+	OnEvent       func(Event)
+	RestartLimit  int
+	RestartWindow time.Duration
+	Restart       RestartType
+}
 
+// slotCold is the part of a slot's state that many slots never need: the
+// last exit, fences, quarantine, abandoned attempts' reports, control
+// failures and record caches. The slot allocates it on first use.
+type slotCold struct {
 	lastExit       Exit
 	lastExitRec    *Exit // lastExit as recorded, built lazily by Record
-	abandoned      []*Attempt
 	abandonedTotal uint64
 	staleReports   uint64
 	lastStale      *StaleReport
 	lastFailure    *ControlFailure
+	qReason        string
+	genIssued      uint64 // highest generation handed out, pending ones included
+	fenceReadyAt   time.Time
+	nextKey        time.Time
+	nextRec        *time.Time
+}
 
-	beatKey  int64 // the beat lastBeat was built for
-	lastBeat *time.Time
-	nextKey  time.Time
-	nextRec  *time.Time
+// noCold stands in, read-only, for the cold state of a slot that has none.
+var noCold slotCold
+
+// coldView returns the slot's cold state for reading: the zero state while
+// none is allocated. Never write through it.
+func (s *ChildSlot) coldView() *slotCold {
+	if s.cold == nil {
+		return &noCold
+	}
+	return s.cold
+}
+
+// coldState returns the slot's cold state for writing, allocating it on
+// first use. Until then no generation beyond the current one was issued.
+func (s *ChildSlot) coldState() *slotCold {
+	if s.cold == nil {
+		s.cold = &slotCold{genIssued: s.gen}
+	}
+	return s.cold
+}
+
+// restartTracker returns the slot's restart tracker, allocating it on first
+// use: a slot that never plans a restart carries none. A tracker made later
+// behaves as one made at NewChildSlot, since the slot clamps every now.
+func (s *ChildSlot) restartTracker() *RestartTracker {
+	if s.tracker == nil {
+		s.tracker = NewRestartTracker(s.cfg.RestartLimit, s.cfg.RestartWindow)
+	}
+	return s.tracker
+}
+
+// restartLimit returns the restart limit's state at now; with no tracker
+// yet, that of a fresh one, without keeping it.
+func (s *ChildSlot) restartLimit(now time.Time) RestartLimit {
+	if s.tracker == nil {
+		return NewRestartTracker(s.cfg.RestartLimit, s.cfg.RestartWindow).State(now)
+	}
+	return s.tracker.State(now)
 }
 
 // NewChildSlot returns a slot that will supervise fn under the name id.
@@ -198,14 +265,19 @@ func NewChildSlot(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 		return nil, err
 	}
 	s := &ChildSlot{
-		id:      id,
-		fn:      fn,
-		cfg:     cfg,
-		base:    NewTimeBase(time.Now()),
-		tracker: NewRestartTracker(cfg.RestartLimit, cfg.RestartWindow),
-		gen:     1,
+		id:               id,
+		fn:               fn,
+		attemptTimeout:   cfg.AttemptTimeout,
+		heartbeatTimeout: cfg.HeartbeatTimeout,
+		readyTimeout:     cfg.ReadyTimeout,
+		cfg: slotConfig{
+			StopTimeout: cfg.StopTimeout,
+			Path:        cfg.Path, Exits: cfg.Exits, OnEvent: cfg.OnEvent,
+			RestartLimit: cfg.RestartLimit, RestartWindow: cfg.RestartWindow, Restart: cfg.Restart,
+		},
+		base: NewTimeBase(time.Now()),
+		gen:  1,
 	}
-	s.genIssued = 1
 	s.backoff.init(cfg.Backoff)
 	return s, nil
 }
@@ -305,8 +377,8 @@ func (s *ChildSlot) launch(now time.Time) {
 	}
 	ctx, cancel := context.WithCancelCause(s.parent)
 	a.cancel = cancel
-	if s.cfg.AttemptTimeout > 0 {
-		ctx, a.stopDeadline = context.WithDeadlineCause(ctx, now.Add(s.cfg.AttemptTimeout), causeTimeout)
+	if s.attemptTimeout > 0 {
+		ctx, a.stopDeadline = context.WithDeadlineCause(ctx, now.Add(s.attemptTimeout), causeTimeout)
 	}
 	s.active = a
 	s.current.Store(a)
@@ -355,7 +427,7 @@ func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
 		s.stop = StopCompleted
 	}
 	s.setLastExit(e)
-	s.emit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation, Exit: &e, Reason: e.Reason})
+	s.emitExit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: e.Reason}, &e)
 	s.plan(e, now)
 	return e, nil
 }
@@ -387,8 +459,9 @@ func (s *ChildSlot) detach(a *Attempt) {
 }
 
 func (s *ChildSlot) setLastExit(e Exit) {
-	s.lastExit = e
-	s.lastExitRec = nil
+	c := s.coldState()
+	c.lastExit = e
+	c.lastExitRec = nil
 }
 
 // plan decides what follows exit e at now.
@@ -398,7 +471,7 @@ func (s *ChildSlot) plan(e Exit, now time.Time) {
 		return
 	case s.pending != nil:
 		s.setPhase(FenceReadyToStart, now)
-		s.fenceReadyAt = now
+		s.coldState().fenceReadyAt = now
 		return
 	case s.op != OperationActive:
 		return
@@ -408,7 +481,7 @@ func (s *ChildSlot) plan(e Exit, now time.Time) {
 	case !s.cfg.Restart.restarts(e.Kind):
 		s.over = true
 		return
-	case !s.tracker.Allow(now):
+	case !s.restartTracker().Allow(now):
 		lim := s.tracker.State(now)
 		reason := fmt.Sprintf("restart limit reached: %d restarts within %v", lim.Used, lim.Window)
 		s.failControl("restart", reason, now)
@@ -500,10 +573,11 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time, reason string) Exit {
 	}
 	s.detach(a)
 	s.abandoned = append(s.abandoned, a)
-	s.abandonedTotal++
+	s.reaping = true
+	s.coldState().abandonedTotal++
 	s.stop = StopFailed
 	s.setLastExit(e)
-	s.emit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation, Exit: &e, Reason: reason})
+	s.emitExit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: reason}, &e)
 	s.plan(e, now)
 	return e
 }
@@ -561,7 +635,7 @@ func (s *ChildSlot) Stop(ctx context.Context) (Exit, error) {
 			}
 		}
 		if s.active != a {
-			return s.lastExit, nil
+			return s.coldView().lastExit, nil
 		}
 	}
 }

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"regexp"
+	"strconv"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/childslot/supervisor"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// field returns the first integer after label in the summary.
+func field(t *testing.T, out, label string) int {
+	t.Helper()
+	m := regexp.MustCompile(regexp.QuoteMeta(label) + `\s+(\d+)`).FindStringSubmatch(out)
+	require.NotNil(t, m, "%q not in summary:\n%s", label, out)
+	n, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	return n
+}
+
+// TestRunSummary runs a small fleet on the fake clock and checks that the
+// summary adds up: every attempt started was collected or abandoned, and
+// every slot stopped.
+func TestRunSummary(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out bytes.Buffer
+		require.NoError(t, run(t.Context(), &out, []string{"-n", "100", "-duration", "3s"}))
+		s := out.String()
+		t.Log("\n" + s)
+
+		assert.Contains(t, s, "fleet: 100 slots on one loop for 3s")
+		started := field(t, s, "attempts started")
+		exits := field(t, s, "exits")
+		assert.Equal(t, started, exits, "every attempt started ends in exactly one exit")
+		assert.Greater(t, started, 100, "children were restarted")
+
+		var kinds int
+		for _, k := range []string{"succeeded", "failed", "panicked", "cancelled", "timed_out", "unhealthy", "abandoned"} {
+			kinds += field(t, s, k)
+		}
+		assert.Equal(t, exits, kinds, "exits by kind add up")
+		assert.Positive(t, field(t, s, "failed"))
+		assert.Positive(t, field(t, s, "cancelled"), "the running children were cancelled at the end")
+		assert.Zero(t, field(t, s, "abandoned"), "every child honours cancellation")
+
+		assert.GreaterOrEqual(t, field(t, s, "peak goroutines"), 50)
+		assert.Regexp(t, `memory per slot\s+\d+ B heap \+ \d+ B goroutine stack`, s)
+		assert.Contains(t, s, "stopped            100 slots in 0s", "children stop at once on the fake clock")
+	})
+}
+
+// TestRunStopsWithContext checks that cancelling the context (Ctrl-C) ends
+// the run early, still stopping every slot.
+func TestRunStopsWithContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		var out bytes.Buffer
+		require.NoError(t, run(ctx, &out, []string{"-n", "50", "-duration", "1h"}))
+		assert.Contains(t, out.String(), "for 200ms")
+		assert.Contains(t, out.String(), "stopped            50 slots")
+	})
+}
+
+func TestRunBadArguments(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"unknown flag", []string{"-nope"}},
+		{"no slots", []string{"-n", "0"}},
+		{"no time", []string{"-duration", "0s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			assert.Error(t, run(t.Context(), &out, tt.args))
+		})
+	}
+}
+
+// TestDeadlinesOrder checks the heap: whatever the order of pushes, fixes
+// and removals, the earliest deadline is on top and every entry knows its
+// index.
+func TestDeadlinesOrder(t *testing.T) {
+	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
+
+	var h deadlines
+	entries := make([]*entry, 6)
+	for i, s := range []int{5, 3, 9, 1, 7, 4} {
+		entries[i] = &entry{at: at(s), index: -1}
+		heap.Push(&h, entries[i])
+	}
+	entries[2].at = at(0) // 9 -> 0: to the top
+	heap.Fix(&h, entries[2].index)
+	heap.Remove(&h, entries[1].index) // drop 3
+	assert.Equal(t, -1, entries[1].index)
+
+	for i, e := range h {
+		assert.Equal(t, i, e.index, "entry at %d knows its index", i)
+	}
+	var got []int
+	for h.Len() > 0 {
+		got = append(got, int(heap.Pop(&h).(*entry).at.Sub(base)/time.Second))
+	}
+	assert.Equal(t, []int{0, 1, 4, 5, 7}, got)
+}
+
+// TestDeadlinesUpdate checks that update follows the slot's NextDeadline:
+// in the heap while the slot has one, out of it when it has none.
+func TestDeadlinesUpdate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		started := make(chan struct{})
+		fn := func(ctx context.Context, _ *supervisor.Attempt) error {
+			close(started)
+			<-release
+			return nil
+		}
+		s, err := supervisor.NewChildSlot("one", fn, supervisor.Config{
+			AttemptTimeout: time.Minute,
+			Restart:        supervisor.Temporary,
+		})
+		require.NoError(t, err)
+		var h deadlines
+		e := &entry{slot: s, index: -1}
+
+		h.update(e)
+		assert.Equal(t, -1, e.index, "not started: no deadline")
+
+		now := time.Now()
+		require.NoError(t, s.Start(t.Context(), now))
+		<-started
+		h.update(e)
+		require.Equal(t, 0, e.index)
+		assert.True(t, e.at.Equal(now.Add(time.Minute)), "the attempt deadline")
+
+		close(release)
+		<-s.Done()
+		_, err = s.Collect(time.Now())
+		require.NoError(t, err)
+		h.update(e)
+		assert.Equal(t, -1, e.index, "a Temporary child that ended has nothing scheduled")
+		assert.Zero(t, h.Len())
+		assert.True(t, s.Finished())
+	})
+}
