@@ -65,15 +65,22 @@ func (s *ChildSlot) Resume(now time.Time) error {
 		return nil
 	case !s.started:
 		s.op = OperationActive // nothing ran yet: Start will start it
+		if s.cold != nil {
+			s.cold.qReason = "" // a quarantine before Start is lifted too
+		}
 		return nil
 	case s.parent.Err() != nil:
 		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(s.parent))
 	}
 	now = s.clamp(now)
 	s.op = OperationActive
-	s.qReason = ""
+	if s.cold != nil {
+		s.cold.qReason = ""
+	}
 	s.over = false
-	s.tracker.Reset()
+	if s.tracker != nil {
+		s.tracker.Reset()
+	}
 	s.backoff.Reset()
 	s.emit(Event{Kind: EventResumed, Time: now, Attempt: s.attempts, Generation: s.gen})
 	s.fence(now)
@@ -100,7 +107,7 @@ func (s *ChildSlot) Quarantine(now time.Time, reason string) error {
 
 func (s *ChildSlot) quarantine(now time.Time, reason string, requested bool) {
 	s.op = OperationQuarantined
-	s.qReason = reason
+	s.coldState().qReason = reason
 	s.halt(now, &stopCause{Cancelled, "cancelled: slot quarantined: " + reason}, requested)
 	s.emit(Event{Kind: EventQuarantined, Time: now, Attempt: s.attempts, Generation: s.gen, Reason: reason})
 }
@@ -118,6 +125,7 @@ func (s *ChildSlot) Remove(now time.Time) error {
 	}
 	now = s.clamp(now)
 	s.op = OperationRemoved
+	s.pending = nil // dropped straight into FenceClosed, not through FenceOpen
 	s.halt(now, causeRemove, true)
 	s.setPhase(FenceClosed, now)
 	s.emit(Event{Kind: EventRemoved, Time: now, Attempt: s.attempts, Generation: s.gen})
@@ -165,8 +173,9 @@ func (s *ChildSlot) Restart(now time.Time) (FenceDecision, error) {
 // after the running attempt has stopped.
 func (s *ChildSlot) fence(now time.Time) FenceDecision {
 	s.restartDue = false
-	s.genIssued++
-	s.pending = &PendingRestart{Generation: s.genIssued, RequestedAt: s.base.Wall(now)}
+	c := s.coldState()
+	c.genIssued++
+	s.pending = &PendingRestart{Generation: c.genIssued, RequestedAt: s.base.Wall(now)}
 	if s.active == nil {
 		s.startPending(now)
 		return FenceStartedImmediately
@@ -200,5 +209,5 @@ func (s *ChildSlot) setPhase(p FencePhase, now time.Time) {
 }
 
 func (s *ChildSlot) failControl(op, reason string, now time.Time) {
-	s.lastFailure = &ControlFailure{Op: op, Reason: reason, At: s.base.Wall(now)}
+	s.coldState().lastFailure = &ControlFailure{Op: op, Reason: reason, At: s.base.Wall(now)}
 }

@@ -1,0 +1,800 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// errCtlLate is what a stubborn child returns once it is finally released.
+var errCtlLate = errors.New("late return")
+
+// ctlOp is an operation of a control step table.
+type ctlOp uint8
+
+const (
+	ctlStart ctlOp = iota + 1
+	ctlRestart
+	ctlCollect
+	ctlAdvance
+	ctlCancel
+	ctlPause
+	ctlResume
+	ctlQuarantine // with ctlStep.reason
+	ctlRemove
+	ctlRelease   // let attempt ctlStep.arg return (nil, or errCtlLate if stubborn)
+	ctlEndParent // cancel the context given to Start
+)
+
+var ctlOpNames = []string{"", "start", "restart", "collect", "advance", "cancel", "pause",
+	"resume", "quarantine", "remove", "release", "end_parent"}
+
+func (o ctlOp) String() string { return ctlOpNames[o] }
+
+// ctlView is the part of a Record (and Finished) the control tables check
+// after every step.
+type ctlView struct {
+	Gen, Attempt uint64
+	Active       bool
+	Status       Status
+	Op           Operation
+	QReason      string
+	Phase        FencePhase
+	Pending      uint64 // pending_restart.generation; 0 for null
+	Merged       int    // pending_restart.merged
+	Used         int    // restart_limit.used
+	Restarts     uint64 // automatic restarts
+	Abandoned    int    // abandoned attempts not yet returned
+	Stale        uint64 // stale reports
+	Finished     bool
+}
+
+// ctlStep is one row of a control step table: at now (since the harness
+// started), do the operation, then want its result, the events it emitted
+// and the record.
+type ctlStep struct {
+	at     time.Duration
+	do     ctlOp
+	arg    uint64 // ctlRelease: the attempt
+	reason string // ctlQuarantine: the reason
+
+	decision FenceDecision // ctlRestart
+	err      error         // matched with errors.Is; nil wants no error
+	exit     ExitKind      // ctlCollect without error: the exit's kind
+	events   []string      // kinds emitted, "fence:<phase>", "quarantined:<reason>"
+
+	want  ctlView
+	check func(t *testing.T, h *ctlHarness, r Record) // optional further checks
+}
+
+// ctlHarness drives one slot inside a synctest bubble. Its children signal
+// started, then block until released or, unless stubborn, cancelled. It
+// records the slot's events.
+type ctlHarness struct {
+	t      *testing.T
+	slot   *ChildSlot
+	ctx    context.Context
+	cancel context.CancelFunc
+	start  time.Time
+	events []Event // OnEvent runs on the test goroutine: no lock
+
+	mu       sync.Mutex
+	runs     map[uint64]*ctlRun // by attempt number
+	stubborn map[uint64]bool    // attempts that ignore cancellation
+}
+
+type ctlRun struct {
+	started  chan struct{}
+	release  chan struct{}
+	released bool
+}
+
+// ctlConfig is the control tests' configuration: exact backoff of 1s, 2s,
+// 4s, ..., a restart limit of 2 per minute and a stop timeout of 5s.
+func ctlConfig() Config {
+	return Config{
+		RestartLimit:  2,
+		RestartWindow: time.Minute,
+		Backoff:       Backoff{Initial: time.Second, NoJitter: true},
+		StopTimeout:   5 * time.Second,
+	}
+}
+
+// newCtlHarness must be called inside the bubble.
+func newCtlHarness(t *testing.T, cfg Config, stubborn ...uint64) *ctlHarness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &ctlHarness{
+		t: t, ctx: ctx, cancel: cancel, start: time.Now(),
+		runs: map[uint64]*ctlRun{}, stubborn: map[uint64]bool{},
+	}
+	for _, n := range stubborn {
+		h.stubborn[n] = true
+	}
+	cfg.OnEvent = func(e Event) { h.events = append(h.events, e) }
+	s, err := NewChildSlot("ctl", h.child, cfg)
+	require.NoError(t, err)
+	h.slot = s
+	// Cleanups run inside the bubble before it waits for its goroutines.
+	t.Cleanup(func() {
+		cancel()
+		h.releaseAll()
+	})
+	return h
+}
+
+func (h *ctlHarness) child(ctx context.Context, a *Attempt) error {
+	r, stubborn := h.run(a.Number())
+	close(r.started)
+	if stubborn {
+		<-r.release
+		return errCtlLate
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.release:
+		return nil
+	}
+}
+
+func (h *ctlHarness) run(n uint64) (*ctlRun, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.runs[n]
+	if r == nil {
+		r = &ctlRun{started: make(chan struct{}), release: make(chan struct{})}
+		h.runs[n] = r
+	}
+	return r, h.stubborn[n]
+}
+
+func (h *ctlHarness) release(n uint64) {
+	r, _ := h.run(n)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !r.released {
+		r.released = true
+		close(r.release)
+	}
+}
+
+func (h *ctlHarness) releaseAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.runs {
+		if !r.released {
+			r.released = true
+			close(r.release)
+		}
+	}
+}
+
+// at returns the instant d after the harness started and moves the bubble's
+// clock there, so that the children's own clock agrees with the slot's.
+func (h *ctlHarness) at(d time.Duration) time.Time {
+	now := h.start.Add(d)
+	if wait := time.Until(now); wait > 0 {
+		time.Sleep(wait)
+	}
+	return now
+}
+
+type ctlResult struct {
+	decision FenceDecision
+	err      error
+	exit     Exit
+}
+
+// apply does st's operation and waits until every child has started and
+// blocked, or returned.
+func (h *ctlHarness) apply(st ctlStep) ctlResult {
+	now := h.at(st.at)
+	s := h.slot
+	var res ctlResult
+	switch st.do {
+	case ctlStart:
+		res.err = s.Start(h.ctx, now)
+	case ctlRestart:
+		res.decision, res.err = s.Restart(now)
+	case ctlCollect:
+		res.exit, res.err = s.Collect(now)
+	case ctlAdvance:
+		s.Advance(now)
+	case ctlCancel:
+		s.Cancel(now)
+	case ctlPause:
+		res.err = s.Pause(now)
+	case ctlResume:
+		res.err = s.Resume(now)
+	case ctlQuarantine:
+		res.err = s.Quarantine(now, st.reason)
+	case ctlRemove:
+		res.err = s.Remove(now)
+	case ctlRelease:
+		h.release(st.arg)
+	case ctlEndParent:
+		h.cancel()
+	default:
+		h.t.Fatalf("unknown op %d", st.do)
+	}
+	synctest.Wait()
+	return res
+}
+
+func (h *ctlHarness) setup(steps []ctlStep) {
+	for _, st := range steps {
+		res := h.apply(st)
+		require.NoError(h.t, res.err, "setup %v at %v", st.do, st.at)
+	}
+	h.events = nil
+}
+
+func (h *ctlHarness) view(r Record) ctlView {
+	v := ctlView{
+		Gen: r.Generation, Attempt: r.Attempt, Active: r.Active, Status: r.Status,
+		Op: r.Operation, QReason: r.QuarantineReason, Phase: r.FencePhase,
+		Used: r.RestartLimit.Used, Restarts: r.Restarts,
+		Abandoned: r.Abandoned, Stale: r.StaleReports, Finished: h.slot.Finished(),
+	}
+	if p := r.PendingRestart; p != nil {
+		v.Pending, v.Merged = p.Generation, p.Merged
+	}
+	return v
+}
+
+// eventNames names the events for a table: the kind, with the phase of a
+// fence move and the reason of a quarantine.
+func eventNames(evs []Event) []string {
+	var names []string
+	for _, e := range evs {
+		n := e.Kind.String()
+		switch e.Kind {
+		case EventFence:
+			n += ":" + e.Phase.String()
+		case EventQuarantined:
+			n += ":" + e.Reason
+		}
+		names = append(names, n)
+	}
+	return names
+}
+
+// step runs st and checks everything it wants; it reports whether all held.
+func (h *ctlHarness) step(i int, st ctlStep) bool {
+	t := h.t
+	t.Helper()
+	h.events = nil
+	res := h.apply(st)
+	msg := fmt.Sprintf("step %d: %v at %v", i, st.do, st.at)
+	ok := h.checkResult(st, res, msg)
+	ok = assert.Equal(t, st.events, eventNames(h.events), msg+": events") && ok
+	r := h.slot.Record(h.start.Add(st.at))
+	ok = assert.Equal(t, st.want, h.view(r), msg+": record") && ok
+	if r.Active && r.Status != StatusStopped {
+		run, _ := h.run(r.Attempt)
+		select {
+		case <-run.started:
+		default:
+			ok = assert.Fail(t, "running attempt never signalled started", msg)
+		}
+	}
+	if st.check != nil {
+		st.check(t, h, r)
+	}
+	return ok && !t.Failed()
+}
+
+// checkResult checks what st's operation returned.
+func (h *ctlHarness) checkResult(st ctlStep, res ctlResult, msg string) bool {
+	t := h.t
+	t.Helper()
+	var ok bool
+	if st.err != nil {
+		ok = assert.ErrorIs(t, res.err, st.err, msg)
+	} else {
+		ok = assert.NoError(t, res.err, msg)
+	}
+	if st.do == ctlRestart {
+		ok = assert.Equal(t, st.decision, res.decision, msg) && ok
+	}
+	if st.do == ctlCollect && st.err == nil {
+		ok = assert.Equal(t, st.exit, res.exit.Kind, msg+": exit %v", res.exit) && ok
+	}
+	return ok
+}
+
+func runCtlSteps(t *testing.T, cfg Config, stubborn []uint64, steps []ctlStep) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		h := newCtlHarness(t, cfg, stubborn...)
+		for i, st := range steps {
+			if !h.step(i, st) {
+				return // later steps would only repeat the failure
+			}
+		}
+	})
+}
+
+func TestRestartFence(t *testing.T) {
+	const s = time.Second
+	tests := []struct {
+		name     string
+		cfg      Config
+		stubborn []uint64
+		steps    []ctlStep
+	}{
+		{
+			name: "nothing running: started immediately, budget untouched",
+			cfg:  ctlConfig(),
+			steps: []ctlStep{
+				{at: 0, do: ctlStart, events: []string{"started"},
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusRunning}},
+				{at: s, do: ctlRelease, arg: 1,
+					want: ctlView{Gen: 1, Attempt: 1, Active: true}},
+				{at: s, do: ctlCollect, exit: Succeeded, events: []string{"exited", "restart_scheduled"},
+					want: ctlView{Gen: 1, Attempt: 1}},
+				{at: 1500 * time.Millisecond, do: ctlRestart, decision: FenceStartedImmediately, events: []string{"started"},
+					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning},
+					check: func(t *testing.T, h *ctlHarness, r Record) {
+						assert.Nil(t, r.NextRestartAt, "the operator restart replaces the scheduled one")
+						at, ok := h.slot.NextDeadline()
+						assert.False(t, ok, "no deadline while the new generation runs: %v", at)
+					}},
+				// The restart that was due at 2s does not start a second attempt.
+				{at: 3 * s, do: ctlAdvance,
+					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning}},
+				// Two more operator restarts: a limit of 2 would refuse the third
+				// automatic one, but operator restarts do not count.
+				{at: 4 * s, do: ctlRestart, decision: FenceQueuedAfterStop,
+					events: []string{"fence:waiting_for_old_stop", "cancelled"},
+					want:   ctlView{Gen: 2, Attempt: 2, Active: true, Phase: FenceWaitingForOldStop, Pending: 3}},
+				{at: 4 * s, do: ctlCollect, exit: Cancelled, events: []string{"exited", "fence:ready_to_start"},
+					want: ctlView{Gen: 2, Attempt: 2, Phase: FenceReadyToStart, Pending: 3}},
+				{at: 4 * s, do: ctlAdvance, events: []string{"fence:open", "started"},
+					want: ctlView{Gen: 3, Attempt: 3, Active: true, Status: StatusRunning}},
+				{at: 5 * s, do: ctlRestart, decision: FenceQueuedAfterStop,
+					events: []string{"fence:waiting_for_old_stop", "cancelled"},
+					want:   ctlView{Gen: 3, Attempt: 3, Active: true, Phase: FenceWaitingForOldStop, Pending: 4}},
+				{at: 5 * s, do: ctlCollect, exit: Cancelled, events: []string{"exited", "fence:ready_to_start"},
+					want: ctlView{Gen: 3, Attempt: 3, Phase: FenceReadyToStart, Pending: 4}},
+				{at: 5 * s, do: ctlAdvance, events: []string{"fence:open", "started"},
+					want: ctlView{Gen: 4, Attempt: 4, Active: true, Status: StatusRunning}},
+				// The automatic budget is whole: an exit is restarted and counted.
+				{at: 6 * s, do: ctlRelease, arg: 4,
+					want: ctlView{Gen: 4, Attempt: 4, Active: true}},
+				{at: 6 * s, do: ctlCollect, exit: Succeeded, events: []string{"exited", "restart_scheduled"},
+					want: ctlView{Gen: 4, Attempt: 4}},
+				{at: 20 * s, do: ctlAdvance, events: []string{"started"},
+					want: ctlView{Gen: 4, Attempt: 5, Active: true, Status: StatusRunning, Used: 1, Restarts: 1}},
+			},
+		},
+		{
+			name: "while running: queued after stop, then ready, then open",
+			cfg:  ctlConfig(),
+			steps: []ctlStep{
+				{at: 0, do: ctlStart, events: []string{"started"},
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusRunning}},
+				{at: s, do: ctlRestart, decision: FenceQueuedAfterStop,
+					events: []string{"fence:waiting_for_old_stop", "cancelled"},
+					want:   ctlView{Gen: 1, Attempt: 1, Active: true, Phase: FenceWaitingForOldStop, Pending: 2},
+					check: func(t *testing.T, h *ctlHarness, r Record) {
+						require.NotNil(t, r.PendingRestart)
+						assert.Equal(t, h.slot.TimeBase().Wall(h.start.Add(time.Second)), r.PendingRestart.RequestedAt)
+						assert.Equal(t, StopCancelDelivered, r.StopState)
+						assert.Equal(t, "cancelled: restart requested", h.events[1].Reason)
+					}},
+				{at: 2 * s, do: ctlCollect, exit: Cancelled, events: []string{"exited", "fence:ready_to_start"},
+					want: ctlView{Gen: 1, Attempt: 1, Phase: FenceReadyToStart, Pending: 2},
+					check: func(t *testing.T, h *ctlHarness, r Record) {
+						require.NotNil(t, r.LastExit)
+						assert.Equal(t, uint64(1), r.LastExit.Generation)
+						assert.Equal(t, "cancelled: restart requested", r.LastExit.Reason)
+						assert.Nil(t, r.NextRestartAt, "a fenced restart is not an automatic one")
+						at, ok := h.slot.NextDeadline()
+						assert.True(t, ok)
+						assert.Equal(t, h.start.Add(2*time.Second), at, "the new generation is due at once")
+					}},
+				{at: 2 * s, do: ctlAdvance, events: []string{"fence:open", "started"},
+					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning}},
+			},
+		},
+		{
+			name: "already pending: merged, no new generation",
+			cfg:  ctlConfig(),
+			steps: []ctlStep{
+				{at: 0, do: ctlStart, events: []string{"started"},
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusRunning}},
+				{at: s, do: ctlRestart, decision: FenceQueuedAfterStop,
+					events: []string{"fence:waiting_for_old_stop", "cancelled"},
+					want:   ctlView{Gen: 1, Attempt: 1, Active: true, Phase: FenceWaitingForOldStop, Pending: 2}},
+				{at: 2 * s, do: ctlRestart, decision: FenceAlreadyPending,
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Phase: FenceWaitingForOldStop, Pending: 2, Merged: 1},
+					check: func(t *testing.T, h *ctlHarness, r Record) {
+						assert.Equal(t, h.slot.TimeBase().Wall(h.start.Add(time.Second)), r.PendingRestart.RequestedAt,
+							"a merged request keeps the first request's time")
+					}},
+				{at: 2 * s, do: ctlCollect, exit: Cancelled, events: []string{"exited", "fence:ready_to_start"},
+					want: ctlView{Gen: 1, Attempt: 1, Phase: FenceReadyToStart, Pending: 2, Merged: 1}},
+				{at: 3 * s, do: ctlRestart, decision: FenceAlreadyPending,
+					want: ctlView{Gen: 1, Attempt: 1, Phase: FenceReadyToStart, Pending: 2, Merged: 2}},
+				{at: 3 * s, do: ctlAdvance, events: []string{"fence:open", "started"},
+					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning}},
+				// The merged requests allocated nothing: the next one is generation 3.
+				{at: 4 * s, do: ctlRestart, decision: FenceQueuedAfterStop,
+					events: []string{"fence:waiting_for_old_stop", "cancelled"},
+					want:   ctlView{Gen: 2, Attempt: 2, Active: true, Phase: FenceWaitingForOldStop, Pending: 3}},
+			},
+		},
+		{
+			name:     "old attempt ignores cancellation: abandoned at the stop deadline",
+			cfg:      ctlConfig(),
+			stubborn: []uint64{1},
+			steps: []ctlStep{
+				{at: 0, do: ctlStart, events: []string{"started"},
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusRunning}},
+				{at: s, do: ctlRestart, decision: FenceQueuedAfterStop,
+					events: []string{"fence:waiting_for_old_stop", "cancelled"},
+					want:   ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusCancelling, Phase: FenceWaitingForOldStop, Pending: 2},
+					check: func(t *testing.T, h *ctlHarness, _ Record) {
+						at, ok := h.slot.NextDeadline()
+						assert.True(t, ok)
+						assert.Equal(t, h.start.Add(6*time.Second), at, "stop deadline: cancel + StopTimeout")
+					}},
+				{at: 2 * s, do: ctlCollect, err: ErrNotDone,
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusCancelling, Phase: FenceWaitingForOldStop, Pending: 2}},
+				{at: 6*s - 1, do: ctlAdvance,
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusCancelling, Phase: FenceWaitingForOldStop, Pending: 2}},
+				{at: 6 * s, do: ctlAdvance,
+					events: []string{"fence:abandoning_old", "abandoned", "fence:ready_to_start", "fence:open", "started"},
+					want:   ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning, Abandoned: 1},
+					check: func(t *testing.T, h *ctlHarness, r Record) {
+						require.NotNil(t, r.LastExit)
+						assert.Equal(t, Abandoned, r.LastExit.Kind)
+						assert.Equal(t, uint64(1), r.LastExit.Attempt)
+						assert.Equal(t, uint64(1), r.LastExit.Generation)
+						assert.Equal(t, uint64(1), r.AbandonedTotal)
+						assert.Equal(t, uint64(1), r.Exits)
+					}},
+				// The old attempt returns late: only a stale report follows.
+				{at: 7 * s, do: ctlRelease, arg: 1,
+					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning, Abandoned: 1}},
+				{at: 8 * s, do: ctlAdvance, events: []string{"stale_report"},
+					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning, Stale: 1},
+					check: func(t *testing.T, h *ctlHarness, r Record) {
+						assert.Equal(t, &StaleReport{
+							Generation: 1, Attempt: 1, Kind: Cancelled,
+							Reason:     "cancelled: restart requested (returned: late return)",
+							ObservedAt: h.slot.TimeBase().Wall(h.start.Add(8 * time.Second)),
+						}, r.LastStaleReport)
+						require.NotNil(t, r.LastExit)
+						assert.Equal(t, Abandoned, r.LastExit.Kind, "the late return does not replace the exit")
+						assert.Equal(t, uint64(1), r.Exits)
+						assert.Equal(t, uint64(1), r.AbandonedTotal)
+						assert.Equal(t, StopIdle, r.StopState)
+					}},
+				{at: 8 * s, do: ctlCollect, err: ErrNotDone,
+					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning, Stale: 1}},
+			},
+		},
+		{
+			name:     "resume while the old attempt still runs is fenced",
+			cfg:      ctlConfig(),
+			stubborn: []uint64{1},
+			steps: []ctlStep{
+				{at: 0, do: ctlStart, events: []string{"started"},
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusRunning}},
+				{at: s, do: ctlPause, events: []string{"cancelled", "paused"},
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusCancelling, Op: OperationPaused}},
+				{at: 2 * s, do: ctlResume, events: []string{"resumed", "fence:waiting_for_old_stop"},
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusCancelling, Phase: FenceWaitingForOldStop, Pending: 2}},
+				{at: 3 * s, do: ctlRestart, decision: FenceAlreadyPending,
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusCancelling, Phase: FenceWaitingForOldStop, Pending: 2, Merged: 1}},
+				{at: 3 * s, do: ctlRelease, arg: 1,
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Phase: FenceWaitingForOldStop, Pending: 2, Merged: 1}},
+				{at: 3 * s, do: ctlCollect, exit: Cancelled, events: []string{"exited", "fence:ready_to_start"},
+					want: ctlView{Gen: 1, Attempt: 1, Phase: FenceReadyToStart, Pending: 2, Merged: 1},
+					check: func(t *testing.T, _ *ctlHarness, r Record) {
+						require.NotNil(t, r.LastExit)
+						assert.Equal(t, "cancelled: slot paused (returned: late return)", r.LastExit.Reason)
+					}},
+				{at: 3 * s, do: ctlAdvance, events: []string{"fence:open", "started"},
+					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning}},
+			},
+		},
+		{
+			name: "pause during backoff: the restart is dropped, resume starts fresh",
+			cfg: func() Config {
+				c := ctlConfig()
+				c.RestartLimit, c.RestartWindow = 3, 24*time.Hour
+				return c
+			}(),
+			steps: []ctlStep{
+				{at: 0, do: ctlStart, events: []string{"started"},
+					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusRunning}},
+				{at: s, do: ctlRelease, arg: 1,
+					want: ctlView{Gen: 1, Attempt: 1, Active: true}},
+				{at: s, do: ctlCollect, exit: Succeeded, events: []string{"exited", "restart_scheduled"},
+					want: ctlView{Gen: 1, Attempt: 1}},
+				{at: 2 * s, do: ctlAdvance, events: []string{"started"},
+					want: ctlView{Gen: 1, Attempt: 2, Active: true, Status: StatusRunning, Used: 1, Restarts: 1}},
+				{at: 3 * s, do: ctlRelease, arg: 2,
+					want: ctlView{Gen: 1, Attempt: 2, Active: true, Used: 1, Restarts: 1}},
+				{at: 3 * s, do: ctlCollect, exit: Succeeded, events: []string{"exited", "restart_scheduled"},
+					want: ctlView{Gen: 1, Attempt: 2, Used: 1, Restarts: 1},
+					check: func(t *testing.T, h *ctlHarness, r Record) {
+						require.NotNil(t, r.NextRestartAt)
+						assert.Equal(t, h.slot.TimeBase().Wall(h.start.Add(5*time.Second)), *r.NextRestartAt)
+					}},
+				{at: 4 * s, do: ctlPause, events: []string{"paused"},
+					want: ctlView{Gen: 1, Attempt: 2, Op: OperationPaused, Used: 1, Restarts: 1},
+					check: func(t *testing.T, h *ctlHarness, r Record) {
+						assert.Nil(t, r.NextRestartAt)
+						at, ok := h.slot.NextDeadline()
+						assert.False(t, ok, "nothing is due while paused: %v", at)
+						assert.Equal(t, StopNoActiveAttempt, r.StopState)
+					}},
+				{at: time.Hour, do: ctlAdvance,
+					want: ctlView{Gen: 1, Attempt: 2, Op: OperationPaused, Used: 1, Restarts: 1}},
+				{at: time.Hour, do: ctlResume, events: []string{"resumed", "started"},
+					want: ctlView{Gen: 2, Attempt: 3, Active: true, Status: StatusRunning, Restarts: 1}},
+				// The dropped restart is not resurrected after Resume either.
+				{at: 2 * time.Hour, do: ctlAdvance,
+					want: ctlView{Gen: 2, Attempt: 3, Active: true, Status: StatusRunning, Restarts: 1}},
+				// A fresh backoff too: the next delay is Initial again.
+				{at: 2 * time.Hour, do: ctlRelease, arg: 3,
+					want: ctlView{Gen: 2, Attempt: 3, Active: true, Restarts: 1}},
+				{at: 2 * time.Hour, do: ctlCollect, exit: Succeeded, events: []string{"exited", "restart_scheduled"},
+					want: ctlView{Gen: 2, Attempt: 3, Restarts: 1},
+					check: func(t *testing.T, h *ctlHarness, _ Record) {
+						assert.Equal(t, time.Second, h.events[1].Delay)
+					}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runCtlSteps(t, tt.cfg, tt.stubborn, tt.steps)
+		})
+	}
+}
+
+func TestRestartRejected(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup []ctlStep
+		want  error
+	}{
+		{name: "never started", want: ErrNotStarted},
+		{name: "paused", setup: []ctlStep{{do: ctlStart}, {do: ctlPause}}, want: ErrPaused},
+		{name: "paused before start", setup: []ctlStep{{do: ctlPause}}, want: ErrPaused},
+		{name: "quarantined", setup: []ctlStep{{do: ctlStart}, {do: ctlQuarantine, reason: "ops"}}, want: ErrQuarantined},
+		{name: "removed", setup: []ctlStep{{do: ctlStart}, {do: ctlRemove}}, want: ErrRemoved},
+		{name: "parent context done", setup: []ctlStep{{do: ctlStart}, {do: ctlEndParent}}, want: context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newCtlHarness(t, ctlConfig())
+				h.setup(tt.setup)
+				before := h.slot.Record(h.at(time.Second))
+				require.Nil(t, before.LastControlFailure)
+
+				now := h.at(2 * time.Second)
+				d, err := h.slot.Restart(now)
+				synctest.Wait()
+				assert.Equal(t, FenceRejected, d)
+				require.ErrorIs(t, err, tt.want)
+				assert.Empty(t, h.events, "a rejected restart emits nothing")
+
+				r := h.slot.Record(now)
+				assert.Equal(t, &ControlFailure{Op: "restart", Reason: err.Error(), At: h.slot.TimeBase().Wall(now)},
+					r.LastControlFailure)
+				assert.Equal(t, before.Generation, r.Generation, "no generation allocated")
+				assert.Equal(t, before.Attempt, r.Attempt)
+				assert.Nil(t, r.PendingRestart)
+				assert.Equal(t, before.FencePhase, r.FencePhase)
+				assert.Equal(t, before.Operation, r.Operation)
+			})
+		})
+	}
+}
+
+// TestOperatorControlsInEveryState applies Pause, Resume, Quarantine and
+// Remove to a slot in each state it can be in, then checks what an Advance
+// an hour later starts.
+func TestOperatorControlsInEveryState(t *testing.T) {
+	const s = time.Second
+	states := map[string]struct {
+		stubborn []uint64
+		setup    []ctlStep
+	}{
+		"before start": {},
+		"running":      {setup: []ctlStep{{do: ctlStart}}},
+		"cancelling":   {stubborn: []uint64{1}, setup: []ctlStep{{do: ctlStart}, {at: s, do: ctlCancel}}},
+		// The restart is due at 2s.
+		"backoff": {setup: []ctlStep{{do: ctlStart}, {at: s, do: ctlRelease, arg: 1}, {at: s, do: ctlCollect}}},
+		"paused":  {setup: []ctlStep{{do: ctlStart}, {at: s, do: ctlPause}, {at: s, do: ctlCollect}}},
+		"quarantined": {setup: []ctlStep{{do: ctlStart}, {at: s, do: ctlQuarantine, reason: "setup"},
+			{at: s, do: ctlCollect}}},
+		"removed": {setup: []ctlStep{{do: ctlStart}, {at: s, do: ctlRemove}, {at: s, do: ctlCollect}}},
+	}
+	const (
+		paused      = OperationPaused
+		quarantined = OperationQuarantined
+		removed     = OperationRemoved
+		running     = StatusRunning
+		cancelling  = StatusCancelling
+		closed      = FenceClosed
+	)
+	tests := []struct {
+		state  string
+		do     ctlOp
+		err    error
+		events []string
+		want   ctlView
+		later  uint64 // Record.Attempt after Advance an hour later
+	}{
+		{"before start", ctlPause, nil, []string{"paused"}, ctlView{Gen: 1, Op: paused}, 0},
+		{"running", ctlPause, nil, []string{"cancelled", "paused"}, ctlView{Gen: 1, Attempt: 1, Active: true, Op: paused}, 1},
+		{"cancelling", ctlPause, nil, []string{"paused"}, ctlView{Gen: 1, Attempt: 1, Active: true, Status: cancelling, Op: paused}, 1},
+		{"backoff", ctlPause, nil, []string{"paused"}, ctlView{Gen: 1, Attempt: 1, Op: paused}, 1},
+		{"paused", ctlPause, nil, nil, ctlView{Gen: 1, Attempt: 1, Op: paused}, 1},
+		{"quarantined", ctlPause, ErrQuarantined, nil, ctlView{Gen: 1, Attempt: 1, Op: quarantined, QReason: "setup"}, 1},
+		{"removed", ctlPause, ErrRemoved, nil, ctlView{Gen: 1, Attempt: 1, Op: removed, Phase: closed, Finished: true}, 1},
+
+		{"before start", ctlResume, nil, nil, ctlView{Gen: 1}, 0},
+		{"running", ctlResume, nil, nil, ctlView{Gen: 1, Attempt: 1, Active: true, Status: running}, 1},
+		{"cancelling", ctlResume, nil, nil, ctlView{Gen: 1, Attempt: 1, Active: true, Status: cancelling}, 1},
+		{"backoff", ctlResume, nil, nil, ctlView{Gen: 1, Attempt: 1}, 2},
+		{"paused", ctlResume, nil, []string{"resumed", "started"}, ctlView{Gen: 2, Attempt: 2, Active: true, Status: running}, 2},
+		{"quarantined", ctlResume, nil, []string{"resumed", "started"}, ctlView{Gen: 2, Attempt: 2, Active: true, Status: running}, 2},
+		{"removed", ctlResume, ErrRemoved, nil, ctlView{Gen: 1, Attempt: 1, Op: removed, Phase: closed, Finished: true}, 1},
+
+		{"before start", ctlQuarantine, nil, []string{"quarantined:ops"}, ctlView{Gen: 1, Op: quarantined, QReason: "ops"}, 0},
+		{"running", ctlQuarantine, nil, []string{"cancelled", "quarantined:ops"},
+			ctlView{Gen: 1, Attempt: 1, Active: true, Op: quarantined, QReason: "ops"}, 1},
+		{"cancelling", ctlQuarantine, nil, []string{"quarantined:ops"},
+			ctlView{Gen: 1, Attempt: 1, Active: true, Status: cancelling, Op: quarantined, QReason: "ops"}, 1},
+		{"backoff", ctlQuarantine, nil, []string{"quarantined:ops"}, ctlView{Gen: 1, Attempt: 1, Op: quarantined, QReason: "ops"}, 1},
+		{"paused", ctlQuarantine, nil, []string{"quarantined:ops"}, ctlView{Gen: 1, Attempt: 1, Op: quarantined, QReason: "ops"}, 1},
+		{"quarantined", ctlQuarantine, nil, nil, ctlView{Gen: 1, Attempt: 1, Op: quarantined, QReason: "setup"}, 1},
+		{"removed", ctlQuarantine, ErrRemoved, nil, ctlView{Gen: 1, Attempt: 1, Op: removed, Phase: closed, Finished: true}, 1},
+
+		{"before start", ctlRemove, nil, []string{"fence:closed", "removed"}, ctlView{Gen: 1, Op: removed, Phase: closed, Finished: true}, 0},
+		{"running", ctlRemove, nil, []string{"cancelled", "fence:closed", "removed"},
+			ctlView{Gen: 1, Attempt: 1, Active: true, Op: removed, Phase: closed}, 1},
+		{"cancelling", ctlRemove, nil, []string{"fence:closed", "removed"},
+			ctlView{Gen: 1, Attempt: 1, Active: true, Status: cancelling, Op: removed, Phase: closed}, 1},
+		{"backoff", ctlRemove, nil, []string{"fence:closed", "removed"}, ctlView{Gen: 1, Attempt: 1, Op: removed, Phase: closed, Finished: true}, 1},
+		{"paused", ctlRemove, nil, []string{"fence:closed", "removed"}, ctlView{Gen: 1, Attempt: 1, Op: removed, Phase: closed, Finished: true}, 1},
+		{"quarantined", ctlRemove, nil, []string{"fence:closed", "removed"},
+			ctlView{Gen: 1, Attempt: 1, Op: removed, QReason: "setup", Phase: closed, Finished: true}, 1},
+		{"removed", ctlRemove, ErrRemoved, nil, ctlView{Gen: 1, Attempt: 1, Op: removed, Phase: closed, Finished: true}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.do.String()+"/"+tt.state, func(t *testing.T) {
+			st, ok := states[tt.state]
+			require.True(t, ok, "unknown state %q", tt.state)
+			synctest.Test(t, func(t *testing.T) {
+				h := newCtlHarness(t, ctlConfig(), st.stubborn...)
+				h.setup(st.setup)
+				step := ctlStep{at: 1500 * time.Millisecond, do: tt.do, reason: "ops", err: tt.err, events: tt.events, want: tt.want}
+				if !h.step(0, step) {
+					return
+				}
+				h.slot.Advance(h.at(time.Hour))
+				synctest.Wait()
+				assert.Equal(t, tt.later, h.slot.Record(h.at(time.Hour)).Attempt, "attempts after an hour")
+			})
+		})
+	}
+}
+
+func TestRemoveIsTerminal(t *testing.T) {
+	tests := []struct {
+		name     string
+		stubborn bool
+	}{
+		{name: "attempt returns when cancelled"},
+		{name: "attempt ignores cancellation", stubborn: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var stubborn []uint64
+				if tt.stubborn {
+					stubborn = []uint64{1}
+				}
+				h := newCtlHarness(t, ctlConfig(), stubborn...)
+				s := h.slot
+				require.NoError(t, s.Start(h.ctx, h.at(0)))
+				synctest.Wait()
+
+				h.events = nil
+				require.NoError(t, s.Remove(h.at(time.Second)))
+				synctest.Wait()
+				assert.Equal(t, []string{"cancelled", "fence:closed", "removed"}, eventNames(h.events))
+				assert.False(t, s.Finished(), "the removed slot's attempt is still held")
+				assertAllRemoved(t, h, 2*time.Second)
+
+				var exit Exit
+				if tt.stubborn {
+					_, err := s.Collect(h.at(2 * time.Second))
+					require.ErrorIs(t, err, ErrNotDone)
+					h.events = nil
+					s.Advance(h.at(6 * time.Second))
+					assert.Equal(t, []string{"abandoned"}, eventNames(h.events), "no fence moves once closed")
+					exit = *s.Record(h.at(6 * time.Second)).LastExit
+					assert.Equal(t, Abandoned, exit.Kind)
+				} else {
+					var err error
+					exit, err = s.Collect(h.at(2 * time.Second))
+					require.NoError(t, err, "Collect of the attempt that was running still works")
+					assert.Equal(t, Cancelled, exit.Kind)
+					assert.Equal(t, "cancelled: slot removed", exit.Reason)
+				}
+				assert.Equal(t, uint64(1), exit.Attempt)
+				assert.True(t, s.Finished())
+				_, err := s.Collect(h.at(7 * time.Second))
+				assert.ErrorIs(t, err, ErrRemoved)
+				_, abandoned := s.Abandon(h.at(7 * time.Second))
+				assert.False(t, abandoned)
+				assert.False(t, s.Cancel(h.at(7*time.Second)))
+
+				h.events = nil
+				s.Advance(h.at(time.Hour))
+				synctest.Wait()
+				assert.Empty(t, h.events, "nothing restarts a removed slot")
+				assertAllRemoved(t, h, time.Hour)
+				r := s.Record(h.at(time.Hour))
+				assert.Equal(t, uint64(1), r.Attempt)
+				assert.False(t, r.Active)
+				assert.Equal(t, OperationRemoved, r.Operation)
+				assert.Equal(t, FenceClosed, r.FencePhase)
+
+				if tt.stubborn {
+					h.release(1)
+					synctest.Wait()
+					s.Advance(h.at(time.Hour + time.Second))
+					assert.Equal(t, []string{"stale_report"}, eventNames(h.events))
+					assert.True(t, s.Finished())
+					assert.Equal(t, uint64(1), s.Record(h.at(time.Hour+time.Second)).StaleReports)
+				}
+			})
+		})
+	}
+}
+
+// assertAllRemoved checks that every control of the removed slot returns
+// ErrRemoved at d and changes nothing.
+func assertAllRemoved(t *testing.T, h *ctlHarness, d time.Duration) {
+	t.Helper()
+	s := h.slot
+	now := h.at(d)
+	before := s.Record(now)
+	h.events = nil
+	assert.ErrorIs(t, s.Start(h.ctx, now), ErrRemoved, "Start")
+	assert.ErrorIs(t, s.Pause(now), ErrRemoved, "Pause")
+	assert.ErrorIs(t, s.Resume(now), ErrRemoved, "Resume")
+	assert.ErrorIs(t, s.Quarantine(now, "late"), ErrRemoved, "Quarantine")
+	assert.ErrorIs(t, s.Remove(now), ErrRemoved, "Remove")
+	dec, err := s.Restart(now)
+	assert.Equal(t, FenceRejected, dec)
+	assert.ErrorIs(t, err, ErrRemoved, "Restart")
+	synctest.Wait()
+	assert.Empty(t, h.events)
+
+	after := s.Record(now)
+	assert.Equal(t, &ControlFailure{Op: "restart", Reason: ErrRemoved.Error(), At: s.TimeBase().Wall(now)},
+		after.LastControlFailure)
+	after.LastControlFailure = before.LastControlFailure
+	assert.Equal(t, before, after, "the rejected controls changed the record")
+}
