@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -105,5 +106,15 @@ func (s *signals) staleAt(start int64, timeout time.Duration) int64 {
 	if b, ok := s.lastBeat(); ok && b > from {
 		from = b
 	}
-	return from + int64(timeout)
+	return addSat(from, timeout)
+}
+
+// addSat returns n + d for d >= 0, stopping at math.MaxInt64 instead of
+// wrapping: a timeout of math.MaxInt64 means "not for centuries", never
+// "long ago".
+func addSat(n int64, d time.Duration) int64 {
+	if n > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return n + int64(d)
 }
