@@ -54,7 +54,7 @@ func (s *ChildSlot) reap(now time.Time) {
 // check applies the active, running attempt's deadlines at now.
 func (s *ChildSlot) check(a *Attempt, now time.Time) {
 	if a.cancelled {
-		if now.Before(a.stopBy) {
+		if now.Before(s.cold.stopBy) { // cancelAttempt set it
 			return
 		}
 		if a.proc.Load() != nil && !a.killExtended {
@@ -62,7 +62,7 @@ func (s *ChildSlot) check(a *Attempt, now time.Time) {
 			// grace; give the kernel one more StopTimeout to reap it.
 			_ = a.proc.Load().Kill()
 			a.killExtended = true
-			a.stopBy = now.Add(s.cfg.StopTimeout)
+			s.cold.stopBy = now.Add(s.cfg.StopTimeout)
 			return
 		}
 		if s.pending != nil {
@@ -144,7 +144,7 @@ func (s *ChildSlot) attemptDeadline(a *Attempt) (time.Time, bool) {
 	switch {
 	case a.isDone():
 	case a.cancelled:
-		d.offer(a.stopBy)
+		d.offer(s.cold.stopBy) // cancelAttempt set it
 	case s.parent.Err() != nil:
 		d.offer(s.lastNow)
 	default:

@@ -20,28 +20,46 @@ type ChildFunc func(ctx context.Context, a *Attempt) error
 //
 // An Attempt must not be copied.
 type Attempt struct {
-	// First cache line: what the child touches. Attempts are allocated in a
-	// size class that is a multiple of the line, so two slots' children
-	// never write to a shared line.
-	sig        signals
-	anchor     time.Time // the slot's TimeBase anchor, for Beat
-	number     uint64
-	generation uint64
-	grace      time.Duration // the slot's StopTimeout, for Process
+	// First cache line: what the child writes, and everything the loop reads
+	// on every check (the stop deadline of a cancelled attempt is the slot's:
+	// only its active attempt has one), so that a loop sweeping many
+	// attempts reads one line of each. Attempts are allocated in a size
+	// class that is a multiple of the line, so two slots' children never
+	// write to a shared line.
+	sig          signals
+	startedAt    time.Time   // owned by the loop
+	startNanos   int64       // owned by the loop
+	returned     atomic.Bool // set when the child has returned, before done is closed
+	cancelled    bool        // owned by the loop
+	killExtended bool        // owned by the loop: a process attempt got one more StopTimeout to die
+	goexit       bool        // the child called runtime.Goexit; written before returned is set
+	number       uint64
 
-	proc      atomic.Pointer[os.Process] // set by Process once the process runs
-	done      chan struct{}              // closed when the child has returned
-	out       outcome                    // written by the child before done is closed
-	exitNanos int64                      // when the child returned, since the TimeBase
+	// Second line: written once (at the start; proc when the process runs)
+	// and only read after, by the child too.
+	anchor     time.Time // the slot's TimeBase anchor, for Beat
+	generation uint64
+	grace      time.Duration              // the slot's StopTimeout, for Process
+	slot       *ChildSlot                 // for the attempt's goroutine: the child and the exit queue
+	proc       atomic.Pointer[os.Process] // set by Process once the process runs
+	done       chan struct{}              // closed when the child has returned
+
+	// Written by the attempt's goroutine before returned is set; read by
+	// the loop after. Panics are rare: their details live apart.
+	err       error         // what the child returned
+	cause     error         // context.Cause of the attempt's context at return; nil while it was live
+	panicked  *attemptPanic // nil unless the child panicked
+	exitNanos int64         // when the child returned, since the TimeBase
 
 	// Owned by the loop.
 	cancel       context.CancelCauseFunc
 	stopDeadline context.CancelFunc // releases the AttemptTimeout context, if any
-	startedAt    time.Time
-	startNanos   int64
-	stopBy       time.Time // when a cancelled attempt is abandoned
-	cancelled    bool
-	killExtended bool // a process attempt got one more StopTimeout to die
+}
+
+// attemptPanic is what a panicking child left: the value and its stack.
+type attemptPanic struct {
+	value any
+	stack []byte
 }
 
 // Beat records that the child made progress, at the beat's own time. Call it
@@ -61,43 +79,47 @@ func (a *Attempt) Number() uint64 { return a.number }
 // and grows with each operator Restart and Resume.
 func (a *Attempt) Generation() uint64 { return a.generation }
 
-// isDone reports whether the child has returned.
-func (a *Attempt) isDone() bool {
-	select {
-	case <-a.done:
-		return true
-	default:
-		return false
-	}
-}
+// isDone reports whether the child has returned. It reads a flag in the
+// attempt's first line rather than the done channel, which lives elsewhere.
+func (a *Attempt) isDone() bool { return a.returned.Load() }
 
 // run is the attempt's goroutine: it runs the child and, however the child
 // ends (return, panic, runtime.Goexit), records the outcome, closes done and
 // posts to the queue. Nothing here blocks: close never does and the queue
 // post takes a short lock that no user code holds.
-func (a *Attempt) run(ctx context.Context, fn ChildFunc, s *ChildSlot) {
+func (a *Attempt) run(ctx context.Context) {
+	s := a.slot
 	returned := false
 	defer func() {
 		if !returned {
 			if r := recover(); r != nil {
-				a.out.panicked = true
-				a.out.panicValue = r
-				a.out.stack = debug.Stack()
+				a.panicked = &attemptPanic{value: r, stack: debug.Stack()}
 			} else {
 				// Deferred calls run with nothing to recover only when the
 				// goroutine is leaving through runtime.Goexit.
-				a.out.goexit = true
+				a.goexit = true
 			}
 		}
 		if ctx.Err() != nil {
-			a.out.cause = context.Cause(ctx)
+			a.cause = context.Cause(ctx)
 		}
 		a.exitNanos = int64(time.Since(a.anchor))
+		a.returned.Store(true)
 		close(a.done)
 		if q := s.cfg.Exits; q != nil {
 			q.post(s)
 		}
 	}()
-	a.out.err = fn(ctx, a)
+	a.err = s.fn(ctx, a)
 	returned = true
+}
+
+// outcome returns what the attempt's goroutine saw when its child returned.
+// It requires isDone.
+func (a *Attempt) outcome() outcome {
+	o := outcome{err: a.err, cause: a.cause, goexit: a.goexit}
+	if p := a.panicked; p != nil {
+		o.panicked, o.panicValue, o.stack = true, p.value, p.stack
+	}
+	return o
 }

@@ -219,11 +219,21 @@ func classify(o outcome) (ExitKind, string) {
 }
 
 // exitCode returns the code of the first error in err's chain that has an
-// ExitCode() int method, as *exec.ExitError has.
+// ExitCode() int method, as *exec.ExitError has. The chain is walked with
+// errors.As only when err has one: a plain error costs no allocation.
 func exitCode(err error) int {
-	var coder interface{ ExitCode() int }
-	if err != nil && errors.As(err, &coder) {
-		return coder.ExitCode()
+	if err == nil {
+		return 0
+	}
+	if c, ok := err.(interface{ ExitCode() int }); ok {
+		return c.ExitCode()
+	}
+	switch err.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }, interface{ As(any) bool }:
+		var coder interface{ ExitCode() int }
+		if errors.As(err, &coder) {
+			return coder.ExitCode()
+		}
 	}
 	return 0
 }

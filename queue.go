@@ -12,8 +12,9 @@ import "sync"
 // use; NewExitQueue is a convenience.
 type ExitQueue struct {
 	mu    sync.Mutex
-	slots []*ChildSlot
-	ready chan struct{} // capacity 1: a post never blocks
+	slots []*ChildSlot  // guarded by mu, as are their queued flags
+	once  sync.Once     // makes ready, for the zero ExitQueue
+	ready chan struct{} // capacity 1: a post never blocks; set once, then only read
 }
 
 // NewExitQueue returns an empty queue.
@@ -21,20 +22,20 @@ func NewExitQueue() *ExitQueue {
 	return &ExitQueue{ready: make(chan struct{}, 1)}
 }
 
+// readyChan returns the ready channel, made on first use: the per-exit path
+// reads it without taking mu.
 func (q *ExitQueue) readyChan() chan struct{} {
-	if q.ready == nil {
-		q.ready = make(chan struct{}, 1)
-	}
+	q.once.Do(func() {
+		if q.ready == nil {
+			q.ready = make(chan struct{}, 1)
+		}
+	})
 	return q.ready
 }
 
 // Ready returns a channel that receives a value when slots have been queued
 // since the last Drain. One receive may stand for many slots: drain them all.
-func (q *ExitQueue) Ready() <-chan struct{} {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.readyChan()
-}
+func (q *ExitQueue) Ready() <-chan struct{} { return q.readyChan() }
 
 // Drain appends the queued slots to buf, empties the queue and returns the
 // extended buf. A drained slot may have nothing left to collect (its exit
@@ -43,13 +44,13 @@ func (q *ExitQueue) Ready() <-chan struct{} {
 // of abandoned attempts are recorded.
 func (q *ExitQueue) Drain(buf []*ChildSlot) []*ChildSlot {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	for i, s := range q.slots {
-		s.queued.Store(false)
+		s.queued = false
 		buf = append(buf, s)
 		q.slots[i] = nil
 	}
 	q.slots = q.slots[:0]
+	q.mu.Unlock()
 	return buf
 }
 
@@ -63,12 +64,14 @@ func (q *ExitQueue) Len() int {
 // post queues s, unless it is queued already, and wakes the reader. It is
 // called on the child's exit path and never blocks beyond the short lock.
 func (q *ExitQueue) post(s *ChildSlot) {
-	if !s.queued.CompareAndSwap(false, true) {
+	ready := q.readyChan()
+	q.mu.Lock()
+	if s.queued {
+		q.mu.Unlock()
 		return
 	}
-	q.mu.Lock()
+	s.queued = true
 	q.slots = append(q.slots, s)
-	ready := q.readyChan()
 	q.mu.Unlock()
 	select {
 	case ready <- struct{}{}:

@@ -154,7 +154,7 @@ type ChildSlot struct {
 	op               Operation
 	stop             StopState
 	phase            FencePhase
-	// Second cache line: the clock.
+	// Second cache line: the clock, lastNow and the base's anchor.
 	lastNow   time.Time // latest now seen; earlier ones are clamped to it
 	base      TimeBase
 	abandoned []*Attempt
@@ -163,7 +163,7 @@ type ChildSlot struct {
 	cfg       slotConfig
 
 	current atomic.Pointer[Attempt] // the active attempt, for Done
-	queued  atomic.Bool             // posted to cfg.Exits and not yet drained
+	queued  bool                    // posted to cfg.Exits and not yet drained; guarded by its mu
 	sched   int                     // index in a Schedule's heap plus one; zero: in none
 
 	id       string
@@ -205,6 +205,7 @@ type slotCold struct {
 	qReason        string
 	genIssued      uint64 // highest generation handed out, pending ones included
 	fenceReadyAt   time.Time
+	stopBy         time.Time // when the cancelled active attempt is abandoned
 	nextKey        time.Time
 	nextRec        *time.Time
 }
@@ -371,6 +372,7 @@ func (s *ChildSlot) launch(now time.Time) {
 		number:     s.attempts,
 		generation: s.gen,
 		grace:      s.cfg.StopTimeout,
+		slot:       s,
 		done:       make(chan struct{}),
 		startedAt:  now,
 		startNanos: s.base.Nanos(now),
@@ -384,7 +386,7 @@ func (s *ChildSlot) launch(now time.Time) {
 	s.current.Store(a)
 	s.stop = StopIdle
 	s.restartDue = false
-	go a.run(ctx, s.fn, s)
+	go a.run(ctx)
 	s.emit(Event{Kind: EventStarted, Time: now, Attempt: a.number, Generation: a.generation})
 }
 
@@ -428,14 +430,14 @@ func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
 	}
 	s.setLastExit(e)
 	s.emitExit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: e.Reason}, &e)
-	s.plan(e, now)
+	s.plan(&e, now)
 	return e, nil
 }
 
 // exitOf builds the exit of the returned attempt a, observed at now. The
 // child's own return time is used, kept between the start and now.
 func (s *ChildSlot) exitOf(a *Attempt, now time.Time) Exit {
-	e := newExit(a.out)
+	e := newExit(a.outcome())
 	e.Attempt, e.Generation, e.StartedAt = a.number, a.generation, a.startedAt
 	e.ExitedAt = s.base.Instant(a.exitNanos)
 	if e.ExitedAt.Before(a.startedAt) {
@@ -465,7 +467,7 @@ func (s *ChildSlot) setLastExit(e Exit) {
 }
 
 // plan decides what follows exit e at now.
-func (s *ChildSlot) plan(e Exit, now time.Time) {
+func (s *ChildSlot) plan(e *Exit, now time.Time) {
 	switch {
 	case s.op == OperationRemoved:
 		return
@@ -535,7 +537,7 @@ func (s *ChildSlot) Cancel(now time.Time) bool {
 func (s *ChildSlot) cancelAttempt(a *Attempt, now time.Time, c *stopCause) {
 	a.cancel(c)
 	a.cancelled = true
-	a.stopBy = now.Add(s.cfg.StopTimeout)
+	s.coldState().stopBy = now.Add(s.cfg.StopTimeout)
 	s.stop = StopCancelDelivered
 	s.emit(Event{Kind: EventCancelled, Time: now, Attempt: a.number, Generation: a.generation, Reason: c.reason})
 }
@@ -578,7 +580,7 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time, reason string) Exit {
 	s.stop = StopFailed
 	s.setLastExit(e)
 	s.emitExit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: reason}, &e)
-	s.plan(e, now)
+	s.plan(&e, now)
 	return e
 }
 

@@ -1,0 +1,152 @@
+package supervisor
+
+import "time"
+
+// Schedule keeps slots ordered by their next deadline ([ChildSlot.NextDeadline]),
+// so that a loop supervising many slots learns when to wake, and which slot
+// is due, without asking every slot on every tick: Next is O(1), Update and
+// Remove are O(log n). It is a binary min-heap; each slot holds its own
+// position in it, so no lookup is needed.
+//
+// Call Update after every call on a slot that may change its deadline
+// (Start, Collect, Advance, Cancel, Abandon and the operator controls): a
+// slot with no deadline leaves the schedule. A child moves its own deadlines
+// only later (Beat, Ready), so an entry that missed a beat wakes the loop
+// early, never late: Advance then finds nothing to do, and Update files the
+// later deadline. What has no deadline reaches the loop by other ways: an
+// attempt's return through Done or Config.Exits, the end of the parent
+// context through the returns it causes.
+//
+// A Schedule belongs to the loop's goroutine, like its slots: its methods
+// are not safe for concurrent use. A slot is in at most one Schedule at a
+// time. The zero Schedule is empty and ready to use; Update allocates only
+// when the heap grows past its capacity.
+type Schedule struct {
+	heap []scheduled
+}
+
+// scheduled is one heap entry: a slot and the deadline it is filed under.
+type scheduled struct {
+	at   time.Time
+	slot *ChildSlot
+}
+
+// Update files s under its current NextDeadline, or removes it when it has
+// none. A nil slot is ignored.
+func (q *Schedule) Update(s *ChildSlot) {
+	if s == nil {
+		return
+	}
+	if at, ok := s.NextDeadline(); ok {
+		q.set(s, at)
+		return
+	}
+	q.Remove(s)
+}
+
+// Remove takes s out of the schedule; a slot that is not in it is ignored.
+func (q *Schedule) Remove(s *ChildSlot) {
+	i, ok := q.index(s)
+	if !ok {
+		return
+	}
+	last := len(q.heap) - 1
+	if i != last {
+		q.swap(i, last)
+	}
+	q.heap[last] = scheduled{} // drop the reference for the collector
+	q.heap = q.heap[:last]
+	s.sched = 0
+	if i != last {
+		q.fix(i)
+	}
+}
+
+// Next returns the slot with the earliest deadline and that deadline, or
+// false when the schedule is empty. The deadline may be in the past: the
+// slot's Advance is then due at once. Among equal deadlines, which slot
+// comes first is unspecified.
+func (q *Schedule) Next() (*ChildSlot, time.Time, bool) {
+	if len(q.heap) == 0 {
+		return nil, time.Time{}, false
+	}
+	return q.heap[0].slot, q.heap[0].at, true
+}
+
+// Len returns the number of slots in the schedule.
+func (q *Schedule) Len() int { return len(q.heap) }
+
+// index returns s's position in q, and whether s is in q at all: a slot
+// keeps its position plus one, zero when it is in no schedule.
+func (q *Schedule) index(s *ChildSlot) (int, bool) {
+	if s == nil {
+		return 0, false
+	}
+	i := s.sched - 1
+	if i < 0 || i >= len(q.heap) || q.heap[i].slot != s {
+		return 0, false
+	}
+	return i, true
+}
+
+// set files s under at, adding it when it is not in q.
+func (q *Schedule) set(s *ChildSlot, at time.Time) {
+	if i, ok := q.index(s); ok {
+		q.heap[i].at = at
+		q.fix(i)
+		return
+	}
+	q.heap = append(q.heap, scheduled{at: at, slot: s})
+	s.sched = len(q.heap)
+	q.up(len(q.heap) - 1)
+}
+
+// fix restores the heap order after the entry at i changed.
+func (q *Schedule) fix(i int) {
+	if !q.down(i) {
+		q.up(i)
+	}
+}
+
+func (q *Schedule) less(i, j int) bool { return q.heap[i].at.Before(q.heap[j].at) }
+
+func (q *Schedule) swap(i, j int) {
+	h := q.heap
+	h[i], h[j] = h[j], h[i]
+	h[i].slot.sched = i + 1
+	h[j].slot.sched = j + 1
+}
+
+// up moves the entry at i towards the root while it is earlier than its
+// parent.
+func (q *Schedule) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(i, p) {
+			return
+		}
+		q.swap(i, p)
+		i = p
+	}
+}
+
+// down moves the entry at i towards the leaves while a child is earlier,
+// and reports whether it moved.
+func (q *Schedule) down(i int) bool {
+	start, n := i, len(q.heap)
+	for {
+		c := 2*i + 1
+		if c >= n || c < 0 { // c < 0: int overflow
+			break
+		}
+		if r := c + 1; r < n && q.less(r, c) {
+			c = r
+		}
+		if !q.less(c, i) {
+			break
+		}
+		q.swap(i, c)
+		i = c
+	}
+	return i > start
+}

@@ -1,0 +1,350 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"testing/quick"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The helpers of the Schedule tests carry a "sched" prefix so that they do
+// not collide with the helpers of the package's other test files.
+
+// schedCheck verifies q against model, the deadline each slot was last filed
+// under: the heap order, every slot's position, the size, and that Next is an
+// entry with the earliest deadline a scan of the model finds.
+func schedCheck(t *testing.T, q *Schedule, model map[*ChildSlot]time.Time) {
+	t.Helper()
+	require.Equal(t, len(model), q.Len(), "size")
+	for i, e := range q.heap {
+		require.Equal(t, i+1, e.slot.sched, "position kept in the slot")
+		require.True(t, e.at.Equal(model[e.slot]), "entry %d filed under its latest deadline", i)
+		if i > 0 {
+			p := q.heap[(i-1)/2]
+			require.False(t, e.at.Before(p.at), "entry %d earlier than its parent", i)
+		}
+	}
+	for _, e := range q.heap[len(q.heap):cap(q.heap)] {
+		require.Nil(t, e.slot, "a removed entry keeps no slot alive")
+	}
+	s, at, ok := q.Next()
+	if len(model) == 0 {
+		require.False(t, ok)
+		require.Nil(t, s)
+		return
+	}
+	require.True(t, ok)
+	var earliest time.Time
+	first := true
+	for _, d := range model {
+		if first || d.Before(earliest) {
+			earliest, first = d, false
+		}
+	}
+	require.True(t, at.Equal(earliest), "Next %v, scan %v", at, earliest)
+	require.True(t, model[s].Equal(at), "Next returns a slot filed under the earliest deadline")
+}
+
+func TestScheduleZeroValue(t *testing.T) {
+	var q Schedule
+	s, at, ok := q.Next()
+	assert.False(t, ok)
+	assert.Nil(t, s)
+	assert.True(t, at.IsZero())
+	assert.Zero(t, q.Len())
+
+	q.Update(nil)
+	q.Remove(nil)
+	q.Remove(new(ChildSlot))
+	q.Update(new(ChildSlot)) // a zero slot has no deadline: nothing is filed
+	assert.Zero(t, q.Len())
+}
+
+// TestScheduleMatchesScan files, refiles and removes slots at random, with
+// many equal deadlines, and after every step compares the heap with a naive
+// scan of what was filed.
+func TestScheduleMatchesScan(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 0x5c4ed))
+			slots := make([]*ChildSlot, 1+rng.IntN(40))
+			for i := range slots {
+				slots[i] = new(ChildSlot)
+			}
+			var q Schedule
+			model := make(map[*ChildSlot]time.Time)
+			base := time.Now()
+			for range 2000 {
+				s := slots[rng.IntN(len(slots))]
+				switch op := rng.IntN(10); {
+				case op < 6: // file or refile, earlier or later, often a tie
+					at := base.Add(time.Duration(rng.IntN(50)) * time.Second)
+					q.set(s, at)
+					model[s] = at
+				case op < 8:
+					q.Remove(s)
+					delete(model, s)
+				default: // a zero slot has no deadline: Update removes it
+					q.Update(s)
+					delete(model, s)
+				}
+				schedCheck(t, &q, model)
+			}
+			for q.Len() > 0 {
+				s, _, _ := q.Next()
+				q.Remove(s)
+				delete(model, s)
+				assert.Zero(t, s.sched, "a removed slot is in no schedule")
+				schedCheck(t, &q, model)
+			}
+		})
+	}
+}
+
+// schedOp is one step of the property test: file slot Slot (of eight)
+// under minute At, or remove it.
+type schedOp struct {
+	Slot   uint8
+	At     int8
+	Remove bool
+}
+
+// TestScheduleProperty: whatever the sequence of steps, taking entries off
+// the front yields each slot still filed exactly once, under the deadline it
+// was last filed under, in order of deadline.
+func TestScheduleProperty(t *testing.T) {
+	base := time.Now()
+	property := func(ops []schedOp) bool {
+		slots := make([]*ChildSlot, 8)
+		for i := range slots {
+			slots[i] = new(ChildSlot)
+		}
+		var q Schedule
+		want := make(map[*ChildSlot]time.Time)
+		for _, op := range ops {
+			s := slots[op.Slot%8]
+			if op.Remove {
+				q.Remove(s)
+				delete(want, s)
+				continue
+			}
+			at := base.Add(time.Duration(op.At) * time.Minute)
+			q.set(s, at)
+			want[s] = at
+		}
+		var prev time.Time
+		for n := 0; q.Len() > 0; n++ {
+			s, at, _ := q.Next()
+			if n > 0 && at.Before(prev) {
+				return false
+			}
+			if w, ok := want[s]; !ok || !w.Equal(at) {
+				return false
+			}
+			delete(want, s)
+			q.Remove(s)
+			prev = at
+		}
+		return len(want) == 0
+	}
+	require.NoError(t, quick.Check(property, &quick.Config{MaxCount: 2000}))
+}
+
+// TestScheduleFollowsSlots runs real slots in fake time: Next always agrees
+// with a scan of the slots' NextDeadline after Update, a missed beat wakes
+// the loop early and never late, and a slot with no deadline leaves.
+func TestScheduleFollowsSlots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		started := make(chan *Attempt, 3)
+		hang := func(ctx context.Context, a *Attempt) error {
+			started <- a
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		t0 := time.Now()
+		var q Schedule
+		slots := make(map[string]*ChildSlot)
+		attempts := make(map[string]*Attempt)
+		for _, c := range []struct {
+			id string
+			hb time.Duration
+		}{{"a", 3 * time.Second}, {"b", time.Second}, {"c", 2 * time.Second}} {
+			s, err := NewChildSlot(c.id, hang, Config{Restart: Temporary, HeartbeatTimeout: c.hb, StopTimeout: 10 * time.Second})
+			require.NoError(t, err)
+			require.NoError(t, s.Start(ctx, t0))
+			attempts[c.id] = <-started
+			slots[c.id] = s
+			q.Update(s)
+		}
+		// agrees checks that Next is the earliest deadline of a scan.
+		agrees := func(wantID string, wantAt time.Duration) {
+			t.Helper()
+			var earliest time.Time
+			found := false
+			for _, s := range slots {
+				if at, ok := s.NextDeadline(); ok && (!found || at.Before(earliest)) {
+					earliest, found = at, true
+				}
+			}
+			s, at, ok := q.Next()
+			require.True(t, ok)
+			require.True(t, found)
+			assert.Equal(t, wantID, s.ID())
+			assert.Equal(t, wantAt, at.Sub(t0))
+			assert.True(t, at.Equal(earliest), "Next %v, scan %v", at.Sub(t0), earliest.Sub(t0))
+		}
+		agrees("b", time.Second)
+
+		time.Sleep(500 * time.Millisecond)
+		attempts["a"].Beat() // a's deadline moves to 3.5s; its entry says 3s
+
+		time.Sleep(500 * time.Millisecond)
+		b := slots["b"]
+		b.Advance(time.Now()) // stale: cancelled, the stop deadline follows
+		q.Update(b)
+		_, at, _ := q.Next()
+		assert.Equal(t, 2*time.Second, at.Sub(t0), "c is next; b waits 10s for its stop")
+		synctest.Wait() // b's child returns
+		q.Update(b)
+		assert.Equal(t, 2, q.Len(), "a returned attempt has no deadline")
+		_, err := b.Collect(time.Now())
+		require.NoError(t, err)
+		q.Update(b)
+		assert.Equal(t, 2, q.Len())
+		agrees("c", 2*time.Second)
+
+		time.Sleep(time.Second)
+		c := slots["c"]
+		c.Advance(time.Now())
+		q.Update(c)
+		synctest.Wait()
+		_, err = c.Collect(time.Now())
+		require.NoError(t, err)
+		q.Update(c)
+		require.Equal(t, 1, q.Len())
+		s, at, _ := q.Next()
+		assert.Equal(t, "a", s.ID())
+		assert.Equal(t, 3*time.Second, at.Sub(t0), "the entry missed the beat: early")
+
+		time.Sleep(time.Second)
+		a := slots["a"]
+		a.Advance(time.Now()) // not stale yet: nothing to do
+		assert.Equal(t, StatusRunning, a.Record(time.Now()).Status)
+		q.Update(a)
+		agrees("a", 3500*time.Millisecond)
+
+		require.NoError(t, a.Remove(time.Now()))
+		q.Update(a)
+		synctest.Wait()
+		_, err = a.Collect(time.Now())
+		require.NoError(t, err)
+		q.Update(a)
+		assert.Zero(t, q.Len())
+		for _, s := range slots {
+			assert.Zero(t, s.sched)
+		}
+	})
+}
+
+// TestScheduleUpdateAllocs: refiling a slot that is in the schedule does
+// not allocate.
+func TestScheduleUpdateAllocs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		started := make(chan *Attempt, 1)
+		s, err := NewChildSlot("beater", func(ctx context.Context, a *Attempt) error {
+			started <- a
+			<-ctx.Done()
+			return nil
+		}, Config{HeartbeatTimeout: time.Second})
+		require.NoError(t, err)
+		require.NoError(t, s.Start(t.Context(), time.Now()))
+		a := <-started
+		var q Schedule
+		for i := range 100 { // others from 0 to 2s, so that it moves in the heap
+			q.set(new(ChildSlot), time.Now().Add(time.Duration(i)*20*time.Millisecond))
+		}
+		q.Update(s)
+		allocs := testing.AllocsPerRun(100, func() {
+			time.Sleep(time.Millisecond)
+			a.Beat()
+			q.Update(s)
+		})
+		assert.Zero(t, allocs)
+		require.NoError(t, s.Remove(time.Now()))
+		synctest.Wait()
+		_, err = s.Collect(time.Now())
+		require.NoError(t, err)
+	})
+}
+
+// ExampleSchedule supervises many slots from one loop: the exit queue tells
+// which attempts returned, the schedule which slot is due next, so that each
+// wake-up touches only the slots concerned.
+func ExampleSchedule() {
+	exits := NewExitQueue()
+	// Each child hangs without beating: its heartbeat goes stale.
+	hang := func(ctx context.Context, _ *Attempt) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	var sched Schedule
+	start := time.Now()
+	for i, id := range []string{"ingest", "index", "mail"} {
+		s, err := NewChildSlot(id, hang, Config{
+			Restart:          Temporary,
+			HeartbeatTimeout: time.Duration(i+1) * 10 * time.Millisecond,
+			Exits:            exits,
+		})
+		if err != nil {
+			panic(err)
+		}
+		if err := s.Start(context.Background(), start); err != nil {
+			panic(err)
+		}
+		sched.Update(s)
+	}
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var buf []*ChildSlot
+	for running := 3; running > 0; {
+		if _, at, ok := sched.Next(); ok {
+			timer.Reset(time.Until(at))
+		}
+		select {
+		case <-exits.Ready():
+			buf = exits.Drain(buf[:0])
+			for _, s := range buf {
+				if e, err := s.Collect(time.Now()); err == nil {
+					fmt.Println(s.ID(), e.Kind)
+					running--
+				}
+				sched.Update(s)
+			}
+		case <-timer.C:
+		}
+		// Advance the slots that are due, and only those.
+		now := time.Now()
+		for {
+			s, at, ok := sched.Next()
+			if !ok || at.After(now) {
+				break
+			}
+			s.Advance(now)
+			sched.Update(s)
+		}
+	}
+	fmt.Println("scheduled:", sched.Len())
+	// Unordered output:
+	// ingest unhealthy
+	// index unhealthy
+	// mail unhealthy
+	// scheduled: 0
+}
