@@ -535,9 +535,11 @@ func (s *ChildSlot) Cancel(now time.Time) bool {
 
 // cancelAttempt cancels a with cause c at now and starts its stop deadline.
 func (s *ChildSlot) cancelAttempt(a *Attempt, now time.Time, c *stopCause) {
+	// The cold state may need allocating: do it before the child is woken,
+	// so that cancelling takes no longer than it did.
+	s.coldState().stopBy = now.Add(s.cfg.StopTimeout)
 	a.cancel(c)
 	a.cancelled = true
-	s.coldState().stopBy = now.Add(s.cfg.StopTimeout)
 	s.stop = StopCancelDelivered
 	s.emit(Event{Kind: EventCancelled, Time: now, Attempt: a.number, Generation: a.generation, Reason: c.reason})
 }

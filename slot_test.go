@@ -71,6 +71,18 @@ func coreBlock(h *coreHarness) ChildFunc {
 	}
 }
 
+// coreBlockHeld is a child that runs until its context ends and then holds
+// its return until the test frees it, so that the slot can be looked at
+// while the attempt is cancelled but has not returned.
+func coreBlockHeld(h *coreHarness) ChildFunc {
+	return func(ctx context.Context, a *Attempt) error {
+		h.started <- a
+		<-ctx.Done()
+		<-h.release
+		return ctx.Err()
+	}
+}
+
 // coreIgnore is a child that ignores cancellation: it returns "late" only
 // once the test frees it.
 func coreIgnore(h *coreHarness) ChildFunc {
@@ -281,7 +293,7 @@ func TestSlotLifecycle(t *testing.T) {
 		{
 			name:  "cancel honoured",
 			cfg:   once,
-			child: coreBlock,
+			child: coreBlockHeld,
 			drive: func(t *testing.T, s *ChildSlot, h *coreHarness) Exit {
 				coreStartAt(t, s, h)
 				h.attempt(t)
@@ -289,6 +301,7 @@ func TestSlotLifecycle(t *testing.T) {
 				require.True(t, s.Cancel(time.Now()), "first cancel delivers")
 				assert.False(t, s.Cancel(time.Now()), "second cancel does not")
 				assert.Equal(t, StatusCancelling, s.Record(time.Now()).Status)
+				h.free()
 				return coreCollect(t, s)
 			},
 			want: coreExitHead{Kind: Cancelled, Reason: "cancelled by the supervisor", Attempt: 1, Generation: 1},
