@@ -211,3 +211,45 @@ func (s *ChildSlot) setPhase(p FencePhase, now time.Time) {
 func (s *ChildSlot) failControl(op, reason string, now time.Time) {
 	s.coldState().lastFailure = &ControlFailure{Op: op, Reason: reason, At: s.base.Wall(now)}
 }
+
+// Stop is a blocking convenience for simple programs: it removes the slot,
+// waits for the active attempt to return and collects it, or abandons it
+// (kills a process child) at the stop deadline or when ctx ends. It returns
+// the attempt's exit, or [ErrNoAttempt] when nothing was running (the slot
+// is removed all the same). Stop must be called from the loop's goroutine
+// like every other method; it reads the clock itself.
+func (s *ChildSlot) Stop(ctx context.Context) (Exit, error) {
+	if !s.valid() {
+		return Exit{}, errZeroSlot
+	}
+	if ctx == nil {
+		return Exit{}, fmt.Errorf("%w: nil context", ErrInvalidConfig)
+	}
+	if s.op != OperationRemoved {
+		_ = s.Remove(time.Now()) // cannot fail: the slot is valid and not removed
+	}
+	a := s.active
+	if a == nil {
+		return Exit{}, ErrNoAttempt
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if at, ok := s.NextDeadline(); ok {
+			timer.Reset(time.Until(at))
+		}
+		select {
+		case <-a.done:
+			return s.Collect(time.Now())
+		case <-timer.C:
+			s.Advance(time.Now())
+		case <-ctx.Done():
+			if e, ok := s.Abandon(time.Now()); ok {
+				return e, nil
+			}
+		}
+		if s.active != a {
+			return s.coldView().lastExit, nil
+		}
+	}
+}
