@@ -16,7 +16,7 @@ func (s *ChildSlot) Advance(now time.Time) {
 		return
 	}
 	now = s.clamp(now)
-	if s.reaping {
+	if len(s.abandoned) > 0 {
 		s.reap(now)
 	}
 	if a := s.active; a != nil {
@@ -48,7 +48,6 @@ func (s *ChildSlot) reap(now time.Time) {
 	}
 	clear(s.abandoned[len(kept):])
 	s.abandoned = kept
-	s.reaping = len(kept) > 0
 }
 
 // check applies the active, running attempt's deadlines at now.
@@ -57,10 +56,10 @@ func (s *ChildSlot) check(a *Attempt, now time.Time) {
 		if now.Before(s.cold.stopBy) { // cancelAttempt set it
 			return
 		}
-		if a.proc.Load() != nil && !a.killExtended {
+		if p := a.proc.Load(); p != nil && !a.killExtended {
 			// A process is killed, not abandoned: exec sends SIGKILL at the
 			// grace; give the kernel one more StopTimeout to reap it.
-			_ = a.proc.Load().Kill()
+			_ = p.Kill()
 			a.killExtended = true
 			s.cold.stopBy = now.Add(s.cfg.StopTimeout)
 			return

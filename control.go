@@ -63,20 +63,17 @@ func (s *ChildSlot) Resume(now time.Time) error {
 		return ErrRemoved
 	case s.op == OperationActive:
 		return nil
-	case !s.started:
-		s.op = OperationActive // nothing ran yet: Start will start it
-		if s.cold != nil {
-			s.cold.qReason = "" // a quarantine before Start is lifted too
-		}
-		return nil
-	case s.parent.Err() != nil:
+	case s.started && s.parent.Err() != nil:
 		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(s.parent))
 	}
-	now = s.clamp(now)
 	s.op = OperationActive
 	if s.cold != nil {
 		s.cold.qReason = ""
 	}
+	if !s.started {
+		return nil // nothing ran yet: Start will start it
+	}
+	now = s.clamp(now)
 	s.over = false
 	if s.tracker != nil {
 		s.tracker.Reset()

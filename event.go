@@ -133,10 +133,6 @@ func (s *ChildSlot) emit(e Event) {
 // deliver fills the event's slot fields and hands it to OnEvent.
 func (s *ChildSlot) deliver(e Event) {
 	e.ChildID, e.Path = s.id, s.cfg.Path
-	if e.Exit != nil {
-		x := *e.Exit // the caller's copy stays the caller's
-		e.Exit = &x
-	}
 	s.cfg.OnEvent(e)
 }
 

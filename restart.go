@@ -222,14 +222,7 @@ func (t *RestartTracker) wrap(i int) int {
 // grow doubles the ring, up to the limit, and moves the entries to its start.
 // It requires t.n == len(t.ring) < t.limit.
 func (t *RestartTracker) grow() {
-	size := 8
-	if len(t.ring) > 0 {
-		size = len(t.ring) * 2
-		if len(t.ring) > t.limit/2 {
-			size = t.limit
-		}
-	}
-	size = min(size, t.limit)
+	size := min(max(8, 2*len(t.ring)), t.limit)
 	ring := make([]int64, size)
 	copied := copy(ring, t.ring[t.head:])
 	copy(ring[copied:], t.ring[:t.head])

@@ -150,7 +150,6 @@ type ChildSlot struct {
 	started          bool
 	over             bool // stopped for good: policy said no restart, or the parent ended
 	restartDue       bool
-	reaping          bool // abandoned is not empty
 	op               Operation
 	stop             StopState
 	phase            FencePhase
@@ -577,7 +576,6 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time, reason string) Exit {
 	}
 	s.detach(a)
 	s.abandoned = append(s.abandoned, a)
-	s.reaping = true
 	s.coldState().abandonedTotal++
 	s.stop = StopFailed
 	s.setLastExit(e)
