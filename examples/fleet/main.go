@@ -1,7 +1,7 @@
 // Command fleet supervises many children (10,000 by default) from one
 // control loop, with no goroutine per slot besides the child's own: exits
-// arrive through one ExitQueue, and deadlines come from a min-heap of the
-// slots keyed by their NextDeadline.
+// arrive through one ExitQueue, and deadlines come from a supervisor.Schedule,
+// a min-heap of the slots keyed by their NextDeadline.
 //
 // Each child lives a random time, then succeeds, fails, panics or hangs
 // until its AttemptTimeout; Permanent restarts bring it back after a short
@@ -14,7 +14,6 @@
 package main
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"flag"
@@ -118,64 +117,19 @@ func (st *stats) totalExits() uint64 {
 // entry is one slot in the loop's bookkeeping.
 type entry struct {
 	slot     *supervisor.ChildSlot
-	at       time.Time // the slot's NextDeadline when last looked at
-	index    int       // position in the heap; -1 when the slot has no deadline
 	finished bool
-}
-
-// deadlines is a min-heap of slots keyed by NextDeadline. With many slots,
-// scanning all of them on every wake-up to find the earliest deadline costs
-// O(n) per wake-up; the heap costs O(log n) per change of one slot's
-// deadline and O(1) to read the earliest.
-type deadlines []*entry
-
-func (h deadlines) Len() int           { return len(h) }
-func (h deadlines) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h deadlines) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-
-// Push adds x, an *entry; for container/heap only.
-func (h *deadlines) Push(x any) {
-	e := x.(*entry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
-
-// Pop removes the last entry; for container/heap only.
-func (h *deadlines) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	e.index = -1
-	*h = old[:len(old)-1]
-	return e
-}
-
-// update puts e where its slot's NextDeadline says: in the heap at its new
-// deadline, or out of it when the slot has none.
-func (h *deadlines) update(e *entry) {
-	at, ok := e.slot.NextDeadline()
-	switch {
-	case !ok && e.index >= 0:
-		heap.Remove(h, e.index)
-	case !ok:
-	case e.index >= 0:
-		e.at = at
-		heap.Fix(h, e.index)
-	default:
-		e.at = at
-		heap.Push(h, e)
-	}
 }
 
 // fleet is the control loop's state.
 type fleet struct {
-	q        *supervisor.ExitQueue
-	bySlot   map[*supervisor.ChildSlot]*entry
-	entries  []*entry
-	heap     deadlines
+	q       *supervisor.ExitQueue
+	bySlot  map[*supervisor.ChildSlot]*entry
+	entries []*entry
+	// sched orders the slots by NextDeadline. With many slots, scanning all
+	// of them on every wake-up to find the earliest deadline costs O(n) per
+	// wake-up; the heap costs O(log n) per change of one slot's deadline
+	// and O(1) to read the earliest.
+	sched    supervisor.Schedule
 	live     int // slots not yet finished
 	st       stats
 	wakeups  uint64
@@ -184,7 +138,7 @@ type fleet struct {
 
 // touch records what changed in e's slot after a call on it.
 func (f *fleet) touch(e *entry) {
-	f.heap.update(e)
+	f.sched.Update(e.slot)
 	if !e.finished && e.slot.Finished() {
 		e.finished = true
 		f.live--
@@ -216,7 +170,6 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		q:       supervisor.NewExitQueue(),
 		bySlot:  make(map[*supervisor.ChildSlot]*entry, *n),
 		entries: make([]*entry, 0, *n),
-		heap:    make(deadlines, 0, *n),
 	}
 	sum := summary{n: *n}
 
@@ -230,7 +183,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		if err != nil {
 			return err
 		}
-		e := &entry{slot: s, index: -1}
+		e := &entry{slot: s}
 		f.bySlot[s] = e
 		f.entries = append(f.entries, e)
 		f.live++
@@ -265,16 +218,16 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 }
 
 // loop is the control loop: it serves exits from the queue and deadlines
-// from the heap until every slot is finished, or until done or end is ready
+// from the schedule until every slot is finished, or until done or end is ready
 // (nil channels never are).
 func (f *fleet) loop(done <-chan struct{}, end <-chan time.Time) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var drained []*supervisor.ChildSlot
-	var due []*entry
+	var due []*supervisor.ChildSlot
 	for f.live > 0 {
-		if len(f.heap) > 0 {
-			timer.Reset(time.Until(f.heap[0].at))
+		if _, at, ok := f.sched.Next(); ok {
+			timer.Reset(time.Until(at))
 		}
 		select {
 		case <-f.q.Ready():
@@ -287,15 +240,16 @@ func (f *fleet) loop(done <-chan struct{}, end <-chan time.Time) {
 			}
 		case <-timer.C:
 			now := time.Now()
-			// Take every slot that is due off the heap first, then serve
-			// them: each is advanced once per wake-up.
+			// Take every slot that is due off the schedule first, then
+			// serve them: each is advanced once per wake-up.
 			due = due[:0]
-			for len(f.heap) > 0 && !f.heap[0].at.After(now) {
-				due = append(due, heap.Pop(&f.heap).(*entry))
+			for s, at, ok := f.sched.Next(); ok && !at.After(now); s, at, ok = f.sched.Next() {
+				f.sched.Remove(s)
+				due = append(due, s)
 			}
-			for _, e := range due {
-				e.slot.Advance(now)
-				f.touch(e)
+			for _, s := range due {
+				s.Advance(now)
+				f.touch(f.bySlot[s])
 			}
 		case <-done:
 			return

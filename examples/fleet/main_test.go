@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"container/heap"
 	"context"
 	"regexp"
 	"strconv"
@@ -13,8 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-
-	"github.com/childslot/supervisor"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -88,72 +85,4 @@ func TestRunBadArguments(t *testing.T) {
 			assert.Error(t, run(t.Context(), &out, tt.args))
 		})
 	}
-}
-
-// TestDeadlinesOrder checks the heap: whatever the order of pushes, fixes
-// and removals, the earliest deadline is on top and every entry knows its
-// index.
-func TestDeadlinesOrder(t *testing.T) {
-	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
-
-	var h deadlines
-	entries := make([]*entry, 6)
-	for i, s := range []int{5, 3, 9, 1, 7, 4} {
-		entries[i] = &entry{at: at(s), index: -1}
-		heap.Push(&h, entries[i])
-	}
-	entries[2].at = at(0) // 9 -> 0: to the top
-	heap.Fix(&h, entries[2].index)
-	heap.Remove(&h, entries[1].index) // drop 3
-	assert.Equal(t, -1, entries[1].index)
-
-	for i, e := range h {
-		assert.Equal(t, i, e.index, "entry at %d knows its index", i)
-	}
-	var got []int
-	for h.Len() > 0 {
-		got = append(got, int(heap.Pop(&h).(*entry).at.Sub(base)/time.Second))
-	}
-	assert.Equal(t, []int{0, 1, 4, 5, 7}, got)
-}
-
-// TestDeadlinesUpdate checks that update follows the slot's NextDeadline:
-// in the heap while the slot has one, out of it when it has none.
-func TestDeadlinesUpdate(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		release := make(chan struct{})
-		started := make(chan struct{})
-		fn := func(ctx context.Context, _ *supervisor.Attempt) error {
-			close(started)
-			<-release
-			return nil
-		}
-		s, err := supervisor.NewChildSlot("one", fn, supervisor.Config{
-			AttemptTimeout: time.Minute,
-			Restart:        supervisor.Temporary,
-		})
-		require.NoError(t, err)
-		var h deadlines
-		e := &entry{slot: s, index: -1}
-
-		h.update(e)
-		assert.Equal(t, -1, e.index, "not started: no deadline")
-
-		now := time.Now()
-		require.NoError(t, s.Start(t.Context(), now))
-		<-started
-		h.update(e)
-		require.Equal(t, 0, e.index)
-		assert.True(t, e.at.Equal(now.Add(time.Minute)), "the attempt deadline")
-
-		close(release)
-		<-s.Done()
-		_, err = s.Collect(time.Now())
-		require.NoError(t, err)
-		h.update(e)
-		assert.Equal(t, -1, e.index, "a Temporary child that ended has nothing scheduled")
-		assert.Zero(t, h.Len())
-		assert.True(t, s.Finished())
-	})
 }
