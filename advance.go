@@ -67,7 +67,7 @@ func (s *ChildSlot) check(a *Attempt, now time.Time) {
 		if s.pending != nil {
 			s.setPhase(FenceAbandoningOld, now)
 		}
-		s.abandon(a, now, causeAbandoned.reason)
+		s.abandon(a, now)
 		return
 	}
 	n := s.base.Nanos(now)

@@ -167,6 +167,9 @@ type stopCause struct {
 
 func (c *stopCause) Error() string { return c.reason }
 
+// abandonedReason is the Reason of every Abandoned exit.
+const abandonedReason = "ignored cancellation past the stop timeout"
+
 // The causes the slot uses; allocated once so that cancelling costs nothing.
 var (
 	causeCancel    = &stopCause{Cancelled, "cancelled by the supervisor"}
@@ -177,7 +180,6 @@ var (
 	causeTimeout   = &stopCause{TimedOut, "attempt deadline passed"}
 	causeStale     = &stopCause{Unhealthy, "heartbeat stale"}
 	causeNotReady  = &stopCause{Unhealthy, "not ready in time"}
-	causeAbandoned = &stopCause{Abandoned, "ignored cancellation past the stop timeout"}
 )
 
 // outcome is what the attempt goroutine saw when its child returned.

@@ -559,10 +559,12 @@ func (s *ChildSlot) Abandon(now time.Time) (Exit, bool) {
 		return Exit{}, false
 	}
 	now = s.clamp(now)
-	return s.abandon(a, now, causeAbandoned.reason), true
+	return s.abandon(a, now), true
 }
 
-func (s *ChildSlot) abandon(a *Attempt, now time.Time, reason string) Exit {
+// abandon detaches the running attempt a with an Abandoned exit at now and
+// plans what follows.
+func (s *ChildSlot) abandon(a *Attempt, now time.Time) Exit {
 	if !a.cancelled {
 		s.cancelAttempt(a, now, causeCancel)
 	}
@@ -570,7 +572,7 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time, reason string) Exit {
 		_ = p.Kill() // the process may have exited already; nothing to do then
 	}
 	e := Exit{
-		Kind: Abandoned, Reason: reason,
+		Kind: Abandoned, Reason: abandonedReason,
 		Attempt: a.number, Generation: a.generation,
 		StartedAt: a.startedAt, ExitedAt: now,
 	}
@@ -579,7 +581,7 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time, reason string) Exit {
 	s.coldState().abandonedTotal++
 	s.stop = StopFailed
 	s.setLastExit(e)
-	s.emitExit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: reason}, &e)
+	s.emitExit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: e.Reason}, &e)
 	s.plan(&e, now)
 	return e
 }
