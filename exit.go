@@ -172,14 +172,14 @@ const abandonedReason = "ignored cancellation past the stop timeout"
 
 // The causes the slot uses; allocated once so that cancelling costs nothing.
 var (
-	causeCancel    = &stopCause{Cancelled, "cancelled by the supervisor"}
-	causePause     = &stopCause{Cancelled, "cancelled: slot paused"}
-	causeRemove    = &stopCause{Cancelled, "cancelled: slot removed"}
-	causeRestart   = &stopCause{Cancelled, "cancelled: restart requested"}
-	causeParent    = &stopCause{Cancelled, "parent context done"}
-	causeTimeout   = &stopCause{TimedOut, "attempt deadline passed"}
-	causeStale     = &stopCause{Unhealthy, "heartbeat stale"}
-	causeNotReady  = &stopCause{Unhealthy, "not ready in time"}
+	causeCancel   = &stopCause{Cancelled, "cancelled by the supervisor"}
+	causePause    = &stopCause{Cancelled, "cancelled: slot paused"}
+	causeRemove   = &stopCause{Cancelled, "cancelled: slot removed"}
+	causeRestart  = &stopCause{Cancelled, "cancelled: restart requested"}
+	causeParent   = &stopCause{Cancelled, "parent context done"}
+	causeTimeout  = &stopCause{TimedOut, "attempt deadline passed"}
+	causeStale    = &stopCause{Unhealthy, "heartbeat stale"}
+	causeNotReady = &stopCause{Unhealthy, "not ready in time"}
 )
 
 // outcome is what the attempt goroutine saw when its child returned.
