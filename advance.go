@@ -16,7 +16,7 @@ func (s *ChildSlot) Advance(now time.Time) {
 		return
 	}
 	now = s.clamp(now)
-	if len(s.abandoned) > 0 {
+	if s.reaping {
 		s.reap(now)
 	}
 	if a := s.active; a != nil {
@@ -48,6 +48,7 @@ func (s *ChildSlot) reap(now time.Time) {
 	}
 	clear(s.abandoned[len(kept):])
 	s.abandoned = kept
+	s.reaping = len(kept) > 0
 }
 
 // check applies the active, running attempt's deadlines at now.
