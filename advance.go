@@ -15,6 +15,14 @@ func (s *ChildSlot) Advance(now time.Time) {
 	if !s.valid() {
 		return
 	}
+	s.advance(now)
+	if s.grp != nil {
+		s.grp.slotTouched(s)
+	}
+}
+
+// advance is Advance on a valid slot, without telling its group.
+func (s *ChildSlot) advance(now time.Time) {
 	now = s.clamp(now)
 	if s.reaping {
 		s.reap(now)

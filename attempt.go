@@ -67,7 +67,15 @@ type attemptPanic struct {
 func (a *Attempt) Beat() { a.sig.storeBeat(int64(time.Since(a.anchor))) }
 
 // Ready reports that the child is ready to serve.
-func (a *Attempt) Ready() { a.sig.setReadiness(ReadinessReady) }
+func (a *Attempt) Ready() {
+	if a.sig.setReadiness(ReadinessReady) {
+		// A group waits for this member before it starts the next one: post
+		// the slot so that the loop wakes, as an exit does.
+		if q := a.slot.cfg.Exits; q != nil {
+			q.post(a.slot)
+		}
+	}
+}
 
 // NotReady reports that the child is not ready to serve (again).
 func (a *Attempt) NotReady() { a.sig.setReadiness(ReadinessNotReady) }

@@ -26,6 +26,7 @@ func (s *ChildSlot) Pause(now time.Time) error {
 	s.op = OperationPaused
 	s.halt(now, causePause, true)
 	s.emit(Event{Kind: EventPaused, Time: now, Attempt: s.attempts, Generation: s.gen})
+	s.touched()
 	return nil
 }
 
@@ -65,6 +66,8 @@ func (s *ChildSlot) Resume(now time.Time) error {
 		return nil
 	case s.started && s.parent.Err() != nil:
 		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(s.parent))
+	case s.frozen:
+		return errFrozen
 	}
 	s.op = OperationActive
 	if s.cold != nil {
@@ -81,6 +84,7 @@ func (s *ChildSlot) Resume(now time.Time) error {
 	s.backoff.Reset()
 	s.emit(Event{Kind: EventResumed, Time: now, Attempt: s.attempts, Generation: s.gen})
 	s.fence(now)
+	s.touched()
 	return nil
 }
 
@@ -99,6 +103,7 @@ func (s *ChildSlot) Quarantine(now time.Time, reason string) error {
 		return ErrRemoved
 	}
 	s.quarantine(s.clamp(now), reason, true)
+	s.touched()
 	return nil
 }
 
@@ -126,6 +131,7 @@ func (s *ChildSlot) Remove(now time.Time) error {
 	s.halt(now, causeRemove, true)
 	s.setPhase(FenceClosed, now)
 	s.emit(Event{Kind: EventRemoved, Time: now, Attempt: s.attempts, Generation: s.gen})
+	s.touched()
 	return nil
 }
 
@@ -163,7 +169,9 @@ func (s *ChildSlot) Restart(now time.Time) (FenceDecision, error) {
 		return FenceAlreadyPending, nil
 	}
 	s.over = false
-	return s.fence(now), nil
+	d := s.fence(now)
+	s.touched()
+	return d, nil
 }
 
 // fence opens a new generation: at once with nothing running, otherwise

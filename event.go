@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/childslot/supervisor/internal/enum"
@@ -37,10 +38,40 @@ const (
 	EventResumed
 	// EventRemoved: the slot was removed.
 	EventRemoved
+
+	// The kinds a [Group] reports about itself. ChildID and Path name the
+	// group; Member names the member concerned, where there is one.
+
+	// EventGroupStarted: every member started in order (and, where its
+	// readiness is watched, reported Ready): the group runs.
+	EventGroupStarted
+	// EventGroupRestart: a member failed and the group restarts it, with
+	// those its strategy covers; Member is the one that failed, Scope the
+	// members the restart covers, in start order.
+	EventGroupRestart
+	// EventGroupFailed: the group's restart intensity refused a restart; it
+	// stops every member and ends with an error wrapping ErrGroupFailed.
+	// Member is the one whose failure was refused.
+	EventGroupFailed
+	// EventShutdownStarted: the group began its ordered shutdown; Reason
+	// says why.
+	EventShutdownStarted
+	// EventShutdownFinished: every member has stopped; the group is stopped
+	// or failed.
+	EventShutdownFinished
+	// EventMemberAdded: Member joined the group.
+	EventMemberAdded
+	// EventMemberRemoved: Member left the group; Reason says why.
+	EventMemberRemoved
+	// EventAutoShutdown: the significant member Member ended with no
+	// restart to follow, and the group's AutoShutdown shuts it down.
+	EventAutoShutdown
 )
 
 var eventKindNames = []string{"", "started", "exited", "restart_scheduled", "restart_refused",
-	"quarantined", "cancelled", "abandoned", "stale_report", "fence", "paused", "resumed", "removed"}
+	"quarantined", "cancelled", "abandoned", "stale_report", "fence", "paused", "resumed", "removed",
+	"group_started", "group_restart", "group_failed", "shutdown_started", "shutdown_finished",
+	"member_added", "member_removed", "auto_shutdown"}
 
 // String returns the kind's snake_case name.
 func (k EventKind) String() string { return enum.Name(eventKindNames, "EventKind", k) }
@@ -77,6 +108,11 @@ type Event struct {
 	Phase FencePhase
 	// Delay is the backoff before the restart, for restart_scheduled.
 	Delay time.Duration
+	// Member is the member a group event is about: the one that failed,
+	// joined, left or ended.
+	Member string
+	// Scope lists, in start order, the members a group_restart covers.
+	Scope []string
 }
 
 // LogValue groups the event's fields for log/slog, so that
@@ -100,6 +136,12 @@ func (e Event) LogValue() slog.Value {
 	case EventRestartScheduled:
 		attrs = append(attrs, slog.Duration("delay", e.Delay))
 	}
+	if e.Member != "" {
+		attrs = append(attrs, slog.String("member", e.Member))
+	}
+	if e.Scope != nil {
+		attrs = append(attrs, slog.Any("scope", e.Scope))
+	}
 	if e.Exit != nil {
 		attrs = append(attrs, slog.Any("exit", *e.Exit))
 	}
@@ -116,6 +158,8 @@ func (e Event) String() string {
 		s += ": " + e.Phase.String()
 	case e.Kind == EventRestartScheduled:
 		s += " in " + roundDuration(e.Delay).String()
+	case e.Kind == EventGroupRestart:
+		s += " after " + e.Member + " failed: " + strings.Join(e.Scope, ", ")
 	case e.Reason != "":
 		s += ": " + e.Reason
 	}
@@ -125,22 +169,28 @@ func (e Event) String() string {
 // emit hands the event to OnEvent, if set. It is small enough to be inlined,
 // so that with no listener an event costs only the check.
 func (s *ChildSlot) emit(e Event) {
-	if s.cfg.OnEvent != nil {
+	if s.cfg.OnEvent != nil || s.grp != nil && s.grp.t.listens {
 		s.deliver(e)
 	}
 }
 
-// deliver fills the event's slot fields and hands it to OnEvent.
+// deliver fills the event's slot fields and hands it to OnEvent, then to
+// the OnEvent of every group above the slot.
 func (s *ChildSlot) deliver(e Event) {
 	e.ChildID, e.Path = s.id, s.cfg.Path
-	s.cfg.OnEvent(e)
+	if s.cfg.OnEvent != nil {
+		s.cfg.OnEvent(e)
+	}
+	if s.grp != nil && s.grp.t.listens {
+		s.grp.relay(e)
+	}
 }
 
 // emitExit emits ev carrying a copy of exit e. It reads e and does not keep
 // it, so the caller's exit stays on its stack: an exit costs no allocation
 // unless someone listens.
 func (s *ChildSlot) emitExit(ev Event, e *Exit) {
-	if s.cfg.OnEvent == nil {
+	if s.cfg.OnEvent == nil && (s.grp == nil || !s.grp.t.listens) {
 		return
 	}
 	x := *e

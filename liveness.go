@@ -52,8 +52,9 @@ type Liveness struct {
 }
 
 const (
-	readyMask = 0xff
-	everReady = 1 << 8 // set once the child has reported Ready
+	readyMask  = 0xff
+	everReady  = 1 << 8 // set once the child has reported Ready
+	readyWakes = 1 << 9 // the first Ready wakes the loop: a group waits for it
 )
 
 // signals is the attempt-side heartbeat and readiness, written by the child
@@ -76,7 +77,9 @@ func (s *signals) lastBeat() (int64, bool) {
 	return v - 1, v != 0
 }
 
-func (s *signals) setReadiness(r Readiness) {
+// setReadiness stores r and reports whether this was the first Ready of an
+// attempt whose first Ready must wake the loop.
+func (s *signals) setReadiness(r Readiness) bool {
 	for {
 		old := s.ready.Load()
 		v := old&^readyMask | uint32(r)
@@ -84,10 +87,14 @@ func (s *signals) setReadiness(r Readiness) {
 			v |= everReady
 		}
 		if s.ready.CompareAndSwap(old, v) {
-			return
+			return old&(everReady|readyWakes) == readyWakes && v&everReady != 0
 		}
 	}
 }
+
+// wakeOnReady makes the first Ready wake the loop. It is set before the
+// child runs.
+func (s *signals) wakeOnReady() { s.ready.Store(s.ready.Load() | readyWakes) }
 
 func (s *signals) readiness() (r Readiness, wasReady bool) {
 	v := s.ready.Load()

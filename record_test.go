@@ -264,6 +264,9 @@ func TestRecordEnumText(t *testing.T) {
 				EventRestartRefused: "restart_refused", EventQuarantined: "quarantined", EventCancelled: "cancelled",
 				EventAbandoned: "abandoned", EventStaleReport: "stale_report", EventFence: "fence",
 				EventPaused: "paused", EventResumed: "resumed", EventRemoved: "removed",
+				EventGroupStarted: "group_started", EventGroupRestart: "group_restart", EventGroupFailed: "group_failed",
+				EventShutdownStarted: "shutdown_started", EventShutdownFinished: "shutdown_finished",
+				EventMemberAdded: "member_added", EventMemberRemoved: "member_removed", EventAutoShutdown: "auto_shutdown",
 			}, true)
 		}},
 		{"Readiness", func(t *testing.T) {

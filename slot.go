@@ -72,6 +72,11 @@ type Config struct {
 	// from the slot's methods, for every [Event]; never from the child's
 	// goroutine and never under a lock. It must not call the slot's methods.
 	OnEvent func(Event)
+	// Significant marks a member of a [Group] whose end, with no restart to
+	// follow, may shut the group down (see [AutoShutdown]). It means nothing
+	// for a slot outside a group. A Permanent child never ends for good, so
+	// Permanent and Significant together are [ErrInvalidConfig].
+	Significant bool
 }
 
 // Defaults of the zero Config fields.
@@ -106,6 +111,9 @@ func (c Config) withDefaults(id string) (Config, error) {
 	}
 	if err := c.Backoff.validate(); err != nil {
 		return c, err
+	}
+	if c.Significant && c.Restart == Permanent {
+		return c, fmt.Errorf("%w: Significant with Restart Permanent: a permanent child never ends for good", ErrInvalidConfig)
 	}
 	if c.Path == "" {
 		c.Path = "/" + id
@@ -154,7 +162,10 @@ type ChildSlot struct {
 	// Advance tests it on every call, and reading the slice header instead,
 	// two lines further, costs an idle sweep a third more (measured).
 	reaping bool
-	op      Operation
+	// held: the slot's group stops and starts it (a group restart or
+	// shutdown): its exits plan nothing of their own.
+	held bool
+	op   Operation
 	stop    StopState
 	phase   FencePhase
 	// Second cache line: the clock, lastNow and the base's anchor.
@@ -167,7 +178,9 @@ type ChildSlot struct {
 
 	current atomic.Pointer[Attempt] // the active attempt, for Done
 	queued  bool                    // posted to cfg.Exits and not yet drained; guarded by its mu
+	frozen  bool                    // its group is shutting down or over: nothing may start it
 	sched   int                     // index in a Schedule's heap plus one; zero: in none
+	grp     *Group                  // the group the slot is a member of; nil for a lone slot
 
 	id       string
 	gen      uint64 // generation of the current period
@@ -332,6 +345,9 @@ func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
 	if ctx == nil {
 		return fmt.Errorf("%w: nil context", ErrInvalidConfig)
 	}
+	if s.grp != nil {
+		return fmt.Errorf("%w: slot %q is a member of group %q, which starts it", ErrInvalidConfig, s.id, s.grp.path)
+	}
 	if err := s.opErr(); err != nil {
 		return err
 	}
@@ -356,6 +372,9 @@ func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
 
 // opErr returns the sentinel for an operation that forbids starting.
 func (s *ChildSlot) opErr() error {
+	if s.frozen {
+		return errFrozen
+	}
 	switch s.op {
 	case OperationPaused:
 		return ErrPaused
@@ -379,6 +398,9 @@ func (s *ChildSlot) launch(now time.Time) {
 		done:       make(chan struct{}),
 		startedAt:  now,
 		startNanos: s.base.Nanos(now),
+	}
+	if s.grp != nil && s.readyTimeout > 0 {
+		a.sig.wakeOnReady() // the group waits for it before starting the next member
 	}
 	ctx, cancel := context.WithCancelCause(s.parent)
 	a.cancel = cancel
@@ -434,6 +456,9 @@ func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
 	s.setLastExit(e)
 	s.emitExit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: e.Reason}, &e)
 	s.plan(&e, now)
+	if s.grp != nil {
+		s.grp.slotExited(s, a, &e, now)
+	}
 	return e, nil
 }
 
@@ -472,7 +497,7 @@ func (s *ChildSlot) setLastExit(e Exit) {
 // plan decides what follows exit e at now.
 func (s *ChildSlot) plan(e *Exit, now time.Time) {
 	switch {
-	case s.op == OperationRemoved:
+	case s.op == OperationRemoved, s.held:
 		return
 	case s.pending != nil:
 		s.setPhase(FenceReadyToStart, now)
@@ -533,6 +558,7 @@ func (s *ChildSlot) Cancel(now time.Time) bool {
 		return false
 	}
 	s.cancelAttempt(a, now, causeCancel)
+	s.touched()
 	return true
 }
 
@@ -563,7 +589,9 @@ func (s *ChildSlot) Abandon(now time.Time) (Exit, bool) {
 		return Exit{}, false
 	}
 	now = s.clamp(now)
-	return s.abandon(a, now), true
+	e := s.abandon(a, now)
+	s.touched()
+	return e, true
 }
 
 // abandon detaches the running attempt a with an Abandoned exit at now and
@@ -588,6 +616,9 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time) Exit {
 	s.setLastExit(e)
 	s.emitExit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: e.Reason}, &e)
 	s.plan(&e, now)
+	if s.grp != nil {
+		s.grp.slotExited(s, a, &e, now)
+	}
 	return e
 }
 

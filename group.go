@@ -1,0 +1,525 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/childslot/supervisor/internal/enum"
+)
+
+// Errors of groups. Match them with [errors.Is].
+var (
+	// ErrGroupFailed reports that a group's restart intensity refused a
+	// restart: the group stopped every member and gave up. The wrapping
+	// message names the group, the member and the budget.
+	ErrGroupFailed = errors.New("supervisor: group failed")
+	// ErrGroupStopped reports that a group is shutting down or has ended:
+	// nothing can join it or start in it.
+	ErrGroupStopped = errors.New("supervisor: group stopped")
+	// ErrUnknownMember reports that a group has no member of that id.
+	ErrUnknownMember = errors.New("supervisor: no such member")
+)
+
+// errFrozen is what a member slot's starts return while its group shuts
+// down: the group, not an operator, decides what runs then.
+var errFrozen = fmt.Errorf("%w: the slot's group is shutting down", ErrGroupStopped)
+
+var errZeroGroup = fmt.Errorf("%w: zero Group, use NewGroup", ErrInvalidConfig)
+
+// Strategy says which members a group restarts when one fails.
+type Strategy uint8
+
+// The strategies, named after Erlang/OTP's. The zero value is OneForOne.
+const (
+	// OneForOne restarts only the member that failed, after its own backoff.
+	OneForOne Strategy = iota
+	// OneForAll stops every other running member in reverse start order, one
+	// at a time, then starts all of them again in start order.
+	OneForAll
+	// RestForOne does what OneForAll does for the failed member and the
+	// members started after it; those started before it keep running.
+	RestForOne
+)
+
+var strategyNames = []string{"one_for_one", "one_for_all", "rest_for_one"}
+
+// String returns the strategy's snake_case name.
+func (s Strategy) String() string { return enum.Name(strategyNames, "Strategy", s) }
+
+// MarshalText encodes the strategy as its name.
+func (s Strategy) MarshalText() ([]byte, error) { return enum.Marshal(strategyNames, "Strategy", s) }
+
+// UnmarshalText decodes a strategy from its name; an unknown name is an
+// error and leaves s unchanged.
+func (s *Strategy) UnmarshalText(text []byte) error {
+	return enum.Unmarshal(strategyNames, "Strategy", text, s)
+}
+
+// AutoShutdown says whether the end of significant members (see
+// Config.Significant) shuts their group down.
+type AutoShutdown uint8
+
+// The automatic shutdown settings, as in Erlang/OTP. The zero value is
+// AutoShutdownNever.
+const (
+	// AutoShutdownNever: significant members mean nothing.
+	AutoShutdownNever AutoShutdown = iota
+	// AnySignificant: the first significant member that ends with no
+	// restart to follow shuts the group down.
+	AnySignificant
+	// AllSignificant: the group shuts down once every significant member
+	// has ended with no restart to follow.
+	AllSignificant
+)
+
+var autoShutdownNames = []string{"never", "any_significant", "all_significant"}
+
+// String returns the setting's snake_case name.
+func (a AutoShutdown) String() string { return enum.Name(autoShutdownNames, "AutoShutdown", a) }
+
+// MarshalText encodes the setting as its name.
+func (a AutoShutdown) MarshalText() ([]byte, error) {
+	return enum.Marshal(autoShutdownNames, "AutoShutdown", a)
+}
+
+// UnmarshalText decodes a setting from its name; an unknown name is an
+// error and leaves a unchanged.
+func (a *AutoShutdown) UnmarshalText(text []byte) error {
+	return enum.Unmarshal(autoShutdownNames, "AutoShutdown", text, a)
+}
+
+// NoIntensity, as GroupConfig.Intensity, turns the group's restart
+// intensity off: no number of restarts fails the group. Members keep their
+// own restart limits.
+const NoIntensity = -1
+
+// Defaults of the zero GroupConfig fields.
+const (
+	// DefaultIntensity is twice a member's default RestartLimit, within the
+	// same window: one crash-looping member is quarantined by its own limit
+	// before it alone can spend the group's budget, and the group fails
+	// when failures are spread over its members.
+	DefaultIntensity = 2 * DefaultRestartLimit
+	DefaultPeriod    = DefaultRestartWindow
+)
+
+// GroupConfig configures a [Group]. Zero fields mean the documented
+// defaults.
+type GroupConfig struct {
+	// Strategy says which members restart when one fails; the zero value is
+	// OneForOne.
+	Strategy Strategy
+	// Restart says how a parent group treats this group when it ends: a
+	// failed group ended abnormally, one that shut down on its own (see
+	// AutoShutdown) normally. The zero value is Permanent. It means nothing
+	// for a root group.
+	Restart RestartType
+	// Significant marks a nested group whose end, with no restart to
+	// follow, may shut its parent down (see AutoShutdown). Permanent and
+	// Significant together are ErrInvalidConfig.
+	Significant bool
+	// Intensity is how many restarts the group performs within Period: the
+	// restart of one member, or of several for one failure, counts once,
+	// and the one that would exceed Intensity fails the group instead.
+	// Zero means DefaultIntensity; NoIntensity turns it off.
+	Intensity int
+	// Period is the sliding window of Intensity. Zero means DefaultPeriod.
+	Period time.Duration
+	// AutoShutdown says whether significant members' ends shut the group
+	// down; the zero value is AutoShutdownNever.
+	AutoShutdown AutoShutdown
+	// OnEvent, when set, receives the group's events and those of every
+	// member below it (slots and nested groups), with their paths,
+	// synchronously on the loop's goroutine and never under a lock. It may
+	// read records and call methods of other slots and groups; it must not
+	// call methods of the slot or group the event is about.
+	OnEvent func(Event)
+}
+
+// withDefaults validates c and returns it with its zero fields filled.
+func (c GroupConfig) withDefaults() (GroupConfig, error) {
+	switch {
+	case c.Strategy > RestForOne:
+		return c, fmt.Errorf("%w: Strategy is not a Strategy (%d)", ErrInvalidConfig, c.Strategy)
+	case c.Restart > Temporary:
+		return c, fmt.Errorf("%w: Restart is not a RestartType (%d)", ErrInvalidConfig, c.Restart)
+	case c.AutoShutdown > AllSignificant:
+		return c, fmt.Errorf("%w: AutoShutdown is not an AutoShutdown (%d)", ErrInvalidConfig, c.AutoShutdown)
+	case c.Intensity < NoIntensity:
+		return c, fmt.Errorf("%w: Intensity is negative (%d); NoIntensity turns it off", ErrInvalidConfig, c.Intensity)
+	case c.Period < 0:
+		return c, fmt.Errorf("%w: Period is negative (%v)", ErrInvalidConfig, c.Period)
+	case c.Significant && c.Restart == Permanent:
+		return c, fmt.Errorf("%w: Significant with Restart Permanent: a permanent group never ends for good", ErrInvalidConfig)
+	}
+	if c.Intensity == 0 {
+		c.Intensity = DefaultIntensity
+	}
+	if c.Period == 0 {
+		c.Period = DefaultPeriod
+	}
+	return c, nil
+}
+
+// Group supervises members, each a [ChildSlot] or a nested Group, the way an
+// Erlang/OTP supervisor does: it starts them in order, applies its
+// [Strategy] when one fails, counts its restarts against an intensity that
+// fails the group when spent (escalating to a parent group, and at the root
+// ending [Group.Run] with [ErrGroupFailed]), shuts down automatically on
+// significant members' ends, and stops its members in reverse order, one at
+// a time. Like a slot it starts no goroutine of its own besides the
+// children's and moves only with the now passed to it.
+//
+// A Group belongs to the goroutine that runs the tree's loop ([Group.Run],
+// or the caller's own around [Group.Advance]), and so do its member slots:
+// its methods are not safe for concurrent use, except Wake. The zero Group is
+// unusable: its methods return [ErrInvalidConfig] or do nothing; use
+// [NewGroup]. A nil *Group behaves the same.
+type Group struct {
+	id      string
+	path    string
+	cfg     GroupConfig
+	t       *tree
+	parent  *Group
+	self    *member   // this group's entry in its parent; nil for a root
+	members []*member // in start order; gone members are compacted away when idle
+	byID    map[string]*member
+	gone    int // members that left and are not compacted yet
+
+	state   GroupState
+	err     error  // why the group failed
+	reason  string // why the state is what it is, in words
+	tracker *RestartTracker
+	// restarts counts the restarts the group performed over its life.
+	restarts uint64
+	base     TimeBase
+
+	// ctx is the parent of the members' attempts, made at each (re)start and
+	// cancelled once the group has stopped: the caller's ctx gives it values,
+	// never its cancellation.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	values context.Context
+
+	w walk // the restart or shutdown in progress
+}
+
+// GroupState is where a group's life stands.
+type GroupState uint8
+
+// The group states. The zero value is GroupIdle.
+const (
+	// GroupIdle: not started yet.
+	GroupIdle GroupState = iota
+	// GroupStarting: starting its members in order.
+	GroupStarting
+	// GroupRunning: every member was started; the group supervises them.
+	GroupRunning
+	// GroupRestarting: stopping, then starting again in order, the members
+	// a failure's restart covers.
+	GroupRestarting
+	// GroupShuttingDown: stopping every member in reverse order.
+	GroupShuttingDown
+	// GroupStopped: every member stopped; the group ended normally.
+	GroupStopped
+	// GroupFailed: the restart intensity was spent; every member stopped
+	// and Err says why.
+	GroupFailed
+)
+
+var groupStateNames = []string{"idle", "starting", "running", "restarting", "shutting_down", "stopped", "failed"}
+
+// String returns the state's snake_case name.
+func (s GroupState) String() string { return enum.Name(groupStateNames, "GroupState", s) }
+
+// MarshalText encodes the state as its name.
+func (s GroupState) MarshalText() ([]byte, error) {
+	return enum.Marshal(groupStateNames, "GroupState", s)
+}
+
+// UnmarshalText decodes a state from its name; an unknown name is an error
+// and leaves s unchanged.
+func (s *GroupState) UnmarshalText(text []byte) error {
+	return enum.Unmarshal(groupStateNames, "GroupState", text, s)
+}
+
+// over reports whether the state is an end: stopped or failed.
+func (s GroupState) over() bool { return s == GroupStopped || s == GroupFailed }
+
+// member is one entry of a group: a slot or a nested group.
+type member struct {
+	slot        *ChildSlot
+	sub         *Group
+	idx         int32 // position in the group's members
+	significant bool
+	gone        bool // left the group; dropped at the next compaction
+	leaving     bool // Remove was asked: forget it once it has stopped
+	held        bool // a nested group the group stops, or stopped, itself
+	stopping    bool // the group cancelled it for a shutdown and awaits its end
+	owes        bool // its own failure's restart is to be counted in its own budget
+	outcome     ShutdownOutcome
+}
+
+// id returns the member's id.
+func (m *member) id() string {
+	if m.sub != nil {
+		return m.sub.id
+	}
+	return m.slot.id
+}
+
+// NewGroup returns a group named id. It returns an error wrapping
+// [ErrInvalidConfig], naming the field, when id is empty or cfg holds an
+// unusable value. A group is a root until [Group.AddGroup] nests it.
+func NewGroup(id string, cfg GroupConfig) (*Group, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%w: empty group id", ErrInvalidConfig)
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{
+		id:   id,
+		path: "/" + id,
+		cfg:  cfg,
+		byID: make(map[string]*member),
+		base: NewTimeBase(time.Now()),
+	}
+	g.t = &tree{root: g, listens: cfg.OnEvent != nil}
+	if cfg.Intensity != NoIntensity {
+		g.tracker = NewRestartTracker(cfg.Intensity, cfg.Period)
+	}
+	return g, nil
+}
+
+// valid reports whether the group came from NewGroup.
+func (g *Group) valid() bool { return g != nil && g.t != nil }
+
+// ID returns the id the group was created with.
+func (g *Group) ID() string {
+	if g == nil {
+		return ""
+	}
+	return g.id
+}
+
+// Path returns the group's position in the tree: "/" + id for a root, the
+// parent's path + "/" + id when nested.
+func (g *Group) Path() string {
+	if g == nil {
+		return ""
+	}
+	return g.path
+}
+
+// State returns where the group's life stands.
+func (g *Group) State() GroupState {
+	if !g.valid() {
+		return GroupIdle
+	}
+	return g.state
+}
+
+// Add creates a member slot that supervises fn under the name id, last in
+// start order, and returns it: a normal [ChildSlot] to read (Record,
+// Liveness) and for the operator controls, which the group respects. The
+// group, not the caller, starts it and collects its exits. A member added
+// after Start starts at once.
+//
+// Add returns an error wrapping [ErrInvalidConfig] for an empty or
+// duplicate id, a nil fn, a cfg the slot refuses, or a cfg with Exits set
+// (the group collects its members' exits itself); [ErrGroupStopped] once the
+// group shuts down or has ended.
+func (g *Group) Add(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
+	if !g.valid() {
+		return nil, errZeroGroup
+	}
+	if err := g.joinable(id); err != nil {
+		return nil, err
+	}
+	if cfg.Exits != nil {
+		return nil, fmt.Errorf("%w: member %q: Exits is set; the group collects its members' exits", ErrInvalidConfig, id)
+	}
+	cfg.Path = g.path + "/" + id
+	s, err := NewChildSlot(id, fn, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("member %q: %w", id, err)
+	}
+	s.cfg.Exits = &g.t.q
+	s.grp = g
+	s.held = true // the group starts it
+	if s.cfg.OnEvent != nil {
+		g.t.listens = true
+	}
+	m := &member{slot: s, significant: cfg.Significant}
+	g.join(m)
+	return s, nil
+}
+
+// AddGroup nests sub in g as a member, last in start order. sub must be a
+// root that has not started: it then shares g's loop (Wake, Advance), and its
+// path becomes g's path + "/" + its id. A group added after g started starts
+// at once.
+//
+// AddGroup returns an error wrapping [ErrInvalidConfig] when sub is nil or
+// zero, is g or one of g's ancestors, already has a parent, has started, or
+// its id is taken in g; [ErrGroupStopped] once g shuts down or has ended.
+func (g *Group) AddGroup(sub *Group) error {
+	if !g.valid() {
+		return errZeroGroup
+	}
+	if !sub.valid() {
+		return fmt.Errorf("%w: nil or zero nested group", ErrInvalidConfig)
+	}
+	for a := g; a != nil; a = a.parent {
+		if a == sub {
+			return fmt.Errorf("%w: group %q cannot be nested in itself or below itself", ErrInvalidConfig, sub.id)
+		}
+	}
+	switch {
+	case sub.parent != nil:
+		return fmt.Errorf("%w: group %q already belongs to %q", ErrInvalidConfig, sub.id, sub.parent.path)
+	case sub.state != GroupIdle:
+		return fmt.Errorf("%w: group %q has started; nest it before", ErrInvalidConfig, sub.id)
+	}
+	if err := g.joinable(sub.id); err != nil {
+		return err
+	}
+	sub.parent = g
+	sub.adopt(g.t, g.path+"/"+sub.id)
+	m := &member{sub: sub, significant: sub.cfg.Significant}
+	sub.self = m
+	g.join(m)
+	return nil
+}
+
+// adopt moves g and everything below it into tree t under path. Nothing
+// below g has started, so no child reads what changes.
+func (g *Group) adopt(t *tree, path string) {
+	if g.cfg.OnEvent != nil {
+		t.listens = true
+	}
+	if g.t.listens {
+		t.listens = true
+	}
+	g.t, g.path = t, path
+	for _, m := range g.members {
+		if m.gone {
+			continue
+		}
+		if m.sub != nil {
+			m.sub.adopt(t, path+"/"+m.sub.id)
+			continue
+		}
+		m.slot.cfg.Exits = &t.q
+		m.slot.cfg.Path = path + "/" + m.slot.id
+	}
+}
+
+// joinable returns why a member named id cannot join g, or nil.
+func (g *Group) joinable(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty member id", ErrInvalidConfig)
+	case g.state == GroupShuttingDown || g.state.over():
+		return fmt.Errorf("group %q: %w", g.path, ErrGroupStopped)
+	}
+	if _, dup := g.byID[id]; dup {
+		return fmt.Errorf("%w: group %q already has a member %q", ErrInvalidConfig, g.path, id)
+	}
+	return nil
+}
+
+// join appends m to g's members and, if g runs, starts it.
+func (g *Group) join(m *member) {
+	m.idx = int32(len(g.members))
+	g.members = append(g.members, m)
+	g.byID[m.id()] = m
+	now := g.t.lastNow
+	g.emit(Event{Kind: EventMemberAdded, Time: now, Member: m.id()})
+	switch g.state {
+	case GroupRunning:
+		g.startMember(m, now)
+	case GroupStarting, GroupRestarting:
+		// The start walk in progress reaches it: it is last in order.
+		g.t.kick = true
+	}
+}
+
+// Remove stops the member named id (a nested group by its ordered
+// shutdown) and forgets it once it has stopped; meanwhile its record shows
+// it leaving. It returns an error wrapping [ErrUnknownMember] when g has no
+// such member.
+func (g *Group) Remove(id string, now time.Time) error {
+	if !g.valid() {
+		return errZeroGroup
+	}
+	m, ok := g.byID[id]
+	if !ok || m.gone {
+		return fmt.Errorf("group %q: member %q: %w", g.path, id, ErrUnknownMember)
+	}
+	now = g.t.clampNow(now)
+	m.leaving = true
+	if m.sub != nil {
+		m.sub.beginShutdown(now, "removed from "+g.path)
+	} else {
+		s := m.slot
+		if s.op != OperationRemoved {
+			_ = s.Remove(now) // cannot fail: valid and not removed
+		}
+	}
+	g.dropIfStopped(m, now)
+	return nil
+}
+
+// Slot returns the member slot named id, or nil when g has no such slot.
+func (g *Group) Slot(id string) *ChildSlot {
+	if !g.valid() {
+		return nil
+	}
+	if m, ok := g.byID[id]; ok && !m.gone {
+		return m.slot
+	}
+	return nil
+}
+
+// Group returns the nested group named id, or nil when g has no such
+// group.
+func (g *Group) Group(id string) *Group {
+	if !g.valid() {
+		return nil
+	}
+	if m, ok := g.byID[id]; ok && !m.gone {
+		return m.sub
+	}
+	return nil
+}
+
+// Len returns the number of g's members, nested groups counted as one.
+func (g *Group) Len() int {
+	if !g.valid() {
+		return 0
+	}
+	return len(g.members) - g.gone
+}
+
+// emit hands a group event to the OnEvent of g and of every group above.
+func (g *Group) emit(e Event) {
+	if !g.t.listens {
+		return
+	}
+	e.ChildID, e.Path = g.id, g.path
+	g.relay(e)
+}
+
+// relay hands e to the OnEvent of g and of every group above it.
+func (g *Group) relay(e Event) {
+	for a := g; a != nil; a = a.parent {
+		if a.cfg.OnEvent != nil {
+			a.cfg.OnEvent(e)
+		}
+	}
+}

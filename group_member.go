@@ -1,0 +1,184 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/childslot/supervisor/internal/enum"
+)
+
+// This file is the narrow hook between a member slot and its group: the
+// slot tells its group that it exited (slotExited) or that a method changed
+// it (slotTouched); the group holds, stops and starts its slots through the
+// few functions below. Nothing else of the group reaches into a slot.
+
+// The causes a group gives when it stops a member.
+var (
+	causeGroupRestart  = &stopCause{Cancelled, "cancelled: group restart"}
+	causeGroupShutdown = &stopCause{Cancelled, "cancelled: group shutting down"}
+)
+
+// ShutdownOutcome says how a member ended in its group's shutdown.
+type ShutdownOutcome uint8
+
+// The outcomes. The zero value means the member has not been shut down.
+const (
+	// OutcomeStopped: it returned after cancellation (a nested group: it
+	// shut down in order).
+	OutcomeStopped ShutdownOutcome = iota + 1
+	// OutcomeAbandoned: it ignored cancellation past its StopTimeout.
+	OutcomeAbandoned
+	// OutcomeKilled: a process child that had to be killed.
+	OutcomeKilled
+	// OutcomeAlreadyStopped: nothing was running when the shutdown reached
+	// it.
+	OutcomeAlreadyStopped
+)
+
+var shutdownOutcomeNames = []string{"", "stopped", "abandoned", "killed", "already_stopped"}
+
+// String returns the outcome's snake_case name.
+func (o ShutdownOutcome) String() string {
+	if o == 0 {
+		return "none"
+	}
+	return enum.Name(shutdownOutcomeNames, "ShutdownOutcome", o)
+}
+
+// MarshalText encodes the outcome as its name; the zero outcome is an
+// error (records leave it out).
+func (o ShutdownOutcome) MarshalText() ([]byte, error) {
+	return enum.Marshal(shutdownOutcomeNames, "ShutdownOutcome", o)
+}
+
+// UnmarshalText decodes an outcome from its name; an unknown name is an
+// error and leaves o unchanged.
+func (o *ShutdownOutcome) UnmarshalText(text []byte) error {
+	return enum.Unmarshal(shutdownOutcomeNames, "ShutdownOutcome", text, o)
+}
+
+// outcomeOf says how the stopped attempt a of a member ended, from its exit.
+func outcomeOf(a *Attempt, e *Exit) ShutdownOutcome {
+	if a.proc.Load() != nil && (e.Kind == Abandoned || killedBySignal(e.Err)) {
+		return OutcomeKilled
+	}
+	if e.Kind == Abandoned {
+		return OutcomeAbandoned
+	}
+	return OutcomeStopped
+}
+
+// killedBySignal reports whether err says a process died of SIGKILL.
+func killedBySignal(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// touched tells a member slot's group that a method changed the slot.
+func (s *ChildSlot) touched() {
+	if s.grp != nil {
+		s.grp.slotTouched(s)
+	}
+}
+
+// hold hands the slot to its group: its exits plan nothing, and a planned
+// or fenced restart is dropped. frozen also refuses operator starts (the
+// group shuts down).
+func (s *ChildSlot) hold(now time.Time, frozen bool) {
+	s.held = true
+	s.frozen = s.frozen || frozen
+	s.restartDue = false
+	if s.pending != nil {
+		s.dropPending(now)
+	}
+}
+
+// groupStop cancels the slot's running attempt for its group, with c, and
+// reports whether an attempt is still held (the group then waits for its
+// exit, which Advance collects or abandons at StopTimeout).
+func (s *ChildSlot) groupStop(now time.Time, c *stopCause) bool {
+	a := s.active
+	if a == nil {
+		return false
+	}
+	if a.isDone() {
+		_, _ = s.Collect(now) // cannot fail: the attempt is done
+		return s.active != nil
+	}
+	if !a.cancelled {
+		s.cancelAttempt(a, now, c)
+	}
+	return true
+}
+
+// groupStart starts a held slot under ctx at now. A slot that ran before
+// counts a restart; owes also records it in the slot's own budget (the slot
+// failed, and its plan allowed the restart).
+func (s *ChildSlot) groupStart(ctx context.Context, now time.Time, owes bool) {
+	now = s.clamp(now)
+	s.held, s.frozen = false, false
+	s.parent = ctx
+	if s.started {
+		s.restarts++
+		if owes {
+			s.restartTracker().Record(now)
+		}
+	}
+	s.started, s.over, s.restartDue = true, false, false
+	s.launch(now)
+}
+
+// slotTouched refiles s in the tree's schedule after a method changed it,
+// and lets the next Advance look at what the change means for the group.
+func (g *Group) slotTouched(s *ChildSlot) {
+	t := g.t
+	t.sched.Update(s)
+	t.kick = true
+	if s.op == OperationRemoved {
+		if m := g.memberOf(s); m != nil {
+			m.leaving = true
+			g.dropIfStopped(m, t.lastNow)
+		}
+	}
+}
+
+// memberOf returns the member entry of slot s, or nil.
+func (g *Group) memberOf(s *ChildSlot) *member {
+	if m, ok := g.byID[s.id]; ok && m.slot == s {
+		return m
+	}
+	return nil
+}
+
+// slotExited is told by member slot s that its attempt a ended with e (the
+// slot has planned what follows): the group applies its strategy.
+func (g *Group) slotExited(s *ChildSlot, a *Attempt, e *Exit, now time.Time) {
+	t := g.t
+	t.kick = true
+	t.sched.Update(s)
+	m := g.memberOf(s)
+	if m == nil {
+		return
+	}
+	if m.stopping {
+		m.stopping = false
+		m.outcome = outcomeOf(a, e)
+	}
+	switch {
+	case m.leaving:
+		g.dropIfStopped(m, now)
+	case s.held:
+		// The group stopped it: the walk in progress carries on.
+	case s.restartDue:
+		g.memberFailed(m, now, s.restartAt, e.Reason)
+	case s.over:
+		g.memberEnded(m, now)
+	}
+}

@@ -1,0 +1,107 @@
+package supervisor
+
+import (
+	"log/slog"
+	"time"
+)
+
+// GroupRecord is a serializable snapshot of a group and everything below
+// it: a plain value that may be handed to any goroutine and round-trips
+// through encoding/json. Times are wall times in UTC derived from the
+// group's TimeBase (and each slot's, for slot records).
+type GroupRecord struct {
+	GroupID  string     `json:"group_id"`
+	Path     string     `json:"path"`
+	Strategy Strategy   `json:"strategy"`
+	State    GroupState `json:"state"`
+	// Reason says why the group is shutting down, stopped or failed.
+	Reason string `json:"reason,omitempty"`
+	// Err is the failure's text, for a failed group.
+	Err          string       `json:"error,omitempty"`
+	AutoShutdown AutoShutdown `json:"auto_shutdown"`
+	// Intensity is the group's restart budget; nil when it is off.
+	Intensity *RestartLimit `json:"intensity"`
+	// Restarts counts the restarts the group performed over its life.
+	Restarts uint64 `json:"restarts"`
+	// Members lists the members in start order.
+	Members    []MemberRecord `json:"members"`
+	ObservedAt time.Time      `json:"observed_at"`
+}
+
+// MemberRecord is one member of a [GroupRecord]: exactly one of Slot and
+// Group is set.
+type MemberRecord struct {
+	ID          string `json:"id"`
+	Significant bool   `json:"significant,omitempty"`
+	// Leaving reports that the member was removed and is stopping; the
+	// group forgets it once it has.
+	Leaving bool `json:"leaving,omitempty"`
+	// Shutdown says how the member ended in the group's shutdown; absent
+	// until then.
+	Shutdown ShutdownOutcome `json:"shutdown,omitempty"`
+	Slot     *Record         `json:"slot,omitempty"`
+	Group    *GroupRecord    `json:"group,omitempty"`
+}
+
+// Record returns a snapshot of g and its members at now. A nil or zero
+// group gives the zero GroupRecord.
+func (g *Group) Record(now time.Time) GroupRecord {
+	if !g.valid() {
+		return GroupRecord{}
+	}
+	now = g.t.clampNow(now)
+	r := GroupRecord{
+		GroupID:      g.id,
+		Path:         g.path,
+		Strategy:     g.cfg.Strategy,
+		State:        g.state,
+		Reason:       g.reason,
+		AutoShutdown: g.cfg.AutoShutdown,
+		Restarts:     g.restarts,
+		Members:      make([]MemberRecord, 0, g.Len()),
+		ObservedAt:   g.base.Wall(now),
+	}
+	if g.err != nil {
+		r.Err = g.err.Error()
+	}
+	if g.tracker != nil {
+		lim := g.tracker.State(now)
+		lim.UpdatedAt = g.base.Wall(lim.UpdatedAt)
+		r.Intensity = &lim
+	}
+	for _, m := range g.members {
+		if m.gone {
+			continue
+		}
+		mr := MemberRecord{ID: m.id(), Significant: m.significant, Leaving: m.leaving, Shutdown: m.outcome}
+		if m.sub != nil {
+			sr := m.sub.Record(now)
+			mr.Group = &sr
+		} else {
+			sr := m.slot.Record(now)
+			mr.Slot = &sr
+		}
+		r.Members = append(r.Members, mr)
+	}
+	return r
+}
+
+// LogValue groups the record's main fields for log/slog: the group's own,
+// and each member's state in one line.
+func (r GroupRecord) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("group_id", r.GroupID),
+		slog.String("path", r.Path),
+		slog.String("strategy", r.Strategy.String()),
+		slog.String("state", r.State.String()),
+		slog.Uint64("restarts", r.Restarts),
+		slog.Int("members", len(r.Members)),
+	}
+	if r.Reason != "" {
+		attrs = append(attrs, slog.String("reason", r.Reason))
+	}
+	if r.Err != "" {
+		attrs = append(attrs, slog.String("error", r.Err))
+	}
+	return slog.GroupValue(attrs...)
+}

@@ -1,0 +1,283 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// This file holds the group's walks of its member list, as in OTP's
+// supervisor: starting in order, stopping a restart's scope in reverse
+// order, and the ordered shutdown. A walk moves one member at a time and
+// waits, without blocking, for that member's exit or readiness; Advance
+// carries it on.
+
+// walkKind is what a group's walk is doing.
+type walkKind uint8
+
+const (
+	walkNone     walkKind = iota
+	walkStop              // stopping the restart scope, from the last member down to lo
+	walkWait              // the scope stopped; waiting for the failed member's backoff
+	walkStart             // starting members in order, from cur up
+	walkShutdown          // stopping every member, from the last down
+)
+
+// walk is the walk in progress: its kind, the lowest member index a
+// restart covers, the member at hand, and when a start may begin.
+type walk struct {
+	kind walkKind
+	lo   int
+	cur  int
+	at   time.Time
+}
+
+// errGroupOver is the cause of a group's context once it has stopped.
+var errGroupOver = errors.New("supervisor: group stopped")
+
+// start starts g afresh under parent at now: a new context, a fresh restart
+// budget, and its members started in order.
+func (g *Group) start(now time.Time, parent context.Context) {
+	g.ctx, g.cancel = context.WithCancelCause(parent)
+	g.err, g.reason = nil, ""
+	if g.tracker != nil {
+		g.tracker.Reset()
+	}
+	for _, m := range g.members {
+		m.outcome, m.stopping, m.held = 0, false, false
+		if m.slot != nil && !m.gone {
+			m.slot.hold(now, false)
+		}
+	}
+	g.state = GroupStarting
+	g.w = walk{kind: walkStart}
+	g.t.busyAdd(g)
+}
+
+// beginRestart stops, in reverse order, the members from lo up (m, which
+// failed, among them) and then starts them again in order, no sooner than
+// at. A restart already under way widens to cover them.
+func (g *Group) beginRestart(now time.Time, lo int, m *member, at time.Time) {
+	switch g.w.kind {
+	case walkStop, walkWait, walkStart:
+		lo = min(lo, g.w.lo)
+		if g.w.at.After(at) {
+			at = g.w.at
+		}
+	}
+	g.emitRestart(now, m, lo, len(g.members))
+	if s := m.slot; s != nil {
+		m.owes = true
+	}
+	for _, x := range g.members[lo:] {
+		if x.slot != nil && !x.gone {
+			x.slot.hold(now, false)
+		}
+	}
+	g.w = walk{kind: walkStop, lo: lo, cur: len(g.members) - 1, at: at}
+	g.state = GroupRestarting
+	g.t.busyAdd(g)
+}
+
+// beginShutdown starts g's ordered shutdown at now, for reason: every
+// member stops, from the last started down, one at a time. A group that
+// never started stops at once; one already shutting down or ended is left
+// as it is.
+func (g *Group) beginShutdown(now time.Time, reason string) {
+	switch {
+	case g.state == GroupShuttingDown || g.state.over():
+		return
+	case g.state == GroupIdle:
+		g.state, g.reason = GroupStopped, reason
+		return
+	}
+	g.reason = reason
+	for _, m := range g.members {
+		if m.slot != nil && !m.gone {
+			m.slot.hold(now, true)
+		}
+	}
+	g.state = GroupShuttingDown
+	g.w = walk{kind: walkShutdown, cur: len(g.members) - 1}
+	g.emit(Event{Kind: EventShutdownStarted, Time: now, Reason: reason})
+	g.t.busyAdd(g)
+}
+
+// step carries g's walk on as far as it can go at now without waiting, and
+// reports whether it moved.
+func (g *Group) step(now time.Time) bool {
+	moved := false
+	for {
+		var ok bool
+		switch g.w.kind {
+		case walkStop:
+			ok = g.stepStop(now)
+		case walkWait:
+			ok = !now.Before(g.w.at)
+			if ok {
+				g.w.kind, g.w.cur = walkStart, g.w.lo
+			}
+		case walkStart:
+			ok = g.stepStart(now)
+		case walkShutdown:
+			ok = g.stepShutdown(now)
+		default:
+			return moved
+		}
+		if !ok {
+			return moved
+		}
+		moved = true
+	}
+}
+
+// stepStop stops the member at hand of a restart's scope, or moves past
+// it once stopped; it reports whether it moved.
+func (g *Group) stepStop(now time.Time) bool {
+	if g.w.cur < g.w.lo {
+		g.w.kind = walkWait
+		return true
+	}
+	m := g.members[g.w.cur]
+	if !m.gone && g.stopMember(m, now, causeGroupRestart) {
+		return false
+	}
+	g.w.cur--
+	return true
+}
+
+// stepShutdown is stepStop for the shutdown, which covers every member and
+// records how each ended; past the first member it finishes the group.
+func (g *Group) stepShutdown(now time.Time) bool {
+	if g.w.cur < 0 {
+		g.finish(now)
+		return true
+	}
+	m := g.members[g.w.cur]
+	if !m.gone {
+		if g.stopMember(m, now, causeGroupShutdown) {
+			m.stopping = true
+			return false
+		}
+		if m.outcome == 0 {
+			m.outcome = OutcomeAlreadyStopped
+		}
+	}
+	g.w.cur--
+	return true
+}
+
+// stopMember stops m for g (a nested group by its own ordered shutdown) and
+// reports whether g must still wait for it.
+func (g *Group) stopMember(m *member, now time.Time, c *stopCause) bool {
+	if sub := m.sub; sub != nil {
+		if sub.state == GroupIdle || sub.state.over() {
+			return false
+		}
+		m.held = true
+		sub.beginShutdown(now, c.reason)
+		return !sub.state.over()
+	}
+	wait := m.slot.groupStop(now, c)
+	g.t.sched.Update(m.slot)
+	return wait
+}
+
+// stepStart starts the member at hand and moves past it once it need not
+// be waited for; past the last member the group runs. It reports whether it
+// moved.
+func (g *Group) stepStart(now time.Time) bool {
+	if g.w.cur >= len(g.members) {
+		g.w = walk{}
+		started := g.state == GroupStarting
+		g.state = GroupRunning
+		if started {
+			g.emit(Event{Kind: EventGroupStarted, Time: now})
+		}
+		g.compact()
+		if g.parent != nil {
+			g.parent.t.kick = true
+		}
+		return true
+	}
+	m := g.members[g.w.cur]
+	if !m.gone {
+		g.launchMember(m, now)
+		if m.awaited() {
+			return false
+		}
+	}
+	g.w.cur++
+	return true
+}
+
+// launchMember starts m if it is the group's to start: a held slot or a
+// nested group that is not running. A slot an operator paused, quarantined
+// or removed stays down, and a Temporary slot that ran before leaves.
+func (g *Group) launchMember(m *member, now time.Time) {
+	if sub := m.sub; sub != nil {
+		if sub.state == GroupIdle || sub.state.over() {
+			m.held = false
+			sub.start(now, g.ctx)
+		}
+		return
+	}
+	s := m.slot
+	if !s.held {
+		return // running, or restarting on its own
+	}
+	switch {
+	case s.active != nil, s.op != OperationActive:
+		s.held, s.frozen = false, false
+	case s.started && s.cfg.Restart == Temporary:
+		g.leave(m, now, "temporary member stopped by the group")
+	default:
+		s.groupStart(g.ctx, now, m.owes)
+		m.owes = false
+		g.t.sched.Update(s)
+	}
+}
+
+// awaited reports whether the next member must wait for m: a nested group
+// still starting, or a slot whose readiness is watched and that has not
+// reported Ready while it runs or is about to run again.
+func (m *member) awaited() bool {
+	if m.gone {
+		return false
+	}
+	if m.sub != nil {
+		return m.sub.state == GroupStarting
+	}
+	s := m.slot
+	if s.readyTimeout == 0 || s.op != OperationActive || s.over || s.held {
+		return false
+	}
+	if a := s.active; a != nil {
+		return !s.wasReady(a)
+	}
+	return s.restartDue || s.pending != nil
+}
+
+// startMember starts m, which joined g while it runs.
+func (g *Group) startMember(m *member, now time.Time) {
+	g.launchMember(m, now)
+	g.t.kick = true
+}
+
+// finish ends g's shutdown: it is stopped, or failed when its intensity was
+// spent, its context is released, and its parent learns of its end.
+func (g *Group) finish(now time.Time) {
+	g.w = walk{}
+	g.state = GroupStopped
+	if g.err != nil {
+		g.state = GroupFailed
+	}
+	if g.cancel != nil {
+		g.cancel(errGroupOver)
+	}
+	g.emit(Event{Kind: EventShutdownFinished, Time: now, Reason: g.reason})
+	g.compact()
+	if p := g.parent; p != nil && g.self != nil {
+		p.subEnded(g.self, now)
+	}
+}
