@@ -164,10 +164,10 @@ type ChildSlot struct {
 	reaping bool
 	// held: the slot's group stops and starts it (a group restart or
 	// shutdown): its exits plan nothing of their own.
-	held bool
-	op   Operation
-	stop    StopState
-	phase   FencePhase
+	held  bool
+	op    Operation
+	stop  StopState
+	phase FencePhase
 	// Second cache line: the clock, lastNow and the base's anchor.
 	lastNow   time.Time // latest now seen; earlier ones are clamped to it
 	base      TimeBase
