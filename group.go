@@ -189,6 +189,7 @@ type Group struct {
 	gone    int // members that left and are not compacted yet
 
 	state   GroupState
+	up      bool   // every member was started in order since the group's last start
 	err     error  // why the group failed
 	reason  string // why the state is what it is, in words
 	tracker *RestartTracker

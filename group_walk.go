@@ -49,7 +49,7 @@ func (g *Group) start(now time.Time, parent context.Context) {
 			m.slot.hold(now, false)
 		}
 	}
-	g.state = GroupStarting
+	g.state, g.up = GroupStarting, false
 	g.w = walk{kind: walkStart}
 	g.t.busyAdd(g)
 }
@@ -58,17 +58,14 @@ func (g *Group) start(now time.Time, parent context.Context) {
 // failed, among them) and then starts them again in order, no sooner than
 // at. A restart already under way widens to cover them.
 func (g *Group) beginRestart(now time.Time, lo int, m *member, at time.Time) {
-	switch g.w.kind {
-	case walkStop, walkWait, walkStart:
+	if g.state == GroupRestarting { // not the first start: that has no scope
 		lo = min(lo, g.w.lo)
 		if g.w.at.After(at) {
 			at = g.w.at
 		}
 	}
 	g.emitRestart(now, m, lo, len(g.members))
-	if s := m.slot; s != nil {
-		m.owes = true
-	}
+	m.owes = m.slot != nil
 	for _, x := range g.members[lo:] {
 		if x.slot != nil && !x.gone {
 			x.slot.hold(now, false)
@@ -189,9 +186,9 @@ func (g *Group) stopMember(m *member, now time.Time, c *stopCause) bool {
 func (g *Group) stepStart(now time.Time) bool {
 	if g.w.cur >= len(g.members) {
 		g.w = walk{}
-		started := g.state == GroupStarting
 		g.state = GroupRunning
-		if started {
+		if !g.up {
+			g.up = true
 			g.emit(Event{Kind: EventGroupStarted, Time: now})
 		}
 		g.compact()
@@ -245,8 +242,8 @@ func (m *member) awaited() bool {
 	if m.gone {
 		return false
 	}
-	if m.sub != nil {
-		return m.sub.state == GroupStarting
+	if sub := m.sub; sub != nil {
+		return !sub.up && !sub.state.over()
 	}
 	s := m.slot
 	if s.readyTimeout == 0 || s.op != OperationActive || s.over || s.held {

@@ -1,0 +1,168 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// ghSnapshot is one named record of the group golden scenario.
+type ghSnapshot struct {
+	State  string      `json:"state"`
+	Record GroupRecord `json:"record"`
+}
+
+// ghGoldenScenario runs a small tree through its start, a rest_for_one
+// restart and its ordered shutdown, and returns the tree's record at each
+// stage. Time starts at 2000-01-01T00:00:00Z in the bubble.
+func ghGoldenScenario(t *testing.T) []ghSnapshot {
+	l := newGHLog(t)
+	root, err := NewGroup("app", GroupConfig{Strategy: RestForOne, Intensity: 3, Period: 10 * time.Second})
+	require.NoError(t, err)
+	cfg := Config{Backoff: Backoff{NoJitter: true}}
+	_, err = root.Add("db", l.child("db"), cfg)
+	require.NoError(t, err)
+	_, err = root.Add("api", l.child("api"), cfg)
+	require.NoError(t, err)
+	jobs, err := NewGroup("jobs", GroupConfig{Restart: Transient, Intensity: NoIntensity})
+	require.NoError(t, err)
+	tcfg := cfg
+	tcfg.Restart = Transient
+	_, err = jobs.Add("mailer", l.child("mailer"), tcfg)
+	require.NoError(t, err)
+	require.NoError(t, root.AddGroup(jobs))
+
+	var snaps []ghSnapshot
+	snap := func(state string) {
+		snaps = append(snaps, ghSnapshot{State: state, Record: root.Record(time.Now())})
+	}
+	require.NoError(t, root.Start(t.Context(), time.Now()))
+	ghWait(t, root, time.Second)
+	snap("running")
+	l.end("api", errGH)
+	ghSettle(t, root)
+	snap("restarting")
+	ghWait(t, root, time.Second)
+	snap("restarted")
+	root.Shutdown(time.Now())
+	ghSettle(t, root)
+	snap("stopped")
+	return snaps
+}
+
+func TestGroupRecordGolden(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		got, err := json.MarshalIndent(ghGoldenScenario(t), "", "  ")
+		require.NoError(t, err)
+		got = append(got, '\n')
+		path := filepath.Join("testdata", "group_record.golden.json")
+		if *coreUpdateGolden {
+			require.NoError(t, os.WriteFile(path, got, 0o644))
+		}
+		want, err := os.ReadFile(path)
+		require.NoError(t, err, "run go test -run TestGroupRecordGolden -update to create it")
+		assert.Equal(t, string(want), string(got))
+	})
+}
+
+func TestGroupRecordJSONRoundTrip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, sn := range ghGoldenScenario(t) {
+			data, err := json.Marshal(sn.Record)
+			require.NoError(t, err)
+			var back GroupRecord
+			require.NoError(t, json.Unmarshal(data, &back), sn.State)
+			assert.Equal(t, ghWithoutUnserialized(sn.Record), back, sn.State)
+			again, err := json.Marshal(back)
+			require.NoError(t, err)
+			assert.JSONEq(t, string(data), string(again), sn.State)
+		}
+	})
+}
+
+// ghWithoutUnserialized returns r with the exit fields that JSON leaves out
+// (Err, PanicValue) cleared, all the way down.
+func ghWithoutUnserialized(r GroupRecord) GroupRecord {
+	members := make([]MemberRecord, len(r.Members))
+	for i, m := range r.Members {
+		if m.Slot != nil && m.Slot.LastExit != nil {
+			s, e := *m.Slot, *m.Slot.LastExit
+			e.Err, e.PanicValue = nil, nil
+			s.LastExit = &e
+			m.Slot = &s
+		}
+		if m.Group != nil {
+			g := ghWithoutUnserialized(*m.Group)
+			m.Group = &g
+		}
+		members[i] = m
+	}
+	r.Members = members
+	return r
+}
+
+func TestGroupRecordStates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		snaps := ghGoldenScenario(t)
+		states := map[string]GroupState{}
+		for _, sn := range snaps {
+			states[sn.State] = sn.Record.State
+		}
+		assert.Equal(t, map[string]GroupState{
+			"running": GroupRunning, "restarting": GroupRestarting, "restarted": GroupRunning, "stopped": GroupStopped,
+		}, states)
+		last := snaps[len(snaps)-1].Record
+		require.Len(t, last.Members, 3)
+		assert.Equal(t, []string{"db", "api", "jobs"}, []string{last.Members[0].ID, last.Members[1].ID, last.Members[2].ID})
+		for _, m := range last.Members {
+			assert.Equal(t, OutcomeStopped, m.Shutdown, m.ID)
+		}
+		assert.Equal(t, OutcomeStopped, last.Members[2].Group.Members[0].Shutdown)
+		assert.Equal(t, uint64(1), last.Restarts)
+		assert.Equal(t, 1, last.Intensity.Used)
+	})
+}
+
+// TestGroupShutdownProcesses shuts down a group of two real /bin/sh
+// children through Run: one traps SIGTERM and exits, one ignores it and is
+// killed after its grace. Real processes cannot run in a bubble.
+func TestGroupShutdownProcesses(t *testing.T) {
+	procNeedShell(t)
+	trapBuild, trapReady := procShell(t, `sleep 30 & p=$!; trap 'kill $p; exit 0' TERM; echo ready; wait $p`, 0)
+	stubBuild, stubReady := procShell(t, `trap '' TERM; echo ready; exec sleep 30`, 0)
+	g, err := NewGroup("procs", GroupConfig{})
+	require.NoError(t, err)
+	cfg := Config{StopTimeout: procStopTimeout}
+	_, err = g.Add("trapper", Process(trapBuild), cfg)
+	require.NoError(t, err)
+	_, err = g.Add("stubborn", Process(stubBuild), cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- g.Run(ctx) }()
+	procReady(t, trapReady)
+	procReady(t, stubReady)
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-errc:
+		require.NoError(t, err)
+	case <-time.After(procWaitLimit):
+		require.FailNow(t, "the shutdown did not finish")
+	}
+	assert.GreaterOrEqual(t, time.Since(start), procStopTimeout, "stubborn had its grace")
+	rec := g.Record(time.Now())
+	assert.Equal(t, OutcomeStopped, rec.Members[0].Shutdown, "trapper")
+	assert.Equal(t, OutcomeKilled, rec.Members[1].Shutdown, "stubborn")
+	assert.Zero(t, rec.Members[1].Slot.AbandonedTotal, "a process is killed, never abandoned")
+	assert.True(t, rec.Members[1].Slot.LastExit.ExitedAt.Before(rec.Members[0].Slot.LastExit.ExitedAt) ||
+		rec.Members[1].Slot.LastExit.ExitedAt.Equal(rec.Members[0].Slot.LastExit.ExitedAt), "stubborn, started last, stopped first")
+}
