@@ -1,0 +1,239 @@
+package supervisor
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Benchmarks of the group beside floors, on real goroutines and the real
+// clock (see BENCHMARKS.md).
+
+// perfGroupIdle returns a running root group of n members whose children
+// park until cancelled, each with a heartbeat deadline an hour away, so the
+// tree's schedule holds n entries and nothing is due.
+func perfGroupIdle(tb testing.TB, n int) (*Group, func()) {
+	tb.Helper()
+	g, err := NewGroup("idle", GroupConfig{Intensity: NoIntensity})
+	require.NoError(tb, err)
+	var started sync.WaitGroup
+	started.Add(n)
+	fn := func(ctx context.Context, _ *Attempt) error {
+		started.Done()
+		<-ctx.Done()
+		return nil
+	}
+	cfg := Config{HeartbeatTimeout: time.Hour}
+	for i := range n {
+		_, err := g.Add("m"+strconv.Itoa(i), fn, cfg)
+		require.NoError(tb, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(tb, g.Start(ctx, time.Now()))
+	started.Wait()
+	g.Advance(time.Now())
+	return g, func() {
+		cancel()
+		perfGroupShutdown(tb, g)
+	}
+}
+
+// perfGroupShutdown shuts g down and runs its loop until it has ended.
+func perfGroupShutdown(tb testing.TB, g *Group) {
+	tb.Helper()
+	g.Shutdown(time.Now())
+	perfGroupLoop(g, g.Finished)
+}
+
+// perfGroupLoop runs g's loop until done reports true.
+func perfGroupLoop(g *Group, done func() bool) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		g.Advance(time.Now())
+		if done() {
+			return
+		}
+		if at, ok := g.NextDeadline(); ok {
+			timer.Reset(time.Until(at))
+		}
+		select {
+		case <-g.Wake():
+		case <-timer.C:
+		}
+	}
+}
+
+// BenchmarkGroupAdvanceIdle is one Advance of a tree with nothing due, at
+// 10 and at 100,000 members: the cost must not follow the member count.
+func BenchmarkGroupAdvanceIdle(b *testing.B) {
+	for _, n := range []int{10, 100_000} {
+		b.Run("members="+strconv.Itoa(n), func(b *testing.B) {
+			g, stop := perfGroupIdle(b, n)
+			defer stop()
+			b.ReportAllocs()
+			for b.Loop() {
+				g.Advance(time.Now())
+				perfSinkTime, perfSinkBool = g.NextDeadline()
+			}
+		})
+	}
+}
+
+// BenchmarkGroupAdvanceIdleFloor is the same check by hand: a clock read, a
+// non-blocking receive on a wake channel, and a look at the head of a
+// min-heap of deadlines.
+func BenchmarkGroupAdvanceIdleFloor(b *testing.B) {
+	b.ReportAllocs()
+	wake := make(chan struct{}, 1)
+	heap := []time.Time{time.Now().Add(time.Hour)}
+	for b.Loop() {
+		now := time.Now()
+		select {
+		case <-wake:
+		default:
+		}
+		perfSinkBool = heap[0].After(now)
+		perfSinkTime = heap[0]
+	}
+}
+
+// perfRestartMembers is the size of the one_for_all group restarted.
+const perfRestartMembers = 1000
+
+// BenchmarkGroupOneForAllRestart is one one_for_all restart of a
+// 1,000-member group: the first member fails, the other 999 are cancelled
+// in reverse order, one at a time, each waited for, and all 1,000 start
+// again in order. It reports the time and allocations per member.
+func BenchmarkGroupOneForAllRestart(b *testing.B) {
+	g, err := NewGroup("all", GroupConfig{Strategy: OneForAll, Intensity: NoIntensity})
+	require.NoError(b, err)
+	fail := make(chan struct{})
+	park := func(ctx context.Context, _ *Attempt) error {
+		<-ctx.Done()
+		return nil
+	}
+	first := func(ctx context.Context, _ *Attempt) error {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-fail:
+			return errPerf
+		}
+	}
+	// A window shorter than a restart: the failing member's own limit
+	// never refuses.
+	cfg := Config{Backoff: Backoff{NoDelay: true}, RestartWindow: time.Nanosecond}
+	for i := range perfRestartMembers {
+		fn := park
+		if i == 0 {
+			fn = first
+		}
+		_, err := g.Add("m"+strconv.Itoa(i), fn, cfg)
+		require.NoError(b, err)
+	}
+	require.NoError(b, g.Start(context.Background(), time.Now()))
+	perfGroupLoop(g, func() bool { return g.State() == GroupRunning })
+	b.ReportAllocs()
+	for b.Loop() {
+		want := g.restarts + 1
+		fail <- struct{}{}
+		perfGroupLoop(g, func() bool { return g.restarts == want && g.State() == GroupRunning })
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perfRestartMembers), "ns/member")
+	perfGroupShutdown(b, g)
+}
+
+// BenchmarkGroupOneForAllRestartFloor is the bare slots' restart cycle for
+// the same 1,000 children, done by hand one at a time as the group does:
+// cancel one, wait for it, collect it, next; then start each again.
+func BenchmarkGroupOneForAllRestartFloor(b *testing.B) {
+	park := func(ctx context.Context, _ *Attempt) error {
+		<-ctx.Done()
+		return nil
+	}
+	slots := make([]*ChildSlot, perfRestartMembers)
+	ctx := context.Background()
+	for i := range slots {
+		s, err := NewChildSlot("m"+strconv.Itoa(i), park, Config{Restart: Temporary})
+		require.NoError(b, err)
+		require.NoError(b, s.Start(ctx, time.Now()))
+		slots[i] = s
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := len(slots) - 1; i >= 0; i-- {
+			s := slots[i]
+			s.Cancel(time.Now())
+			<-s.Done()
+			if _, err := s.Collect(time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, s := range slots {
+			if err := s.Start(ctx, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perfRestartMembers), "ns/member")
+	for _, s := range slots {
+		s.Cancel(time.Now())
+		<-s.Done()
+		_, _ = s.Collect(time.Now())
+	}
+}
+
+// perfMemberBytes returns the heap one member of a group takes beyond a
+// slot made alone with the same config, over n of each, none started.
+func perfMemberBytes(tb testing.TB, n int) float64 {
+	tb.Helper()
+	fn := func(context.Context, *Attempt) error { return nil }
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = "m" + strconv.Itoa(i)
+	}
+	lone := make([]*ChildSlot, n)
+	m0 := perfHeap()
+	for i := range lone {
+		s, err := NewChildSlot(ids[i], fn, Config{Path: "/g/" + ids[i]})
+		require.NoError(tb, err)
+		lone[i] = s
+	}
+	m1 := perfHeap()
+	g, err := NewGroup("g", GroupConfig{})
+	require.NoError(tb, err)
+	for i := range n {
+		_, err := g.Add(ids[i], fn, Config{})
+		require.NoError(tb, err)
+	}
+	m2 := perfHeap()
+	runtime.KeepAlive(lone)
+	runtime.KeepAlive(g)
+	return perfPerSlot(m1, m2, n) - perfPerSlot(m0, m1, n)
+}
+
+// TestGroupMemberMemory holds a member to at most 64 bytes beyond its slot.
+func TestGroupMemberMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the heap")
+	}
+	perMember := perfMemberBytes(t, 100_000)
+	t.Logf("%.1f B per member beyond its slot", perMember)
+	assert.LessOrEqual(t, perMember, 64.0)
+}
+
+// BenchmarkGroupMemberMemory reports the heap per member beyond its slot.
+func BenchmarkGroupMemberMemory(b *testing.B) {
+	var total float64
+	for b.Loop() {
+		total += perfMemberBytes(b, 100_000)
+	}
+	b.ReportMetric(total/float64(b.N), "B/member-beyond-slot")
+}
