@@ -66,12 +66,15 @@ const (
 	// EventAutoShutdown: the significant member Member ended with no
 	// restart to follow, and the group's AutoShutdown shuts it down.
 	EventAutoShutdown
+	// EventCommand: the loop carried out (or refused) an operator command;
+	// Command holds it with who asked, why and its error, Member its path.
+	EventCommand
 )
 
 var eventKindNames = []string{"", "started", "exited", "restart_scheduled", "restart_refused",
 	"quarantined", "cancelled", "abandoned", "stale_report", "fence", "paused", "resumed", "removed",
 	"group_started", "group_restart", "group_failed", "shutdown_started", "shutdown_finished",
-	"member_added", "member_removed", "auto_shutdown"}
+	"member_added", "member_removed", "auto_shutdown", "command"}
 
 // String returns the kind's snake_case name.
 func (k EventKind) String() string { return enum.Name(eventKindNames, "EventKind", k) }
@@ -113,6 +116,8 @@ type Event struct {
 	Member string
 	// Scope lists, in start order, the members a group_restart covers.
 	Scope []string
+	// Command is the operator command, for command events.
+	Command *CommandRecord
 }
 
 // LogValue groups the event's fields for log/slog, so that
@@ -141,6 +146,13 @@ func (e Event) LogValue() slog.Value {
 	}
 	if e.Scope != nil {
 		attrs = append(attrs, slog.Any("scope", e.Scope))
+	}
+	if c := e.Command; c != nil {
+		attrs = append(attrs, slog.String("op", c.Op.String()), slog.String("requester", c.Requester),
+			slog.Uint64("seq", c.Seq))
+		if c.Error != "" {
+			attrs = append(attrs, slog.String("error", c.Error))
+		}
 	}
 	if e.Exit != nil {
 		attrs = append(attrs, slog.Any("exit", *e.Exit))

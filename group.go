@@ -130,6 +130,13 @@ type GroupConfig struct {
 	// AutoShutdown says whether significant members' ends shut the group
 	// down; the zero value is AutoShutdownNever.
 	AutoShutdown AutoShutdown
+	// SnapshotInterval, for a root group, is the shortest time between two
+	// publications of the tree's Snapshot. Zero means 100ms.
+	SnapshotInterval time.Duration
+	// Pulse, for a root group, is the longest the tree's loop goes without
+	// an Advance when nothing is due (NextDeadline offers it), so that
+	// LastAdvance and the systemd watchdog see a live loop. Zero means 1s.
+	Pulse time.Duration
 	// OnEvent, when set, receives the group's events and those of every
 	// member below it (slots and nested groups), with their paths,
 	// synchronously on the loop's goroutine and never under a lock. It may
@@ -151,6 +158,10 @@ func (c GroupConfig) withDefaults() (GroupConfig, error) {
 		return c, fmt.Errorf("%w: Intensity is negative (%d); NoIntensity turns it off", ErrInvalidConfig, c.Intensity)
 	case c.Period < 0:
 		return c, fmt.Errorf("%w: Period is negative (%v)", ErrInvalidConfig, c.Period)
+	case c.SnapshotInterval < 0:
+		return c, fmt.Errorf("%w: SnapshotInterval is negative (%v)", ErrInvalidConfig, c.SnapshotInterval)
+	case c.Pulse < 0:
+		return c, fmt.Errorf("%w: Pulse is negative (%v)", ErrInvalidConfig, c.Pulse)
 	case c.Significant && c.Restart == Permanent:
 		return c, fmt.Errorf("%w: Significant with Restart Permanent: a permanent group never ends for good", ErrInvalidConfig)
 	}
@@ -159,6 +170,12 @@ func (c GroupConfig) withDefaults() (GroupConfig, error) {
 	}
 	if c.Period == 0 {
 		c.Period = DefaultPeriod
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = 100 * time.Millisecond
+	}
+	if c.Pulse == 0 {
+		c.Pulse = time.Second
 	}
 	return c, nil
 }
@@ -192,6 +209,7 @@ type Group struct {
 	up      bool   // every member was started in order since the group's last start
 	err     error  // why the group failed
 	reason  string // why the state is what it is, in words
+	lastCmd *CommandRecord
 	tracker *RestartTracker
 	// restarts counts the restarts the group performed over its life.
 	restarts uint64
@@ -258,6 +276,7 @@ type member struct {
 	gone        bool // left the group; dropped at the next compaction
 	leaving     bool // Remove was asked: forget it once it has stopped
 	held        bool // a nested group the group stops, or stopped, itself
+	reopen      bool // a nested group an operator restarts: start it once stopped
 	stopping    bool // the group cancelled it for a shutdown and awaits its end
 	owes        bool // its own failure's restart is to be counted in its own budget
 	outcome     ShutdownOutcome
@@ -289,7 +308,7 @@ func NewGroup(id string, cfg GroupConfig) (*Group, error) {
 		byID: make(map[string]*member),
 		base: NewTimeBase(time.Now()),
 	}
-	g.t = &tree{root: g, listens: cfg.OnEvent != nil}
+	g.t = &tree{root: g, rootPath: g.path, listens: cfg.OnEvent != nil}
 	if cfg.Intensity != NoIntensity {
 		g.tracker = NewRestartTracker(cfg.Intensity, cfg.Period)
 	}

@@ -125,6 +125,12 @@ func (g *Group) subEnded(m *member, now time.Time) {
 	case m.leaving:
 		g.dropIfStopped(m, now)
 		return
+	case m.reopen:
+		m.reopen, m.held = false, false
+		if g.state != GroupShuttingDown && !g.state.over() {
+			sub.start(now, g.ctx)
+		}
+		return
 	case m.held:
 		return // g stopped it: the walk in progress carries on
 	}

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,7 +12,19 @@ import (
 // deadlines, and the groups with a walk in progress. It belongs to the
 // tree's loop goroutine.
 type tree struct {
-	root    *Group
+	root     *Group
+	rootPath string
+	cmds     commands // the one part other goroutines write
+	cmdBuf   []pendingCommand
+	cmdSeq   uint64
+	changed  bool // something changed since the snapshot was published
+	// The published snapshot, read by any goroutine, and what the loop
+	// keeps to space its publications.
+	snap     atomic.Pointer[GroupRecord]
+	snapAt   time.Time
+	snapCost time.Duration
+	advanced atomic.Int64 // wall time of the latest Advance, in Unix nanoseconds
+	lastAdv  time.Time
 	q       ExitQueue
 	sched   Schedule
 	buf     []*ChildSlot
@@ -100,13 +113,54 @@ func (g *Group) Advance(now time.Time) {
 	}
 	t := g.t
 	now = t.clampNow(now)
+	if t.kick {
+		t.changed = true
+	}
+	t.applyCommands(now)
 	t.buf = t.q.Drain(t.buf[:0])
+	if len(t.buf) > 0 {
+		t.changed = true
+	}
 	for i, s := range t.buf {
 		t.serve(s, now)
 		t.buf[i] = nil
 	}
-	t.due(now)
-	t.walk(now)
+	if t.due(now) {
+		t.changed = true
+	}
+	if t.walk(now) {
+		t.changed = true
+	}
+	t.lastAdv = now
+	t.advanced.Store(t.root.base.Wall(now).UnixNano())
+	t.publish(now)
+}
+
+// publish stores a fresh snapshot of the tree when something changed and
+// the last one is old enough: SnapshotInterval, and at least twenty times
+// what building the last one took, so that a large tree spends at most a
+// twentieth of its loop on snapshots.
+func (t *tree) publish(now time.Time) {
+	if !t.changed && t.snap.Load() != nil {
+		return
+	}
+	over := t.root.state.over()
+	if !over && now.Before(t.snapDue()) {
+		return
+	}
+	start := time.Now()
+	r := t.root.Record(now)
+	t.snapCost = time.Since(start)
+	t.snap.Store(&r)
+	t.snapAt, t.changed = now, false
+}
+
+// snapDue returns when the next snapshot may be published.
+func (t *tree) snapDue() time.Time {
+	if t.snap.Load() == nil {
+		return time.Time{}
+	}
+	return t.snapAt.Add(max(t.root.cfg.SnapshotInterval, 20*t.snapCost))
 }
 
 // serve collects a drained slot's exit, if it has one, and advances it (a
@@ -121,25 +175,30 @@ func (t *tree) serve(s *ChildSlot, now time.Time) {
 	}
 }
 
-// due advances the slots whose deadline has come, earliest first.
-func (t *tree) due(now time.Time) {
+// due advances the slots whose deadline has come, earliest first, and
+// reports whether there was any.
+func (t *tree) due(now time.Time) bool {
+	served := false
 	for range t.sched.Len() + 1 {
 		s, at, ok := t.sched.Next()
 		if !ok || at.After(now) {
-			return
+			return served
 		}
+		served = true
 		s.advance(now)
 		t.sched.Update(s)
 		if next, at2, ok := t.sched.Next(); ok && next == s && !at2.After(at) {
-			return // nothing moved: leave it for the next call rather than spin
+			return served // nothing moved: leave it for the next call rather than spin
 		}
 	}
+	return served
 }
 
 // walk carries on every walk in progress until none can move, children's
 // and parents' alike: a nested group that has started lets its parent's
-// start walk go on in the same call.
-func (t *tree) walk(now time.Time) {
+// start walk go on in the same call. It reports whether any moved.
+func (t *tree) walk(now time.Time) bool {
+	movedAny := false
 	for range 1 << 16 { // bounded: a walk that could move forever is a bug, not a hang
 		t.kick = false
 		moved := false
@@ -156,10 +215,12 @@ func (t *tree) walk(now time.Time) {
 		}
 		clear(t.busy[len(kept):])
 		t.busy = kept
+		movedAny = movedAny || moved || t.kick
 		if !moved && !t.kick {
-			return
+			return movedAny
 		}
 	}
+	return movedAny
 }
 
 // NextDeadline returns when Advance next has something to do in the tree:
@@ -183,7 +244,43 @@ func (g *Group) NextDeadline() (time.Time, bool) {
 			d.offer(b.w.at)
 		}
 	}
+	if t.changed {
+		d.offer(t.snapDue())
+	}
+	if !t.lastAdv.IsZero() && !t.root.state.over() {
+		d.offer(t.lastAdv.Add(t.root.cfg.Pulse))
+	}
 	return d.at, d.ok
+}
+
+// Snapshot returns the latest record of the whole tree g belongs to, as its
+// loop published it: after each Advance that changed something, at most
+// every GroupConfig.SnapshotInterval (and, for a large tree, no more often
+// than twenty times what building one takes, so that snapshots cost the
+// loop at most a twentieth of its time). It is safe to call from any
+// goroutine, never blocks the loop and allocates nothing. The record is
+// shared: treat it as read-only. Snapshot returns nil before the tree's
+// first Advance.
+func (g *Group) Snapshot() *GroupRecord {
+	if !g.valid() {
+		return nil
+	}
+	return g.t.snap.Load()
+}
+
+// LastAdvance returns the wall time of the tree's latest Advance, or the
+// zero time before the first: a loop that stops advancing (stuck in user
+// code, say) shows here. It is safe to call from any goroutine. Run
+// advances at least every GroupConfig.Pulse.
+func (g *Group) LastAdvance() time.Time {
+	if !g.valid() {
+		return time.Time{}
+	}
+	n := g.t.advanced.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // Shutdown begins the ordered shutdown of g at now: its members stop in
@@ -231,16 +328,34 @@ func (g *Group) Err() error {
 //
 // hands the last escalation to the platform (systemd, Kubernetes). Run
 // returns Start's error when the tree cannot start.
+//
+// When the environment has NOTIFY_SOCKET, as under a systemd unit of
+// Type=notify, Run speaks sd_notify(3): READY=1 once the tree has started
+// in order (each member that watches readiness having reported Ready),
+// STATUS= with a one-line summary as it changes, WATCHDOG=1 every half
+// WATCHDOG_USEC while the loop keeps advancing (a loop stuck in user code
+// stops it, and systemd restarts the service), and STOPPING=1 when the
+// shutdown begins.
 func (g *Group) Run(ctx context.Context) error {
 	if err := g.Start(ctx, time.Now()); err != nil {
 		return err
 	}
+	n := openNotifier()
+	defer n.close()
+	n.after(g, time.Now())
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	done := ctx.Done()
 	for !g.Finished() {
+		var d deadline
 		if at, ok := g.NextDeadline(); ok {
-			timer.Reset(time.Until(at))
+			d.offer(at)
+		}
+		if at, ok := n.deadline(); ok {
+			d.offer(at)
+		}
+		if d.ok {
+			timer.Reset(time.Until(d.at))
 		} else {
 			timer.Stop()
 		}
@@ -251,7 +366,9 @@ func (g *Group) Run(ctx context.Context) error {
 			done = nil
 			g.beginShutdown(g.t.clampNow(time.Now()), "context done: "+context.Cause(ctx).Error())
 		}
-		g.Advance(time.Now())
+		now := time.Now()
+		g.Advance(now)
+		n.after(g, now)
 	}
 	return g.Err()
 }

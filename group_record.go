@@ -23,6 +23,8 @@ type GroupRecord struct {
 	Intensity *RestartLimit `json:"intensity"`
 	// Restarts counts the restarts the group performed over its life.
 	Restarts uint64 `json:"restarts"`
+	// LastCommand is the latest operator command on the group.
+	LastCommand *CommandRecord `json:"last_command,omitempty"`
 	// Members lists the members in start order.
 	Members    []MemberRecord `json:"members"`
 	ObservedAt time.Time      `json:"observed_at"`
@@ -39,7 +41,10 @@ type MemberRecord struct {
 	// Shutdown says how the member ended in the group's shutdown; absent
 	// until then.
 	Shutdown ShutdownOutcome `json:"shutdown,omitempty"`
-	Slot     *Record         `json:"slot,omitempty"`
+	// LastCommand is the latest operator command on a member slot (a
+	// nested group keeps its own in its record).
+	LastCommand *CommandRecord `json:"last_command,omitempty"`
+	Slot        *Record        `json:"slot,omitempty"`
 	Group    *GroupRecord    `json:"group,omitempty"`
 }
 
@@ -58,6 +63,7 @@ func (g *Group) Record(now time.Time) GroupRecord {
 		Reason:       g.reason,
 		AutoShutdown: g.cfg.AutoShutdown,
 		Restarts:     g.restarts,
+		LastCommand:  g.lastCmd,
 		Members:      make([]MemberRecord, 0, g.Len()),
 		ObservedAt:   g.base.Wall(now),
 	}
@@ -80,6 +86,7 @@ func (g *Group) Record(now time.Time) GroupRecord {
 		} else {
 			sr := m.slot.Record(now)
 			mr.Slot = &sr
+			mr.LastCommand = m.slot.coldView().lastCommand
 		}
 		r.Members = append(r.Members, mr)
 	}

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -276,5 +277,7 @@ func (g *Group) finish(now time.Time) {
 	g.compact()
 	if p := g.parent; p != nil && g.self != nil {
 		p.subEnded(g.self, now)
+	} else if g == g.t.root {
+		g.t.cmds.close(now, fmt.Errorf("tree %q: %w", g.path, ErrGroupStopped))
 	}
 }

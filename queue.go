@@ -61,6 +61,14 @@ func (q *ExitQueue) Len() int {
 	return len(q.slots)
 }
 
+// wake makes Ready receive, as a post does, without queueing a slot.
+func (q *ExitQueue) wake() {
+	select {
+	case q.readyChan() <- struct{}{}:
+	default:
+	}
+}
+
 // post queues s, unless it is queued already, and wakes the reader. It is
 // called on the child's exit path and never blocks beyond the short lock.
 func (q *ExitQueue) post(s *ChildSlot) {

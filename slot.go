@@ -218,6 +218,7 @@ type slotCold struct {
 	staleReports   uint64
 	lastStale      *StaleReport
 	lastFailure    *ControlFailure
+	lastCommand    *CommandRecord // the latest operator command on a member slot
 	qReason        string
 	genIssued      uint64 // highest generation handed out, pending ones included
 	fenceReadyAt   time.Time
