@@ -25,11 +25,11 @@ type tree struct {
 	snapCost time.Duration
 	advanced atomic.Int64 // wall time of the latest Advance, in Unix nanoseconds
 	lastAdv  time.Time
-	q       ExitQueue
-	sched   Schedule
-	buf     []*ChildSlot
-	busy    []*Group
-	lastNow time.Time
+	q        ExitQueue
+	sched    Schedule
+	buf      []*ChildSlot
+	busy     []*Group
+	lastNow  time.Time
 	// kick says that something changed outside Advance (an operator
 	// control, a member added): NextDeadline then asks for an Advance now.
 	kick    bool

@@ -45,7 +45,7 @@ type MemberRecord struct {
 	// nested group keeps its own in its record).
 	LastCommand *CommandRecord `json:"last_command,omitempty"`
 	Slot        *Record        `json:"slot,omitempty"`
-	Group    *GroupRecord    `json:"group,omitempty"`
+	Group       *GroupRecord   `json:"group,omitempty"`
 }
 
 // Record returns a snapshot of g and its members at now. A nil or zero
