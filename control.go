@@ -18,9 +18,9 @@ func (s *ChildSlot) Pause(now time.Time) error {
 	case OperationPaused:
 		return nil
 	case OperationQuarantined:
-		return ErrQuarantined
+		return s.fail(ErrQuarantined)
 	case OperationRemoved:
-		return ErrRemoved
+		return s.fail(ErrRemoved)
 	}
 	now = s.clamp(now)
 	s.op = OperationPaused
@@ -49,7 +49,9 @@ func (s *ChildSlot) halt(now time.Time, c *stopCause, requested bool) {
 }
 
 // Resume lets a paused or quarantined slot run again: it opens a new
-// generation with a fresh restart budget and backoff, and starts it at once,
+// generation with a fresh restart budget and backoff (the restarts counted
+// in the window are forgotten and the next delay is Backoff.Initial; an
+// operator Restart keeps both), and starts it at once,
 // or as soon as the previous attempt has stopped (a fenced start, shown in
 // the record). Resuming an active slot does nothing; resuming one paused
 // before Start only lifts the pause. It returns [ErrRemoved] on a removed
@@ -60,11 +62,11 @@ func (s *ChildSlot) Resume(now time.Time) error {
 	}
 	switch {
 	case s.op == OperationRemoved:
-		return ErrRemoved
+		return s.fail(ErrRemoved)
 	case s.op == OperationActive:
 		return nil
 	case s.started && s.parent.Err() != nil:
-		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(s.parent))
+		return s.fail(parentDone(s.parent))
 	}
 	s.op = OperationActive
 	if s.cold != nil {
@@ -96,7 +98,7 @@ func (s *ChildSlot) Quarantine(now time.Time, reason string) error {
 	case OperationQuarantined:
 		return nil
 	case OperationRemoved:
-		return ErrRemoved
+		return s.fail(ErrRemoved)
 	}
 	s.quarantine(s.clamp(now), reason, true)
 	return nil
@@ -118,7 +120,7 @@ func (s *ChildSlot) Remove(now time.Time) error {
 		return errZeroSlot
 	}
 	if s.op == OperationRemoved {
-		return ErrRemoved
+		return s.fail(ErrRemoved)
 	}
 	now = s.clamp(now)
 	s.op = OperationRemoved
@@ -137,7 +139,10 @@ func (s *ChildSlot) Remove(now time.Time) error {
 // with it and allocates no generation (FenceAlreadyPending). On a paused,
 // quarantined, removed or never started slot it is FenceRejected with the
 // sentinel error saying why. Operator restarts do not count against the
-// restart limit.
+// restart limit, and they keep the restart budget and the backoff as they
+// are: the restarts already counted in the window still count, and the next
+// automatic restart waits the next delay of the sequence. Resume, by
+// contrast, resets both.
 func (s *ChildSlot) Restart(now time.Time) (FenceDecision, error) {
 	if !s.valid() {
 		return FenceRejected, errZeroSlot
@@ -149,12 +154,13 @@ func (s *ChildSlot) Restart(now time.Time) (FenceDecision, error) {
 	case !s.started:
 		err = ErrNotStarted
 	case s.parent.Err() != nil:
-		err = fmt.Errorf("supervisor: parent context done: %w", context.Cause(s.parent))
+		err = parentDone(s.parent)
 	}
 	now = s.clamp(now)
 	if err != nil {
+		// The record names the slot already: the reason does not repeat it.
 		s.failControl("restart", err.Error(), now)
-		return FenceRejected, err
+		return FenceRejected, s.fail(err)
 	}
 	if s.pending != nil {
 		p := *s.pending
@@ -220,14 +226,14 @@ func (s *ChildSlot) Stop(ctx context.Context) (Exit, error) {
 		return Exit{}, errZeroSlot
 	}
 	if ctx == nil {
-		return Exit{}, fmt.Errorf("%w: nil context", ErrInvalidConfig)
+		return Exit{}, s.fail(fmt.Errorf("%w: nil context", ErrInvalidConfig))
 	}
 	if s.op != OperationRemoved {
 		_ = s.Remove(time.Now()) // cannot fail: the slot is valid and not removed
 	}
 	a := s.active
 	if a == nil {
-		return Exit{}, ErrNoAttempt
+		return Exit{}, s.fail(ErrNoAttempt)
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

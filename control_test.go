@@ -594,8 +594,12 @@ func TestRestartRejected(t *testing.T) {
 				require.ErrorIs(t, err, tt.want)
 				assert.Empty(t, h.events, "a rejected restart emits nothing")
 
+				var se *SlotError
+				require.ErrorAs(t, err, &se, "the error names the slot")
+				assert.Equal(t, "ctl", se.ID)
 				r := h.slot.Record(now)
-				assert.Equal(t, &ControlFailure{Op: "restart", Reason: err.Error(), At: h.slot.TimeBase().Wall(now)},
+				// The record names the slot already; its reason does not.
+				assert.Equal(t, &ControlFailure{Op: "restart", Reason: se.Err.Error(), At: h.slot.TimeBase().Wall(now)},
 					r.LastControlFailure)
 				assert.Equal(t, before.Generation, r.Generation, "no generation allocated")
 				assert.Equal(t, before.Attempt, r.Attempt)

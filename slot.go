@@ -9,7 +9,8 @@ import (
 )
 
 // Errors returned by the package. Match them with [errors.Is]; the returned
-// error usually wraps one of them with a message that says more.
+// error usually wraps one of them with a message that says more: a slot's
+// methods return a [*SlotError] that names the slot.
 var (
 	// ErrInvalidConfig reports a Config field, or an argument, that cannot be
 	// used; the wrapping message names it.
@@ -28,6 +29,9 @@ var (
 	ErrRemoved = errors.New("supervisor: slot removed")
 	// ErrNotStarted reports that the slot has not been started yet.
 	ErrNotStarted = errors.New("supervisor: slot not started")
+	// ErrReentrant reports a call that changes a slot made from that slot's
+	// own Config.OnEvent listener; the call did nothing.
+	ErrReentrant = errors.New("supervisor: slot method called from its own OnEvent")
 )
 
 // errZeroSlot is what every method of a nil or zero ChildSlot returns.
@@ -266,7 +270,7 @@ func NewChildSlot(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 	}
 	cfg, err := cfg.withDefaults(id)
 	if err != nil {
-		return nil, err
+		return nil, &SlotError{ID: id, Err: err}
 	}
 	s := &ChildSlot{
 		id:               id,
@@ -330,16 +334,16 @@ func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
 		return errZeroSlot
 	}
 	if ctx == nil {
-		return fmt.Errorf("%w: nil context", ErrInvalidConfig)
+		return s.fail(fmt.Errorf("%w: nil context", ErrInvalidConfig))
 	}
 	if err := s.opErr(); err != nil {
-		return err
+		return s.fail(err)
 	}
 	if s.active != nil {
-		return ErrActive
+		return s.fail(ErrActive)
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(ctx))
+		return s.fail(parentDone(ctx))
 	}
 	now = s.clamp(now)
 	s.parent = ctx
@@ -352,6 +356,12 @@ func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
 	}
 	s.launch(now)
 	return nil
+}
+
+// parentDone is the error of a start refused because the parent context
+// ctx has ended: it wraps ctx's cause.
+func parentDone(ctx context.Context) error {
+	return fmt.Errorf("supervisor: parent context done: %w", context.Cause(ctx))
 }
 
 // opErr returns the sentinel for an operation that forbids starting.
@@ -418,12 +428,12 @@ func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
 	a := s.active
 	if a == nil {
 		if s.op == OperationRemoved {
-			return Exit{}, ErrRemoved
+			return Exit{}, s.fail(ErrRemoved)
 		}
-		return Exit{}, ErrNoAttempt
+		return Exit{}, s.fail(ErrNoAttempt)
 	}
 	if !a.isDone() {
-		return Exit{}, ErrNotDone
+		return Exit{}, s.fail(ErrNotDone)
 	}
 	now = s.clamp(now)
 	e := s.exitOf(a, now)
