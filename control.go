@@ -124,6 +124,9 @@ func (s *ChildSlot) Remove(now time.Time) error {
 	}
 	now = s.clamp(now)
 	s.op = OperationRemoved
+	if s.cold != nil {
+		s.cold.qReason = "" // documented as empty unless quarantined
+	}
 	s.pending = nil // dropped straight into FenceClosed, not through FenceOpen
 	s.halt(now, causeRemove, true)
 	s.setPhase(FenceClosed, now)
@@ -190,12 +193,14 @@ func (s *ChildSlot) fence(now time.Time) FenceDecision {
 	return FenceQueuedAfterStop
 }
 
-// startPending starts the pending generation now and opens the fence.
+// startPending starts the pending generation now and opens the fence. The
+// fence opens after the launch, so that its event names the new attempt
+// with its generation: before it, s.attempts is still the old generation's.
 func (s *ChildSlot) startPending(now time.Time) {
 	s.gen = s.pending.Generation
 	s.pending = nil
-	s.setPhase(FenceOpen, now)
 	s.launch(now)
+	s.setPhase(FenceOpen, now)
 }
 
 func (s *ChildSlot) dropPending(now time.Time) {
