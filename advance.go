@@ -12,7 +12,7 @@ import "time"
 // NextDeadline. It does not allocate in the steady state. Advance never
 // collects an exit: Collect does.
 func (s *ChildSlot) Advance(now time.Time) {
-	if !s.valid() {
+	if !s.valid() || s.hooks&hookEmitting != 0 {
 		return
 	}
 	now = s.clamp(now)
@@ -26,6 +26,9 @@ func (s *ChildSlot) Advance(now time.Time) {
 	}
 	if s.active == nil {
 		s.startDue(now)
+	}
+	if s.hooks&hookFiled != 0 {
+		s.schedule.file(s)
 	}
 }
 
@@ -57,12 +60,9 @@ func (s *ChildSlot) check(a *Attempt, now time.Time) {
 		if now.Before(s.cold.stopBy) { // cancelAttempt set it
 			return
 		}
-		if p := a.proc.Load(); p != nil && !a.killExtended {
-			// A process is killed, not abandoned: exec sends SIGKILL at the
-			// grace; give the kernel one more StopTimeout to reap it.
-			_ = p.Kill()
-			a.killExtended = true
-			s.cold.stopBy = now.Add(s.cfg.StopTimeout)
+		// A process is killed, not abandoned: exec sends SIGKILL at the
+		// grace; give the kernel one more StopTimeout to reap it.
+		if s.kill(a, now) {
 			return
 		}
 		if s.pending != nil {

@@ -11,9 +11,10 @@ import (
 // returns [ErrQuarantined] on a quarantined slot and [ErrRemoved] on a
 // removed one.
 func (s *ChildSlot) Pause(now time.Time) error {
-	if !s.valid() {
-		return errZeroSlot
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.refile()
 	switch s.op {
 	case OperationPaused:
 		return nil
@@ -57,9 +58,10 @@ func (s *ChildSlot) halt(now time.Time, c *stopCause, requested bool) {
 // before Start only lifts the pause. It returns [ErrRemoved] on a removed
 // slot, and the parent context's cause when that has ended.
 func (s *ChildSlot) Resume(now time.Time) error {
-	if !s.valid() {
-		return errZeroSlot
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.refile()
 	switch {
 	case s.op == OperationRemoved:
 		return s.fail(ErrRemoved)
@@ -91,9 +93,10 @@ func (s *ChildSlot) Resume(now time.Time) error {
 // Only Resume or Remove lead out of it. Quarantining a quarantined slot
 // does nothing; a removed one returns [ErrRemoved].
 func (s *ChildSlot) Quarantine(now time.Time, reason string) error {
-	if !s.valid() {
-		return errZeroSlot
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.refile()
 	switch s.op {
 	case OperationQuarantined:
 		return nil
@@ -116,9 +119,10 @@ func (s *ChildSlot) quarantine(now time.Time, reason string, requested bool) {
 // that was running; once nothing runs, Finished reports true, and Start,
 // the operator controls and Collect return [ErrRemoved].
 func (s *ChildSlot) Remove(now time.Time) error {
-	if !s.valid() {
-		return errZeroSlot
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.refile()
 	if s.op == OperationRemoved {
 		return s.fail(ErrRemoved)
 	}
@@ -147,9 +151,10 @@ func (s *ChildSlot) Remove(now time.Time) error {
 // automatic restart waits the next delay of the sequence. Resume, by
 // contrast, resets both.
 func (s *ChildSlot) Restart(now time.Time) (FenceDecision, error) {
-	if !s.valid() {
-		return FenceRejected, errZeroSlot
+	if err := s.enter(); err != nil {
+		return FenceRejected, err
 	}
+	defer s.refile()
 	var err error
 	switch {
 	case s.op != OperationActive:
@@ -221,14 +226,16 @@ func (s *ChildSlot) failControl(op, reason string, now time.Time) {
 }
 
 // Stop is a blocking convenience for simple programs: it removes the slot,
-// waits for the active attempt to return and collects it, or abandons it
-// (kills a process child) at the stop deadline or when ctx ends. It returns
+// waits for the active attempt to return and collects it, or abandons it at
+// the stop deadline or when ctx ends. A process child is killed instead of
+// abandoned, and Stop waits for its exit, with the signal (abandoning it
+// only if it is still not reaped StopTimeout after the kill). Stop returns
 // the attempt's exit, or [ErrNoAttempt] when nothing was running (the slot
 // is removed all the same). Stop must be called from the loop's goroutine
 // like every other method; it reads the clock itself.
 func (s *ChildSlot) Stop(ctx context.Context) (Exit, error) {
-	if !s.valid() {
-		return Exit{}, errZeroSlot
+	if err := s.enter(); err != nil {
+		return Exit{}, err
 	}
 	if ctx == nil {
 		return Exit{}, s.fail(fmt.Errorf("%w: nil context", ErrInvalidConfig))
@@ -242,6 +249,7 @@ func (s *ChildSlot) Stop(ctx context.Context) (Exit, error) {
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	ctxDone := ctx.Done()
 	for {
 		if at, ok := s.NextDeadline(); ok {
 			timer.Reset(time.Until(at))
@@ -251,10 +259,17 @@ func (s *ChildSlot) Stop(ctx context.Context) (Exit, error) {
 			return s.Collect(time.Now())
 		case <-timer.C:
 			s.Advance(time.Now())
-		case <-ctx.Done():
-			if e, ok := s.Abandon(time.Now()); ok {
-				return e, nil
+		case <-ctxDone:
+			ctxDone = nil // served once: a killed process is waited for
+			now := s.clamp(time.Now())
+			switch {
+			case a.isDone(): // collected on the next turn
+			case a.proc.Load() != nil:
+				s.kill(a, now)
+			default:
+				s.abandonWith(a, now, abandonedByStop)
 			}
+			s.refile()
 		}
 		if s.active != a {
 			return s.coldView().lastExit, nil

@@ -130,9 +130,13 @@ func (s *ChildSlot) emit(e Event) {
 	}
 }
 
-// deliver fills the event's slot fields and hands it to OnEvent.
+// deliver fills the event's slot fields and hands it to OnEvent. While the
+// listener runs, the slot refuses calls that would change it (ErrReentrant):
+// it is in the middle of one of its own methods.
 func (s *ChildSlot) deliver(e Event) {
 	e.ChildID, e.Path = s.id, s.cfg.Path
+	s.hooks |= hookEmitting
+	defer func() { s.hooks &^= hookEmitting }() // a panicking listener leaves the slot usable
 	s.cfg.OnEvent(e)
 }
 

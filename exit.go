@@ -167,8 +167,17 @@ type stopCause struct {
 
 func (c *stopCause) Error() string { return c.reason }
 
-// abandonedReason is the Reason of every Abandoned exit.
-const abandonedReason = "ignored cancellation past the stop timeout"
+// The reasons of Abandoned exits: who gave up on the attempt.
+const (
+	// abandonedReason: Advance, at the stop deadline.
+	abandonedReason = "ignored cancellation past the stop timeout"
+	// abandonedEarly: the caller, through Abandon, before the deadline.
+	abandonedEarly = "abandoned by the caller before the stop timeout"
+	// abandonedByStop: Stop, whose context ended before the deadline.
+	abandonedByStop = "abandoned by Stop: its context ended before the stop timeout"
+	// abandonedUnreaped: Advance, a process still not reaped after SIGKILL.
+	abandonedUnreaped = "process not reaped within the stop timeout after SIGKILL"
+)
 
 // The causes the slot uses; allocated once so that cancelling costs nothing.
 var (

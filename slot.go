@@ -161,6 +161,10 @@ type ChildSlot struct {
 	op      Operation
 	stop    StopState
 	phase   FencePhase
+	// hooks says, in the last byte of the first line, whether OnEvent is
+	// running and whether a Schedule is kept current: Advance tests both
+	// on every call.
+	hooks slotHooks
 	// Second cache line: the clock, lastNow and the base's anchor.
 	lastNow   time.Time // latest now seen; earlier ones are clamped to it
 	base      TimeBase
@@ -172,6 +176,9 @@ type ChildSlot struct {
 	current atomic.Pointer[Attempt] // the active attempt, for Done
 	queued  bool                    // posted to cfg.Exits and not yet drained; guarded by its mu
 	sched   int                     // index in a Schedule's heap plus one; zero: in none
+	// schedule is the Schedule the slot keeps its entry current in (with
+	// hookFiled set), from Schedule.Update until Schedule.Remove.
+	schedule *Schedule
 
 	id       string
 	gen      uint64 // generation of the current period
@@ -184,6 +191,26 @@ type ChildSlot struct {
 	beatKey  int64 // the beat lastBeat was built for
 	lastBeat *time.Time
 	cold     *slotCold // nil until first needed; see coldState
+}
+
+// slotHooks are flags of a slot that its methods test on entry or exit.
+type slotHooks uint8
+
+const (
+	// hookEmitting: Config.OnEvent is running; calls that would change the
+	// slot are refused with ErrReentrant.
+	hookEmitting slotHooks = 1 << iota
+	// hookFiled: the slot is filed in s.schedule and refiles itself after
+	// every call that may move its NextDeadline.
+	hookFiled
+)
+
+// refile brings the slot's entry in its Schedule up to date, if it is
+// filed in one.
+func (s *ChildSlot) refile() {
+	if s.hooks&hookFiled != 0 {
+		s.schedule.file(s)
+	}
 }
 
 // slotConfig is what a slot keeps of its Config, defaults filled, besides
@@ -310,6 +337,19 @@ func (s *ChildSlot) TimeBase() TimeBase {
 // valid reports whether the slot came from NewChildSlot.
 func (s *ChildSlot) valid() bool { return s != nil && s.fn != nil }
 
+// enter returns the error of a call that may change the slot, when it may
+// not: the slot is nil or zero, or the call comes from the slot's own
+// Config.OnEvent.
+func (s *ChildSlot) enter() error {
+	if !s.valid() {
+		return errZeroSlot
+	}
+	if s.hooks&hookEmitting != 0 {
+		return s.fail(ErrReentrant)
+	}
+	return nil
+}
+
 // clamp returns now, or the latest now seen when now is earlier: time seen
 // by the slot never runs backwards.
 func (s *ChildSlot) clamp(now time.Time) time.Time {
@@ -330,9 +370,10 @@ func (s *ChildSlot) clamp(now time.Time) time.Time {
 // error wrapping [ErrInvalidConfig] for a nil ctx, and ctx's cause when ctx
 // is already done.
 func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
-	if !s.valid() {
-		return errZeroSlot
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.refile()
 	if ctx == nil {
 		return s.fail(fmt.Errorf("%w: nil context", ErrInvalidConfig))
 	}
@@ -422,9 +463,10 @@ func (s *ChildSlot) Done() <-chan struct{} {
 // attempt is held (ErrRemoved once a removed slot has finished) and
 // [ErrNotDone] while the attempt still runs.
 func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
-	if !s.valid() {
-		return Exit{}, errZeroSlot
+	if err := s.enter(); err != nil {
+		return Exit{}, err
 	}
+	defer s.refile()
 	a := s.active
 	if a == nil {
 		if s.op == OperationRemoved {
@@ -530,9 +572,10 @@ func (t RestartType) restarts(k ExitKind) bool {
 // first delivery only, false with no attempt running or one already
 // cancelled or returned. Cancel does not stop later restarts: Pause does.
 func (s *ChildSlot) Cancel(now time.Time) bool {
-	if !s.valid() {
+	if s.enter() != nil {
 		return false
 	}
+	defer s.refile()
 	now = s.clamp(now)
 	a := s.active
 	if a == nil {
@@ -558,14 +601,18 @@ func (s *ChildSlot) cancelAttempt(a *Attempt, now time.Time, c *stopCause) {
 }
 
 // Abandon gives up on the active attempt, which has not returned: it is
-// cancelled if it was not, a process child is killed, and the attempt is
-// detached with an Abandoned exit, counted in Record.Abandoned, and the next
-// step planned as after any exit. When the goroutine finally returns, Advance
-// records a StaleReport and changes nothing else. Abandon reports false, and
-// does nothing, with no attempt or one that has already returned (Collect
-// it).
+// cancelled if it was not, detached with an Abandoned exit, counted in
+// Record.Abandoned, and the next step planned as after any exit. When the
+// goroutine finally returns, Advance records a StaleReport and changes
+// nothing else. Abandon reports false, and does nothing, with no attempt or
+// one that has already returned (Collect it).
+//
+// A process child ([Process]) is killed, never abandoned: Abandon sends it
+// SIGKILL and reports false, and its exit, with the signal, arrives through
+// Done and Collect as usual. Only if it has still not been reaped
+// StopTimeout after the kill does Advance abandon it.
 func (s *ChildSlot) Abandon(now time.Time) (Exit, bool) {
-	if !s.valid() {
+	if !s.valid() || s.hooks&hookEmitting != 0 {
 		return Exit{}, false
 	}
 	a := s.active
@@ -573,12 +620,50 @@ func (s *ChildSlot) Abandon(now time.Time) (Exit, bool) {
 		return Exit{}, false
 	}
 	now = s.clamp(now)
-	return s.abandon(a, now), true
+	if a.proc.Load() != nil {
+		s.kill(a, now) // once: a killed process is waited for
+		s.refile()
+		return Exit{}, false
+	}
+	e := s.abandon(a, now)
+	s.refile()
+	return e, true
+}
+
+// kill sends SIGKILL to a's process, if a runs one and has not been killed
+// yet, cancelling a first if it was not, and gives the kernel one more
+// StopTimeout to reap it. It reports whether it killed.
+func (s *ChildSlot) kill(a *Attempt, now time.Time) bool {
+	p := a.proc.Load()
+	if p == nil || a.killExtended {
+		return false
+	}
+	if !a.cancelled {
+		s.cancelAttempt(a, now, causeCancel)
+	}
+	_ = p.Kill() // the process may have exited already; nothing to do then
+	a.killExtended = true
+	s.cold.stopBy = now.Add(s.cfg.StopTimeout) // cancelAttempt allocated cold
+	return true
 }
 
 // abandon detaches the running attempt a with an Abandoned exit at now and
-// plans what follows.
+// plans what follows. The exit's reason says who gave up on a: the stop
+// deadline, or the caller before it.
 func (s *ChildSlot) abandon(a *Attempt, now time.Time) Exit {
+	reason := abandonedEarly
+	switch {
+	case !a.cancelled || now.Before(s.cold.stopBy):
+	case a.killExtended:
+		reason = abandonedUnreaped
+	default:
+		reason = abandonedReason
+	}
+	return s.abandonWith(a, now, reason)
+}
+
+// abandonWith is abandon with the exit's reason given.
+func (s *ChildSlot) abandonWith(a *Attempt, now time.Time, reason string) Exit {
 	if !a.cancelled {
 		s.cancelAttempt(a, now, causeCancel)
 	}
@@ -586,7 +671,7 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time) Exit {
 		_ = p.Kill() // the process may have exited already; nothing to do then
 	}
 	e := Exit{
-		Kind: Abandoned, Reason: abandonedReason,
+		Kind: Abandoned, Reason: reason,
 		Attempt: a.number, Generation: a.generation,
 		StartedAt: a.startedAt, ExitedAt: now,
 	}
@@ -596,7 +681,7 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time) Exit {
 	s.coldState().abandonedTotal++
 	s.stop = StopFailed
 	s.setLastExit(e)
-	s.emitExit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: e.Reason}, &e)
+	s.emitExit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation}, &e)
 	s.plan(&e, now)
 	return e
 }
