@@ -47,7 +47,7 @@ func (s *ChildSlot) reap(now time.Time) {
 			Kind: e.Kind, Reason: e.Reason, ObservedAt: s.base.Wall(now),
 		}
 		c.staleReports++
-		s.emitExit(Event{Kind: EventStaleReport, Time: now, Attempt: a.number, Generation: a.generation, Reason: e.Reason}, &e)
+		s.emitExit(Event{Kind: EventStaleReport, Time: now, Attempt: a.number, Generation: a.generation}, &e)
 	}
 	clear(s.abandoned[len(kept):])
 	s.abandoned = kept

@@ -110,7 +110,7 @@ func (s *ChildSlot) Quarantine(now time.Time, reason string) error {
 func (s *ChildSlot) quarantine(now time.Time, reason string, requested bool) {
 	s.op = OperationQuarantined
 	s.coldState().qReason = reason
-	s.halt(now, &stopCause{Cancelled, "cancelled: slot quarantined: " + reason}, requested)
+	s.halt(now, &stopCause{Cancelled, "slot quarantined: " + reason}, requested)
 	s.emit(Event{Kind: EventQuarantined, Time: now, Attempt: s.attempts, Generation: s.gen, Reason: reason})
 }
 

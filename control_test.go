@@ -389,14 +389,14 @@ func TestRestartFence(t *testing.T) {
 						require.NotNil(t, r.PendingRestart)
 						assert.Equal(t, h.slot.TimeBase().Wall(h.start.Add(time.Second)), r.PendingRestart.RequestedAt)
 						assert.Equal(t, StopCancelDelivered, r.StopState)
-						assert.Equal(t, "cancelled: restart requested", h.events[1].Reason)
+						assert.Equal(t, "restart requested", h.events[1].Reason)
 					}},
 				{at: 2 * s, do: ctlCollect, exit: Cancelled, events: []string{"exited", "fence:ready_to_start"},
 					want: ctlView{Gen: 1, Attempt: 1, Phase: FenceReadyToStart, Pending: 2},
 					check: func(t *testing.T, h *ctlHarness, r Record) {
 						require.NotNil(t, r.LastExit)
 						assert.Equal(t, uint64(1), r.LastExit.Generation)
-						assert.Equal(t, "cancelled: restart requested", r.LastExit.Reason)
+						assert.Equal(t, "restart requested", r.LastExit.Reason)
 						assert.Nil(t, r.NextRestartAt, "a fenced restart is not an automatic one")
 						at, ok := h.slot.NextDeadline()
 						assert.True(t, ok)
@@ -471,7 +471,7 @@ func TestRestartFence(t *testing.T) {
 					check: func(t *testing.T, h *ctlHarness, r Record) {
 						assert.Equal(t, &StaleReport{
 							Generation: 1, Attempt: 1, Kind: Cancelled,
-							Reason:     "cancelled: restart requested (returned: late return)",
+							Reason:     "restart requested (returned: late return)",
 							ObservedAt: h.slot.TimeBase().Wall(h.start.Add(8 * time.Second)),
 						}, r.LastStaleReport)
 						require.NotNil(t, r.LastExit)
@@ -503,7 +503,7 @@ func TestRestartFence(t *testing.T) {
 					want: ctlView{Gen: 1, Attempt: 1, Phase: FenceReadyToStart, Pending: 2, Merged: 1},
 					check: func(t *testing.T, _ *ctlHarness, r Record) {
 						require.NotNil(t, r.LastExit)
-						assert.Equal(t, "cancelled: slot paused (returned: late return)", r.LastExit.Reason)
+						assert.Equal(t, "slot paused (returned: late return)", r.LastExit.Reason)
 					}},
 				{at: 3 * s, do: ctlAdvance, events: []string{"started", "fence:open"},
 					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning}},
@@ -744,7 +744,7 @@ func TestRemoveIsTerminal(t *testing.T) {
 					exit, err = s.Collect(h.at(2 * time.Second))
 					require.NoError(t, err, "Collect of the attempt that was running still works")
 					assert.Equal(t, Cancelled, exit.Kind)
-					assert.Equal(t, "cancelled: slot removed", exit.Reason)
+					assert.Equal(t, "slot removed", exit.Reason)
 				}
 				assert.Equal(t, uint64(1), exit.Attempt)
 				assert.True(t, s.Finished())

@@ -66,12 +66,14 @@ type Event struct {
 	// Attempt and Generation name the attempt concerned (for slot-wide
 	// events, the latest one).
 	Attempt, Generation uint64
-	// Time is the now of the call that emitted the event.
+	// Time is the now of the call that emitted the event. LogValue leaves
+	// it out: a log record carries its own time.
 	Time time.Time
 	// Exit is the exit, for exited, abandoned and stale_report; nil
 	// otherwise.
 	Exit *Exit
-	// Reason says why, where there is a why.
+	// Reason says why, where there is a why and no Exit: an exit's own
+	// Reason says why it ended, and is not repeated here.
 	Reason string
 	// Phase is the fence's new phase, for fence events.
 	Phase FencePhase
@@ -80,16 +82,17 @@ type Event struct {
 }
 
 // LogValue groups the event's fields for log/slog, so that
-// logger.Info("supervisor", "event", e) logs all of it.
+// logger.Info("supervisor", "event", e) logs all of it, each fact once: not
+// Time, which the log record carries, and the exit's stack only if it was
+// kept (see [Event.WithoutStacks]).
 func (e Event) LogValue() slog.Value {
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs,
 		slog.String("kind", e.Kind.String()),
 		slog.String("child_id", e.ChildID),
 		slog.String("path", e.Path),
 		slog.Uint64("attempt", e.Attempt),
 		slog.Uint64("generation", e.Generation),
-		slog.Time("time", e.Time),
 	)
 	if e.Reason != "" {
 		attrs = append(attrs, slog.String("reason", e.Reason))

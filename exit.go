@@ -180,11 +180,13 @@ const (
 )
 
 // The causes the slot uses; allocated once so that cancelling costs nothing.
+// A reason says why, not what: the kind says that already, and an exit
+// reads "attempt 3 was cancelled after 2s: slot removed".
 var (
-	causeCancel   = &stopCause{Cancelled, "cancelled by the supervisor"}
-	causePause    = &stopCause{Cancelled, "cancelled: slot paused"}
-	causeRemove   = &stopCause{Cancelled, "cancelled: slot removed"}
-	causeRestart  = &stopCause{Cancelled, "cancelled: restart requested"}
+	causeCancel   = &stopCause{Cancelled, "cancel requested"}
+	causePause    = &stopCause{Cancelled, "slot paused"}
+	causeRemove   = &stopCause{Cancelled, "slot removed"}
+	causeRestart  = &stopCause{Cancelled, "restart requested"}
 	causeParent   = &stopCause{Cancelled, "parent context done"}
 	causeTimeout  = &stopCause{TimedOut, "attempt deadline passed"}
 	causeStale    = &stopCause{Unhealthy, "heartbeat stale"}

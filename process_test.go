@@ -162,7 +162,7 @@ func TestProcessCancelTrapped(t *testing.T) {
 	e := procWait(t, s)
 	assert.Equal(t, Cancelled, e.Kind, "exit %v", e)
 	assert.Zero(t, e.Code, "the script exited 0 itself")
-	assert.Equal(t, "cancelled by the supervisor", e.Reason)
+	assert.Equal(t, "cancel requested", e.Reason)
 	r := s.Record(time.Now())
 	assert.Equal(t, StopCompleted, r.StopState)
 	assert.Zero(t, r.AbandonedTotal)
@@ -271,14 +271,14 @@ func TestProcessKilledNotAbandonedBeforeStopTimeout(t *testing.T) {
 		giveUp func(t *testing.T, s *ChildSlot) Exit
 		reason string
 	}{
-		{name: "Stop with a short context", reason: "cancelled: slot removed", giveUp: func(t *testing.T, s *ChildSlot) Exit {
+		{name: "Stop with a short context", reason: "slot removed", giveUp: func(t *testing.T, s *ChildSlot) Exit {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			e, err := s.Stop(ctx)
 			require.NoError(t, err)
 			return e
 		}},
-		{name: "Abandon", reason: "cancelled by the supervisor", giveUp: func(t *testing.T, s *ChildSlot) Exit {
+		{name: "Abandon", reason: "cancel requested", giveUp: func(t *testing.T, s *ChildSlot) Exit {
 			_, ok := s.Abandon(time.Now())
 			assert.False(t, ok, "a process is killed, not abandoned")
 			return procWaitTicking(t, s, nil)

@@ -484,7 +484,7 @@ func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
 		s.stop = StopCompleted
 	}
 	s.setLastExit(e)
-	s.emitExit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: e.Reason}, &e)
+	s.emitExit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation}, &e)
 	s.plan(&e, now)
 	return e, nil
 }

@@ -92,7 +92,7 @@ func TestSlotLifecycle(t *testing.T) {
 				h.free()
 				return coreCollect(t, s)
 			},
-			want: coreExitHead{Kind: Cancelled, Reason: "cancelled by the supervisor", Attempt: 1, Generation: 1},
+			want: coreExitHead{Kind: Cancelled, Reason: "cancel requested", Attempt: 1, Generation: 1},
 			ran:  time.Second, stop: StopCompleted, finished: true,
 		},
 		{
@@ -273,7 +273,7 @@ func coreDriveAbandon(t *testing.T, s *ChildSlot, h *coreHarness) Exit {
 
 	want := StaleReport{
 		Generation: 1, Attempt: 1, Kind: Cancelled,
-		Reason:     "cancelled by the supervisor (returned: late)",
+		Reason:     "cancel requested (returned: late)",
 		ObservedAt: s.base.Wall(now),
 	}
 	require.NotNil(t, reported.LastStaleReport)
@@ -758,7 +758,8 @@ func TestSlotEventsFailRestart(t *testing.T) {
 			{Kind: EventRestartScheduled, Attempt: 1, Generation: 1, At: sec, Delay: 100 * ms},
 			{Kind: EventStarted, Attempt: 2, Generation: 1, At: sec + 100*ms},
 		}, got)
-		assert.Equal(t, "dial tcp: connection refused", events[1].Reason)
+		assert.Empty(t, events[1].Reason, "the exit carries the reason")
+		assert.Equal(t, "dial tcp: connection refused", events[1].Exit.Reason)
 	})
 }
 
