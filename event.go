@@ -109,6 +109,17 @@ func (e Event) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
+// WithoutStacks returns a copy of e whose Exit has no stack, for logs that
+// must not show file paths and goroutines. e's own Exit is not changed: it
+// may be shared.
+func (e Event) WithoutStacks() Event {
+	if e.Exit != nil && e.Exit.Stack != "" {
+		x := e.Exit.WithoutStacks()
+		e.Exit = &x
+	}
+	return e
+}
+
 // String returns a one-line description of the event.
 func (e Event) String() string {
 	s := e.ChildID + ": " + e.Kind.String()

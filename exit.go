@@ -73,7 +73,9 @@ type Exit struct {
 	// PanicValue is the value the child panicked with. It is not serialized;
 	// Reason holds its text.
 	PanicValue any `json:"-"`
-	// Stack is the child's full stack at the panic.
+	// Stack is the child's full stack at the panic. It names files and
+	// goroutines: [Exit.WithoutStacks] leaves it out of what is served or
+	// logged.
 	Stack string `json:"stack,omitempty"`
 	// Attempt is the attempt's number, counted over the slot's life.
 	Attempt uint64 `json:"attempt"`
@@ -83,6 +85,14 @@ type Exit struct {
 	StartedAt time.Time `json:"started_at"`
 	// ExitedAt is when it ended (for Abandoned, when the slot gave up).
 	ExitedAt time.Time `json:"exited_at"`
+}
+
+// WithoutStacks returns a copy of e with Stack cleared, for JSON or logs
+// that must not show file paths and goroutines. Err and PanicValue are kept
+// (neither is serialized nor logged).
+func (e Exit) WithoutStacks() Exit {
+	e.Stack = ""
+	return e
 }
 
 // Duration returns how long the attempt ran.
@@ -125,7 +135,7 @@ func (e Exit) String() string {
 }
 
 // LogValue groups the exit's fields for log/slog, the stack included when
-// there is one.
+// there is one; log e.WithoutStacks() to leave it out.
 func (e Exit) LogValue() slog.Value {
 	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs,

@@ -357,7 +357,20 @@ func (s *ChildSlot) Liveness(now time.Time) Liveness {
 	return l
 }
 
-// LogValue groups the record's main fields for log/slog.
+// WithoutStacks returns a copy of r whose LastExit has no stack, for
+// records served (over HTTP, say) or logged where file paths and goroutines
+// must not show. The snapshot r points to is shared and is not changed; the
+// copy allocates only when there is a stack to leave out.
+func (r Record) WithoutStacks() Record {
+	if r.LastExit != nil && r.LastExit.Stack != "" {
+		x := r.LastExit.WithoutStacks()
+		r.LastExit = &x
+	}
+	return r
+}
+
+// LogValue groups the record's main fields for log/slog, the last exit's
+// stack included when there is one; log r.WithoutStacks() to leave it out.
 func (r Record) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("child_id", r.ChildID),

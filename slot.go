@@ -489,6 +489,23 @@ func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
 	return e, nil
 }
 
+// TryCollect collects the attempt's exit if it has returned, as Collect
+// does, and reports whether there was one: with no attempt held, or one
+// still running, it reports false with a nil error and changes nothing. It
+// is the form for a slot drained from an [ExitQueue], which may have been
+// collected already. Its error is only for a real failure: a nil or zero
+// slot, or a call from the slot's own OnEvent ([ErrReentrant]).
+func (s *ChildSlot) TryCollect(now time.Time) (Exit, bool, error) {
+	if err := s.enter(); err != nil {
+		return Exit{}, false, err
+	}
+	if a := s.active; a == nil || !a.isDone() {
+		return Exit{}, false, nil
+	}
+	e, err := s.Collect(now)
+	return e, err == nil, err
+}
+
 // exitOf builds the exit of the returned attempt a, observed at now. The
 // child's own return time is used, kept between the start and now.
 func (s *ChildSlot) exitOf(a *Attempt, now time.Time) Exit {
@@ -686,12 +703,25 @@ func (s *ChildSlot) abandonWith(a *Attempt, now time.Time, reason string) Exit {
 	return e
 }
 
+// Operation returns the operator's setting of the slot: active, paused,
+// quarantined or removed, as Record(now).Operation would, without building
+// a record. A loop that waits for its slots to settle stops on
+// Finished() || Operation() == OperationQuarantined, since a quarantined
+// slot waits for an operator and never finishes on its own. A nil or zero
+// slot is OperationRemoved.
+func (s *ChildSlot) Operation() Operation {
+	if !s.valid() {
+		return OperationRemoved
+	}
+	return s.op
+}
+
 // Finished reports whether the slot is done for good and nothing is left
 // running: it was removed, or its attempt ended with no restart to follow
 // (a Temporary child, a Transient one that ended normally, or the parent
 // context ended). A paused or quarantined slot is not finished: an operator
-// may resume it. Abandoned goroutines do not hold Finished back. A nil or
-// zero slot is finished.
+// may resume it (see [ChildSlot.Operation]). Abandoned goroutines do not
+// hold Finished back. A nil or zero slot is finished.
 func (s *ChildSlot) Finished() bool {
 	if !s.valid() {
 		return true
