@@ -135,4 +135,3 @@ func TestTryCollect(t *testing.T) {
 		assert.ErrorIs(t, err, ErrInvalidConfig, "a zero slot is a real failure")
 	})
 }
-
