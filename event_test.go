@@ -68,3 +68,79 @@ func TestEventsNameAttemptsOfTheirGeneration(t *testing.T) {
 		}
 	})
 }
+
+// TestOnEventReentrancy: from its own OnEvent, a slot can be read, calls
+// that would change it are refused with ErrReentrant and change nothing,
+// and other slots can be driven; after the listener returns the slot works
+// as usual (issue 11, item 4).
+func TestOnEventReentrancy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		sibling := coreNew(t, coreBlock(h), Config{})
+		var s *ChildSlot
+		var checked int
+		listener := func(e Event) {
+			if e.Kind != EventExited {
+				return
+			}
+			checked++
+			now := time.Now()
+			before := s.Record(now)
+			assert.Equal(t, uint64(1), before.Exits, "reads see the slot mid-Collect")
+			assert.Equal(t, OperationActive, s.Operation())
+			_, _ = s.NextDeadline()
+			_ = s.Finished()
+
+			assert.ErrorIs(t, s.Start(h.ctx, now), ErrReentrant)
+			_, err := s.Collect(now)
+			assert.ErrorIs(t, err, ErrReentrant)
+			_, ok, err := s.TryCollect(now)
+			assert.False(t, ok)
+			assert.ErrorIs(t, err, ErrReentrant)
+			assert.False(t, s.Cancel(now))
+			_, ok = s.Abandon(now)
+			assert.False(t, ok)
+			s.Advance(now)
+			assert.ErrorIs(t, s.Pause(now), ErrReentrant)
+			assert.ErrorIs(t, s.Resume(now), ErrReentrant)
+			assert.ErrorIs(t, s.Quarantine(now, "x"), ErrReentrant)
+			assert.ErrorIs(t, s.Remove(now), ErrReentrant)
+			d, err := s.Restart(now)
+			assert.Equal(t, FenceRejected, d)
+			assert.ErrorIs(t, err, ErrReentrant)
+			_, err = s.Stop(t.Context())
+			assert.ErrorIs(t, err, ErrReentrant)
+			assert.Equal(t, before, s.Record(now), "refused calls changed nothing")
+
+			assert.NoError(t, sibling.Start(h.ctx, now), "a listener may drive another slot")
+		}
+		s = coreNew(t, coreRunFor(time.Second, nil)(h), Config{Restart: Temporary, OnEvent: listener})
+		coreStartAt(t, s, h)
+		h.attempt(t)
+		coreCollect(t, s)
+		assert.Equal(t, 1, checked)
+		h.attempt(t) // the sibling's attempt
+		assert.NotNil(t, sibling.Done(), "the sibling runs")
+
+		require.NoError(t, s.Start(h.ctx, time.Now()), "the slot works again once the listener returned")
+		h.attempt(t)
+	})
+}
+
+// TestOnEventPanicLeavesSlotUsable: a listener that panics propagates
+// through the slot's method, and the slot does not stay refusing calls.
+func TestOnEventPanicLeavesSlotUsable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		boom := true
+		s := coreNew(t, coreBlock(h), Config{OnEvent: func(e Event) {
+			if boom && e.Kind == EventStarted {
+				panic("listener")
+			}
+		}})
+		assert.Panics(t, func() { _ = s.Start(h.ctx, time.Now()) })
+		h.attempt(t)
+		boom = false
+		assert.True(t, s.Cancel(time.Now()), "not left refusing calls")
+	})
+}

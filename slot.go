@@ -74,7 +74,16 @@ type Config struct {
 	Exits *ExitQueue
 	// OnEvent, when set, is called synchronously on the loop's goroutine,
 	// from the slot's methods, for every [Event]; never from the child's
-	// goroutine and never under a lock. It must not call the slot's methods.
+	// goroutine and never under a lock. The slot is then in the middle of
+	// one of its methods. A listener may keep the Event, log it, and call
+	// any method of other slots (start a sibling, say). On its own slot it
+	// may read (ID, TimeBase, Done, Operation, Finished, NextDeadline,
+	// Liveness, Record), seeing the slot as it is at that point of the
+	// method; every call that would change it (Start, Collect, TryCollect,
+	// Advance, Cancel, Abandon, Stop and the operator controls) does nothing
+	// and returns [ErrReentrant], false or the zero value. The same holds
+	// for a call that comes back to the slot through another slot's
+	// listener.
 	OnEvent func(Event)
 }
 
