@@ -408,7 +408,6 @@ func TestScheduleKeptCurrentBySlot(t *testing.T) {
 		require.NoError(t, s.Remove(time.Now()))
 		filed("Remove")
 
-
 		// Remove ends it: the slot no longer files itself.
 		other := coreNew(t, coreBlock(h), cfg)
 		q.Update(other)
