@@ -290,6 +290,9 @@ func TestProcessKilledNotAbandonedBeforeStopTimeout(t *testing.T) {
 			const stopTimeout = 10 * time.Second // far longer than the test may take
 			s := procStart(t, Process(build), stopTimeout)
 			procReady(t, ready)
+			// The script may say ready before Process has published the
+			// process to the attempt; until then it is a goroutine.
+			require.Eventually(t, func() bool { return s.active.proc.Load() != nil }, procWaitLimit, time.Millisecond)
 
 			began := time.Now()
 			e := tt.giveUp(t, s)

@@ -636,7 +636,9 @@ func (s *ChildSlot) cancelAttempt(a *Attempt, now time.Time, c *stopCause) {
 // A process child ([Process]) is killed, never abandoned: Abandon sends it
 // SIGKILL and reports false, and its exit, with the signal, arrives through
 // Done and Collect as usual. Only if it has still not been reaped
-// StopTimeout after the kill does Advance abandon it.
+// StopTimeout after the kill does Advance abandon it. An attempt counts as
+// a process child once its process has started (before that, while build
+// runs, it is a goroutine like any other).
 func (s *ChildSlot) Abandon(now time.Time) (Exit, bool) {
 	if !s.valid() || s.hooks&hookEmitting != 0 {
 		return Exit{}, false
