@@ -12,7 +12,7 @@ import "time"
 // NextDeadline. It does not allocate in the steady state. Advance never
 // collects an exit: Collect does.
 func (s *ChildSlot) Advance(now time.Time) {
-	if !s.valid() {
+	if !s.valid() || s.hooks&hookEmitting != 0 {
 		return
 	}
 	s.advance(now)
@@ -35,6 +35,9 @@ func (s *ChildSlot) advance(now time.Time) {
 	if s.active == nil {
 		s.startDue(now)
 	}
+	if s.hooks&hookFiled != 0 {
+		s.schedule.file(s)
+	}
 }
 
 // reap records a stale report for each abandoned attempt that has returned.
@@ -52,7 +55,7 @@ func (s *ChildSlot) reap(now time.Time) {
 			Kind: e.Kind, Reason: e.Reason, ObservedAt: s.base.Wall(now),
 		}
 		c.staleReports++
-		s.emitExit(Event{Kind: EventStaleReport, Time: now, Attempt: a.number, Generation: a.generation, Reason: e.Reason}, &e)
+		s.emitExit(Event{Kind: EventStaleReport, Time: now, Attempt: a.number, Generation: a.generation}, &e)
 	}
 	clear(s.abandoned[len(kept):])
 	s.abandoned = kept
@@ -65,12 +68,9 @@ func (s *ChildSlot) check(a *Attempt, now time.Time) {
 		if now.Before(s.cold.stopBy) { // cancelAttempt set it
 			return
 		}
-		if p := a.proc.Load(); p != nil && !a.killExtended {
-			// A process is killed, not abandoned: exec sends SIGKILL at the
-			// grace; give the kernel one more StopTimeout to reap it.
-			_ = p.Kill()
-			a.killExtended = true
-			s.cold.stopBy = now.Add(s.cfg.StopTimeout)
+		// A process is killed, not abandoned: exec sends SIGKILL at the
+		// grace; give the kernel one more StopTimeout to reap it.
+		if s.kill(a, now) {
 			return
 		}
 		if s.pending != nil {

@@ -11,16 +11,17 @@ import (
 // returns [ErrQuarantined] on a quarantined slot and [ErrRemoved] on a
 // removed one.
 func (s *ChildSlot) Pause(now time.Time) error {
-	if !s.valid() {
-		return errZeroSlot
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.refile()
 	switch s.op {
 	case OperationPaused:
 		return nil
 	case OperationQuarantined:
-		return ErrQuarantined
+		return s.fail(ErrQuarantined)
 	case OperationRemoved:
-		return ErrRemoved
+		return s.fail(ErrRemoved)
 	}
 	now = s.clamp(now)
 	s.op = OperationPaused
@@ -50,24 +51,27 @@ func (s *ChildSlot) halt(now time.Time, c *stopCause, requested bool) {
 }
 
 // Resume lets a paused or quarantined slot run again: it opens a new
-// generation with a fresh restart budget and backoff, and starts it at once,
+// generation with a fresh restart budget and backoff (the restarts counted
+// in the window are forgotten and the next delay is Backoff.Initial; an
+// operator Restart keeps both), and starts it at once,
 // or as soon as the previous attempt has stopped (a fenced start, shown in
 // the record). Resuming an active slot does nothing; resuming one paused
 // before Start only lifts the pause. It returns [ErrRemoved] on a removed
 // slot, and the parent context's cause when that has ended.
 func (s *ChildSlot) Resume(now time.Time) error {
-	if !s.valid() {
-		return errZeroSlot
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.refile()
 	switch {
 	case s.op == OperationRemoved:
-		return ErrRemoved
+		return s.fail(ErrRemoved)
 	case s.op == OperationActive:
 		return nil
 	case s.started && s.parent.Err() != nil:
-		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(s.parent))
+		return s.fail(parentDone(s.parent))
 	case s.frozen:
-		return errFrozen
+		return s.fail(errFrozen)
 	}
 	s.op = OperationActive
 	if s.cold != nil {
@@ -93,14 +97,15 @@ func (s *ChildSlot) Resume(now time.Time) error {
 // Only Resume or Remove lead out of it. Quarantining a quarantined slot
 // does nothing; a removed one returns [ErrRemoved].
 func (s *ChildSlot) Quarantine(now time.Time, reason string) error {
-	if !s.valid() {
-		return errZeroSlot
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.refile()
 	switch s.op {
 	case OperationQuarantined:
 		return nil
 	case OperationRemoved:
-		return ErrRemoved
+		return s.fail(ErrRemoved)
 	}
 	s.quarantine(s.clamp(now), reason, true)
 	s.touched()
@@ -110,7 +115,7 @@ func (s *ChildSlot) Quarantine(now time.Time, reason string) error {
 func (s *ChildSlot) quarantine(now time.Time, reason string, requested bool) {
 	s.op = OperationQuarantined
 	s.coldState().qReason = reason
-	s.halt(now, &stopCause{Cancelled, "cancelled: slot quarantined: " + reason}, requested)
+	s.halt(now, &stopCause{Cancelled, "slot quarantined: " + reason}, requested)
 	s.emit(Event{Kind: EventQuarantined, Time: now, Attempt: s.attempts, Generation: s.gen, Reason: reason})
 }
 
@@ -119,14 +124,18 @@ func (s *ChildSlot) quarantine(now time.Time, reason string, requested bool) {
 // that was running; once nothing runs, Finished reports true, and Start,
 // the operator controls and Collect return [ErrRemoved].
 func (s *ChildSlot) Remove(now time.Time) error {
-	if !s.valid() {
-		return errZeroSlot
+	if err := s.enter(); err != nil {
+		return err
 	}
+	defer s.refile()
 	if s.op == OperationRemoved {
-		return ErrRemoved
+		return s.fail(ErrRemoved)
 	}
 	now = s.clamp(now)
 	s.op = OperationRemoved
+	if s.cold != nil {
+		s.cold.qReason = "" // documented as empty unless quarantined
+	}
 	s.pending = nil // dropped straight into FenceClosed, not through FenceOpen
 	s.halt(now, causeRemove, true)
 	s.setPhase(FenceClosed, now)
@@ -143,11 +152,15 @@ func (s *ChildSlot) Remove(now time.Time) error {
 // with it and allocates no generation (FenceAlreadyPending). On a paused,
 // quarantined, removed or never started slot it is FenceRejected with the
 // sentinel error saying why. Operator restarts do not count against the
-// restart limit.
+// restart limit, and they keep the restart budget and the backoff as they
+// are: the restarts already counted in the window still count, and the next
+// automatic restart waits the next delay of the sequence. Resume, by
+// contrast, resets both.
 func (s *ChildSlot) Restart(now time.Time) (FenceDecision, error) {
-	if !s.valid() {
-		return FenceRejected, errZeroSlot
+	if err := s.enter(); err != nil {
+		return FenceRejected, err
 	}
+	defer s.refile()
 	var err error
 	switch {
 	case s.op != OperationActive:
@@ -155,12 +168,13 @@ func (s *ChildSlot) Restart(now time.Time) (FenceDecision, error) {
 	case !s.started:
 		err = ErrNotStarted
 	case s.parent.Err() != nil:
-		err = fmt.Errorf("supervisor: parent context done: %w", context.Cause(s.parent))
+		err = parentDone(s.parent)
 	}
 	now = s.clamp(now)
 	if err != nil {
+		// The record names the slot already: the reason does not repeat it.
 		s.failControl("restart", err.Error(), now)
-		return FenceRejected, err
+		return FenceRejected, s.fail(err)
 	}
 	if s.pending != nil {
 		p := *s.pending
@@ -192,12 +206,14 @@ func (s *ChildSlot) fence(now time.Time) FenceDecision {
 	return FenceQueuedAfterStop
 }
 
-// startPending starts the pending generation now and opens the fence.
+// startPending starts the pending generation now and opens the fence. The
+// fence opens after the launch, so that its event names the new attempt
+// with its generation: before it, s.attempts is still the old generation's.
 func (s *ChildSlot) startPending(now time.Time) {
 	s.gen = s.pending.Generation
 	s.pending = nil
-	s.setPhase(FenceOpen, now)
 	s.launch(now)
+	s.setPhase(FenceOpen, now)
 }
 
 func (s *ChildSlot) dropPending(now time.Time) {
@@ -218,27 +234,30 @@ func (s *ChildSlot) failControl(op, reason string, now time.Time) {
 }
 
 // Stop is a blocking convenience for simple programs: it removes the slot,
-// waits for the active attempt to return and collects it, or abandons it
-// (kills a process child) at the stop deadline or when ctx ends. It returns
+// waits for the active attempt to return and collects it, or abandons it at
+// the stop deadline or when ctx ends. A process child is killed instead of
+// abandoned, and Stop waits for its exit, with the signal (abandoning it
+// only if it is still not reaped StopTimeout after the kill). Stop returns
 // the attempt's exit, or [ErrNoAttempt] when nothing was running (the slot
 // is removed all the same). Stop must be called from the loop's goroutine
 // like every other method; it reads the clock itself.
 func (s *ChildSlot) Stop(ctx context.Context) (Exit, error) {
-	if !s.valid() {
-		return Exit{}, errZeroSlot
+	if err := s.enter(); err != nil {
+		return Exit{}, err
 	}
 	if ctx == nil {
-		return Exit{}, fmt.Errorf("%w: nil context", ErrInvalidConfig)
+		return Exit{}, s.fail(fmt.Errorf("%w: nil context", ErrInvalidConfig))
 	}
 	if s.op != OperationRemoved {
 		_ = s.Remove(time.Now()) // cannot fail: the slot is valid and not removed
 	}
 	a := s.active
 	if a == nil {
-		return Exit{}, ErrNoAttempt
+		return Exit{}, s.fail(ErrNoAttempt)
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	ctxDone := ctx.Done()
 	for {
 		if at, ok := s.NextDeadline(); ok {
 			timer.Reset(time.Until(at))
@@ -248,10 +267,17 @@ func (s *ChildSlot) Stop(ctx context.Context) (Exit, error) {
 			return s.Collect(time.Now())
 		case <-timer.C:
 			s.Advance(time.Now())
-		case <-ctx.Done():
-			if e, ok := s.Abandon(time.Now()); ok {
-				return e, nil
+		case <-ctxDone:
+			ctxDone = nil // served once: a killed process is waited for
+			now := s.clamp(time.Now())
+			switch {
+			case a.isDone(): // collected on the next turn
+			case a.proc.Load() != nil:
+				s.kill(a, now)
+			default:
+				s.abandonWith(a, now, abandonedByStop)
 			}
+			s.refile()
 		}
 		if s.active != a {
 			return s.coldView().lastExit, nil

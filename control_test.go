@@ -358,14 +358,14 @@ func TestRestartFence(t *testing.T) {
 					want:   ctlView{Gen: 2, Attempt: 2, Active: true, Phase: FenceWaitingForOldStop, Pending: 3}},
 				{at: 4 * s, do: ctlCollect, exit: Cancelled, events: []string{"exited", "fence:ready_to_start"},
 					want: ctlView{Gen: 2, Attempt: 2, Phase: FenceReadyToStart, Pending: 3}},
-				{at: 4 * s, do: ctlAdvance, events: []string{"fence:open", "started"},
+				{at: 4 * s, do: ctlAdvance, events: []string{"started", "fence:open"},
 					want: ctlView{Gen: 3, Attempt: 3, Active: true, Status: StatusRunning}},
 				{at: 5 * s, do: ctlRestart, decision: FenceQueuedAfterStop,
 					events: []string{"fence:waiting_for_old_stop", "cancelled"},
 					want:   ctlView{Gen: 3, Attempt: 3, Active: true, Phase: FenceWaitingForOldStop, Pending: 4}},
 				{at: 5 * s, do: ctlCollect, exit: Cancelled, events: []string{"exited", "fence:ready_to_start"},
 					want: ctlView{Gen: 3, Attempt: 3, Phase: FenceReadyToStart, Pending: 4}},
-				{at: 5 * s, do: ctlAdvance, events: []string{"fence:open", "started"},
+				{at: 5 * s, do: ctlAdvance, events: []string{"started", "fence:open"},
 					want: ctlView{Gen: 4, Attempt: 4, Active: true, Status: StatusRunning}},
 				// The automatic budget is whole: an exit is restarted and counted.
 				{at: 6 * s, do: ctlRelease, arg: 4,
@@ -389,20 +389,20 @@ func TestRestartFence(t *testing.T) {
 						require.NotNil(t, r.PendingRestart)
 						assert.Equal(t, h.slot.TimeBase().Wall(h.start.Add(time.Second)), r.PendingRestart.RequestedAt)
 						assert.Equal(t, StopCancelDelivered, r.StopState)
-						assert.Equal(t, "cancelled: restart requested", h.events[1].Reason)
+						assert.Equal(t, "restart requested", h.events[1].Reason)
 					}},
 				{at: 2 * s, do: ctlCollect, exit: Cancelled, events: []string{"exited", "fence:ready_to_start"},
 					want: ctlView{Gen: 1, Attempt: 1, Phase: FenceReadyToStart, Pending: 2},
 					check: func(t *testing.T, h *ctlHarness, r Record) {
 						require.NotNil(t, r.LastExit)
 						assert.Equal(t, uint64(1), r.LastExit.Generation)
-						assert.Equal(t, "cancelled: restart requested", r.LastExit.Reason)
+						assert.Equal(t, "restart requested", r.LastExit.Reason)
 						assert.Nil(t, r.NextRestartAt, "a fenced restart is not an automatic one")
 						at, ok := h.slot.NextDeadline()
 						assert.True(t, ok)
 						assert.Equal(t, h.start.Add(2*time.Second), at, "the new generation is due at once")
 					}},
-				{at: 2 * s, do: ctlAdvance, events: []string{"fence:open", "started"},
+				{at: 2 * s, do: ctlAdvance, events: []string{"started", "fence:open"},
 					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning}},
 			},
 		},
@@ -425,7 +425,7 @@ func TestRestartFence(t *testing.T) {
 					want: ctlView{Gen: 1, Attempt: 1, Phase: FenceReadyToStart, Pending: 2, Merged: 1}},
 				{at: 3 * s, do: ctlRestart, decision: FenceAlreadyPending,
 					want: ctlView{Gen: 1, Attempt: 1, Phase: FenceReadyToStart, Pending: 2, Merged: 2}},
-				{at: 3 * s, do: ctlAdvance, events: []string{"fence:open", "started"},
+				{at: 3 * s, do: ctlAdvance, events: []string{"started", "fence:open"},
 					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning}},
 				// The merged requests allocated nothing: the next one is generation 3.
 				{at: 4 * s, do: ctlRestart, decision: FenceQueuedAfterStop,
@@ -453,7 +453,7 @@ func TestRestartFence(t *testing.T) {
 				{at: 6*s - 1, do: ctlAdvance,
 					want: ctlView{Gen: 1, Attempt: 1, Active: true, Status: StatusCancelling, Phase: FenceWaitingForOldStop, Pending: 2}},
 				{at: 6 * s, do: ctlAdvance,
-					events: []string{"fence:abandoning_old", "abandoned", "fence:ready_to_start", "fence:open", "started"},
+					events: []string{"fence:abandoning_old", "abandoned", "fence:ready_to_start", "started", "fence:open"},
 					want:   ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning, Abandoned: 1},
 					check: func(t *testing.T, h *ctlHarness, r Record) {
 						require.NotNil(t, r.LastExit)
@@ -471,7 +471,7 @@ func TestRestartFence(t *testing.T) {
 					check: func(t *testing.T, h *ctlHarness, r Record) {
 						assert.Equal(t, &StaleReport{
 							Generation: 1, Attempt: 1, Kind: Cancelled,
-							Reason:     "cancelled: restart requested (returned: late return)",
+							Reason:     "restart requested (returned: late return)",
 							ObservedAt: h.slot.TimeBase().Wall(h.start.Add(8 * time.Second)),
 						}, r.LastStaleReport)
 						require.NotNil(t, r.LastExit)
@@ -503,9 +503,9 @@ func TestRestartFence(t *testing.T) {
 					want: ctlView{Gen: 1, Attempt: 1, Phase: FenceReadyToStart, Pending: 2, Merged: 1},
 					check: func(t *testing.T, _ *ctlHarness, r Record) {
 						require.NotNil(t, r.LastExit)
-						assert.Equal(t, "cancelled: slot paused (returned: late return)", r.LastExit.Reason)
+						assert.Equal(t, "slot paused (returned: late return)", r.LastExit.Reason)
 					}},
-				{at: 3 * s, do: ctlAdvance, events: []string{"fence:open", "started"},
+				{at: 3 * s, do: ctlAdvance, events: []string{"started", "fence:open"},
 					want: ctlView{Gen: 2, Attempt: 2, Active: true, Status: StatusRunning}},
 			},
 		},
@@ -594,8 +594,12 @@ func TestRestartRejected(t *testing.T) {
 				require.ErrorIs(t, err, tt.want)
 				assert.Empty(t, h.events, "a rejected restart emits nothing")
 
+				var se *SlotError
+				require.ErrorAs(t, err, &se, "the error names the slot")
+				assert.Equal(t, "ctl", se.ID)
 				r := h.slot.Record(now)
-				assert.Equal(t, &ControlFailure{Op: "restart", Reason: err.Error(), At: h.slot.TimeBase().Wall(now)},
+				// The record names the slot already; its reason does not.
+				assert.Equal(t, &ControlFailure{Op: "restart", Reason: se.Err.Error(), At: h.slot.TimeBase().Wall(now)},
 					r.LastControlFailure)
 				assert.Equal(t, before.Generation, r.Generation, "no generation allocated")
 				assert.Equal(t, before.Attempt, r.Attempt)
@@ -676,7 +680,8 @@ func TestOperatorControlsInEveryState(t *testing.T) {
 		{"backoff", ctlRemove, nil, []string{"fence:closed", "removed"}, ctlView{Gen: 1, Attempt: 1, Op: removed, Phase: closed, Finished: true}, 1},
 		{"paused", ctlRemove, nil, []string{"fence:closed", "removed"}, ctlView{Gen: 1, Attempt: 1, Op: removed, Phase: closed, Finished: true}, 1},
 		{"quarantined", ctlRemove, nil, []string{"fence:closed", "removed"},
-			ctlView{Gen: 1, Attempt: 1, Op: removed, QReason: "setup", Phase: closed, Finished: true}, 1},
+			// The quarantine reason goes with the quarantine (issue 11, item 2).
+			ctlView{Gen: 1, Attempt: 1, Op: removed, Phase: closed, Finished: true}, 1},
 		{"removed", ctlRemove, ErrRemoved, nil, ctlView{Gen: 1, Attempt: 1, Op: removed, Phase: closed, Finished: true}, 1},
 	}
 	for _, tt := range tests {
@@ -739,7 +744,7 @@ func TestRemoveIsTerminal(t *testing.T) {
 					exit, err = s.Collect(h.at(2 * time.Second))
 					require.NoError(t, err, "Collect of the attempt that was running still works")
 					assert.Equal(t, Cancelled, exit.Kind)
-					assert.Equal(t, "cancelled: slot removed", exit.Reason)
+					assert.Equal(t, "slot removed", exit.Reason)
 				}
 				assert.Equal(t, uint64(1), exit.Attempt)
 				assert.True(t, s.Finished())

@@ -18,14 +18,20 @@
 // Go cannot kill a goroutine, so a child that ignores cancellation for longer
 // than Config.StopTimeout is abandoned: the slot records an Abandoned exit,
 // frees itself for the next attempt, and when the goroutine finally returns
-// it records a [StaleReport] for audit and changes nothing else. A process
-// child ([Process]) is killed instead.
+// it records a [StaleReport] for audit and changes nothing else. An
+// Abandoned exit's reason says who gave up: the stop deadline, the caller
+// (Abandon) or Stop's context. A process child ([Process]) is killed
+// instead, never abandoned, by Advance, Abandon and Stop alike, and its exit
+// is recorded with the signal.
 //
 // After an exit, the slot plans what comes next from its [RestartType]
 // (Permanent, Transient, Temporary), a [Backoff] delay, and a sliding-window
 // [RestartTracker]: the restart that would exceed Config.RestartLimit within
 // Config.RestartWindow is refused and the slot is quarantined for an
-// operator, who may Resume it with a fresh budget.
+// operator, who may Resume it with a fresh budget and backoff. An operator
+// Restart keeps both as they are. [ChildSlot.Operation] says whether a slot
+// is active, paused, quarantined or removed: a quarantined slot is not
+// Finished.
 //
 // # Control loop
 //
@@ -60,8 +66,17 @@
 //	}
 //
 // One loop can supervise many slots: give them one [ExitQueue] in
-// Config.Exits and wait on its Ready channel, and keep their deadlines in a
-// [Schedule].
+// Config.Exits and wait on its Ready channel, and file each slot once in a
+// [Schedule], in which it keeps its own entry current. A loop that must stay
+// responsive serves a bounded batch per wake-up:
+//
+//	case <-q.Ready():
+//		for _, s := range q.DrainN(buf[:0], 1024) {
+//			s.TryCollect(now) // false, nil: collected already
+//			s.Advance(now)
+//		}
+//	case <-timer.C:
+//		due = sched.AdvanceDue(time.Now(), due[:0], 1024)
 //
 // # Concurrency
 //
@@ -69,9 +84,13 @@
 // safe for concurrent use, except Done. The child's [Attempt] methods (Beat,
 // Ready, NotReady) are safe from any goroutine and do not allocate. Values the
 // slot returns ([Exit], [Liveness], [Record], [Event]) are plain snapshots
-// that may be handed to any goroutine. Config.OnEvent runs synchronously on
-// the loop's goroutine, never under a lock. The library starts no goroutine
-// of its own besides each attempt's.
+// that may be handed to any goroutine; their WithoutStacks methods leave a
+// panic's stack out of what is served or logged. Config.OnEvent runs
+// synchronously on the loop's goroutine, never under a lock: a listener may
+// read its slot and drive other slots, and a call that would change its own
+// slot returns [ErrReentrant]. Errors of a slot's methods are [*SlotError]
+// values that name the slot and wrap a sentinel. The library starts no
+// goroutine of its own besides each attempt's.
 //
 // # Time
 //

@@ -100,12 +100,14 @@ type Event struct {
 	// Attempt and Generation name the attempt concerned (for slot-wide
 	// events, the latest one).
 	Attempt, Generation uint64
-	// Time is the now of the call that emitted the event.
+	// Time is the now of the call that emitted the event. LogValue leaves
+	// it out: a log record carries its own time.
 	Time time.Time
 	// Exit is the exit, for exited, abandoned and stale_report; nil
 	// otherwise.
 	Exit *Exit
-	// Reason says why, where there is a why.
+	// Reason says why, where there is a why and no Exit: an exit's own
+	// Reason says why it ended, and is not repeated here.
 	Reason string
 	// Phase is the fence's new phase, for fence events.
 	Phase FencePhase
@@ -121,16 +123,17 @@ type Event struct {
 }
 
 // LogValue groups the event's fields for log/slog, so that
-// logger.Info("supervisor", "event", e) logs all of it.
+// logger.Info("supervisor", "event", e) logs all of it, each fact once: not
+// Time, which the log record carries, and the exit's stack only if it was
+// kept (see [Event.WithoutStacks]).
 func (e Event) LogValue() slog.Value {
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs,
 		slog.String("kind", e.Kind.String()),
 		slog.String("child_id", e.ChildID),
 		slog.String("path", e.Path),
 		slog.Uint64("attempt", e.Attempt),
 		slog.Uint64("generation", e.Generation),
-		slog.Time("time", e.Time),
 	)
 	if e.Reason != "" {
 		attrs = append(attrs, slog.String("reason", e.Reason))
@@ -160,6 +163,17 @@ func (e Event) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
+// WithoutStacks returns a copy of e whose Exit has no stack, for logs that
+// must not show file paths and goroutines. e's own Exit is not changed: it
+// may be shared.
+func (e Event) WithoutStacks() Event {
+	if e.Exit != nil && e.Exit.Stack != "" {
+		x := e.Exit.WithoutStacks()
+		e.Exit = &x
+	}
+	return e
+}
+
 // String returns a one-line description of the event.
 func (e Event) String() string {
 	s := e.ChildID + ": " + e.Kind.String()
@@ -187,9 +201,13 @@ func (s *ChildSlot) emit(e Event) {
 }
 
 // deliver fills the event's slot fields and hands it to OnEvent, then to
-// the OnEvent of every group above the slot.
+// the OnEvent of every group above the slot. While the listeners run, the
+// slot refuses calls that would change it (ErrReentrant): it is in the
+// middle of one of its own methods.
 func (s *ChildSlot) deliver(e Event) {
 	e.ChildID, e.Path = s.id, s.cfg.Path
+	s.hooks |= hookEmitting
+	defer func() { s.hooks &^= hookEmitting }() // a panicking listener leaves the slot usable
 	if s.cfg.OnEvent != nil {
 		s.cfg.OnEvent(e)
 	}

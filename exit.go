@@ -73,7 +73,9 @@ type Exit struct {
 	// PanicValue is the value the child panicked with. It is not serialized;
 	// Reason holds its text.
 	PanicValue any `json:"-"`
-	// Stack is the child's full stack at the panic.
+	// Stack is the child's full stack at the panic. It names files and
+	// goroutines: [Exit.WithoutStacks] leaves it out of what is served or
+	// logged.
 	Stack string `json:"stack,omitempty"`
 	// Attempt is the attempt's number, counted over the slot's life.
 	Attempt uint64 `json:"attempt"`
@@ -83,6 +85,14 @@ type Exit struct {
 	StartedAt time.Time `json:"started_at"`
 	// ExitedAt is when it ended (for Abandoned, when the slot gave up).
 	ExitedAt time.Time `json:"exited_at"`
+}
+
+// WithoutStacks returns a copy of e with Stack cleared, for JSON or logs
+// that must not show file paths and goroutines. Err and PanicValue are kept
+// (neither is serialized nor logged).
+func (e Exit) WithoutStacks() Exit {
+	e.Stack = ""
+	return e
 }
 
 // Duration returns how long the attempt ran.
@@ -125,7 +135,7 @@ func (e Exit) String() string {
 }
 
 // LogValue groups the exit's fields for log/slog, the stack included when
-// there is one.
+// there is one; log e.WithoutStacks() to leave it out.
 func (e Exit) LogValue() slog.Value {
 	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs,
@@ -167,15 +177,26 @@ type stopCause struct {
 
 func (c *stopCause) Error() string { return c.reason }
 
-// abandonedReason is the Reason of every Abandoned exit.
-const abandonedReason = "ignored cancellation past the stop timeout"
+// The reasons of Abandoned exits: who gave up on the attempt.
+const (
+	// abandonedReason: Advance, at the stop deadline.
+	abandonedReason = "ignored cancellation past the stop timeout"
+	// abandonedEarly: the caller, through Abandon, before the deadline.
+	abandonedEarly = "abandoned by the caller before the stop timeout"
+	// abandonedByStop: Stop, whose context ended before the deadline.
+	abandonedByStop = "abandoned by Stop: its context ended before the stop timeout"
+	// abandonedUnreaped: Advance, a process still not reaped after SIGKILL.
+	abandonedUnreaped = "process not reaped within the stop timeout after SIGKILL"
+)
 
 // The causes the slot uses; allocated once so that cancelling costs nothing.
+// A reason says why, not what: the kind says that already, and an exit
+// reads "attempt 3 was cancelled after 2s: slot removed".
 var (
-	causeCancel   = &stopCause{Cancelled, "cancelled by the supervisor"}
-	causePause    = &stopCause{Cancelled, "cancelled: slot paused"}
-	causeRemove   = &stopCause{Cancelled, "cancelled: slot removed"}
-	causeRestart  = &stopCause{Cancelled, "cancelled: restart requested"}
+	causeCancel   = &stopCause{Cancelled, "cancel requested"}
+	causePause    = &stopCause{Cancelled, "slot paused"}
+	causeRemove   = &stopCause{Cancelled, "slot removed"}
+	causeRestart  = &stopCause{Cancelled, "restart requested"}
 	causeParent   = &stopCause{Cancelled, "parent context done"}
 	causeTimeout  = &stopCause{TimedOut, "attempt deadline passed"}
 	causeStale    = &stopCause{Unhealthy, "heartbeat stale"}

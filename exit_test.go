@@ -40,20 +40,20 @@ func TestExitClassify(t *testing.T) {
 		},
 		{
 			name: "context.Canceled after our cancel",
-			o:    outcome{err: context.Canceled, cause: causeCancel}, kind: Cancelled, reason: "cancelled by the supervisor",
+			o:    outcome{err: context.Canceled, cause: causeCancel}, kind: Cancelled, reason: "cancel requested",
 		},
 		{
 			name: "nil after our cancel",
-			o:    outcome{cause: causeCancel}, kind: Cancelled, reason: "cancelled by the supervisor",
+			o:    outcome{cause: causeCancel}, kind: Cancelled, reason: "cancel requested",
 		},
 		{
 			name: "error after our cancel",
 			o:    outcome{err: refused, cause: causeCancel}, kind: Cancelled,
-			reason: "cancelled by the supervisor (returned: dial tcp: connection refused)",
+			reason: "cancel requested (returned: dial tcp: connection refused)",
 		},
-		{name: "after pause", o: outcome{err: context.Canceled, cause: causePause}, kind: Cancelled, reason: "cancelled: slot paused"},
-		{name: "after remove", o: outcome{err: context.Canceled, cause: causeRemove}, kind: Cancelled, reason: "cancelled: slot removed"},
-		{name: "after restart", o: outcome{err: context.Canceled, cause: causeRestart}, kind: Cancelled, reason: "cancelled: restart requested"},
+		{name: "after pause", o: outcome{err: context.Canceled, cause: causePause}, kind: Cancelled, reason: "slot paused"},
+		{name: "after remove", o: outcome{err: context.Canceled, cause: causeRemove}, kind: Cancelled, reason: "slot removed"},
+		{name: "after restart", o: outcome{err: context.Canceled, cause: causeRestart}, kind: Cancelled, reason: "restart requested"},
 		{
 			name: "after the parent's cancel",
 			o:    outcome{err: context.Canceled, cause: context.Canceled}, kind: Cancelled, reason: "parent context: context canceled",
@@ -206,8 +206,8 @@ func TestExitString(t *testing.T) {
 		},
 		{
 			name: "rounded to 1ms past a millisecond",
-			e:    Exit{Kind: Cancelled, Attempt: 4, Reason: "cancelled by the supervisor", StartedAt: at, ExitedAt: at.Add(1500300 * time.Nanosecond)},
-			want: "attempt 4 was cancelled after 2ms: cancelled by the supervisor",
+			e:    Exit{Kind: Cancelled, Attempt: 4, Reason: "cancel requested", StartedAt: at, ExitedAt: at.Add(1500300 * time.Nanosecond)},
+			want: "attempt 4 was cancelled after 2ms: cancel requested",
 		},
 		{
 			name: "below a millisecond",
@@ -349,5 +349,19 @@ func coreCheckEnumText[T ~uint8, PT interface {
 		_, err := encode(v)
 		assert.ErrorIs(t, err, enum.ErrUnknown, "%d", uint8(v))
 		assert.Equal(t, fmt.Sprintf("%s(%d)", typ, uint8(v)), str(v))
+	}
+}
+
+// TestExitStringDoesNotStutter: the reason of a slot's own cancellation says
+// why, never the kind again, so an exit's text names each fact once
+// (issue 11, item 8).
+func TestExitStringDoesNotStutter(t *testing.T) {
+	for _, c := range []*stopCause{causeCancel, causePause, causeRemove, causeRestart, causeParent,
+		causeTimeout, causeStale, causeNotReady} {
+		e := newExit(outcome{err: context.Canceled, cause: c})
+		verb := exitVerbs[e.Kind]
+		s := e.String()
+		assert.Equal(t, 1, strings.Count(s, strings.TrimPrefix(verb, "was ")), "%q repeats %q", s, verb)
+		assert.NotContains(t, e.Reason, e.Kind.String(), "reason %q repeats the kind", e.Reason)
 	}
 }

@@ -577,7 +577,7 @@ func fuzzErrorOf(err error) (model.Error, bool) {
 			return s.want, true
 		}
 	}
-	if strings.HasPrefix(err.Error(), "supervisor: parent context done") && errors.Is(err, context.Canceled) {
+	if strings.Contains(err.Error(), "parent context done") && errors.Is(err, context.Canceled) {
 		return model.ErrParentDone, true
 	}
 	return model.OK, false

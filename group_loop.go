@@ -46,6 +46,11 @@ func (t *tree) clampNow(now time.Time) time.Time {
 	return now
 }
 
+// advanceBatch bounds the exits and the deadlines one Advance serves, so
+// that a storm of exits cannot starve the deadlines, nor the other way
+// round; the loop comes back at once for the rest.
+const advanceBatch = 1024
+
 // busyAdd lists g among the groups whose walk Advance carries on.
 func (t *tree) busyAdd(g *Group) {
 	t.kick = true
@@ -117,7 +122,9 @@ func (g *Group) Advance(now time.Time) {
 		t.changed = true
 	}
 	t.applyCommands(now)
-	t.buf = t.q.Drain(t.buf[:0])
+	// Bounded: in a storm, deadlines and commands keep their turn; what is
+	// left stays queued and Wake stays signalled.
+	t.buf = t.q.DrainN(t.buf[:0], advanceBatch)
 	if len(t.buf) > 0 {
 		t.changed = true
 	}
@@ -179,7 +186,7 @@ func (t *tree) serve(s *ChildSlot, now time.Time) {
 // reports whether there was any.
 func (t *tree) due(now time.Time) bool {
 	served := false
-	for range t.sched.Len() + 1 {
+	for range min(t.sched.Len()+1, advanceBatch) {
 		s, at, ok := t.sched.Next()
 		if !ok || at.After(now) {
 			return served

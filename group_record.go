@@ -112,3 +112,24 @@ func (r GroupRecord) LogValue() slog.Value {
 	}
 	return slog.GroupValue(attrs...)
 }
+
+// WithoutStacks returns a copy of r, all the way down, with the panic
+// stacks left out of every member's last exit, for serving records where
+// file paths and goroutine addresses must not go (an admin page, say). r
+// itself, which may be a shared Snapshot, is not changed.
+func (r GroupRecord) WithoutStacks() GroupRecord {
+	members := make([]MemberRecord, len(r.Members))
+	for i, m := range r.Members {
+		if m.Slot != nil {
+			s := m.Slot.WithoutStacks()
+			m.Slot = &s
+		}
+		if m.Group != nil {
+			g := m.Group.WithoutStacks()
+			m.Group = &g
+		}
+		members[i] = m
+	}
+	r.Members = members
+	return r
+}

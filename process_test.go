@@ -162,7 +162,7 @@ func TestProcessCancelTrapped(t *testing.T) {
 	e := procWait(t, s)
 	assert.Equal(t, Cancelled, e.Kind, "exit %v", e)
 	assert.Zero(t, e.Code, "the script exited 0 itself")
-	assert.Equal(t, "cancelled by the supervisor", e.Reason)
+	assert.Equal(t, "cancel requested", e.Reason)
 	r := s.Record(time.Now())
 	assert.Equal(t, StopCompleted, r.StopState)
 	assert.Zero(t, r.AbandonedTotal)
@@ -256,6 +256,60 @@ func TestProcessNilBuild(t *testing.T) {
 			assert.Equal(t, Failed, e.Kind, "exit %v", e)
 			assert.Equal(t, tt.reason, e.Reason)
 			assert.Nil(t, e.PanicValue)
+		})
+	}
+}
+
+// TestProcessKilledNotAbandonedBeforeStopTimeout: giving up on a process
+// before its StopTimeout, through Stop with a short context or through
+// Abandon, kills it and records its exit with the signal; nothing is
+// abandoned, and no stale report follows (issue 11, item 1).
+func TestProcessKilledNotAbandonedBeforeStopTimeout(t *testing.T) {
+	procNeedShell(t)
+	tests := []struct {
+		name   string
+		giveUp func(t *testing.T, s *ChildSlot) Exit
+		reason string
+	}{
+		{name: "Stop with a short context", reason: "slot removed", giveUp: func(t *testing.T, s *ChildSlot) Exit {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			e, err := s.Stop(ctx)
+			require.NoError(t, err)
+			return e
+		}},
+		{name: "Abandon", reason: "cancel requested", giveUp: func(t *testing.T, s *ChildSlot) Exit {
+			_, ok := s.Abandon(time.Now())
+			assert.False(t, ok, "a process is killed, not abandoned")
+			return procWaitTicking(t, s, nil)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			build, ready := procShell(t, `trap '' TERM; echo ready; exec sleep 30`, 0)
+			const stopTimeout = 10 * time.Second // far longer than the test may take
+			s := procStart(t, Process(build), stopTimeout)
+			procReady(t, ready)
+			// The script may say ready before Process has published the
+			// process to the attempt; until then it is a goroutine.
+			require.Eventually(t, func() bool { return s.active.proc.Load() != nil }, procWaitLimit, time.Millisecond)
+
+			began := time.Now()
+			e := tt.giveUp(t, s)
+			assert.Less(t, time.Since(began), stopTimeout, "killed before the stop timeout")
+			assert.Equal(t, Cancelled, e.Kind, "exit %v", e)
+			assert.Equal(t, tt.reason+" (returned: signal: killed)", e.Reason)
+			assert.Equal(t, -1, e.Code, "signalled")
+
+			s.Advance(time.Now())
+			r := s.Record(time.Now())
+			assert.Zero(t, r.AbandonedTotal, "nothing abandoned")
+			assert.Zero(t, r.Abandoned)
+			assert.Zero(t, r.StaleReports)
+			assert.Nil(t, r.LastStaleReport, "no stale report")
+			require.NotNil(t, r.LastExit)
+			assert.Equal(t, e.Reason, r.LastExit.Reason)
+			assert.Equal(t, StopCompleted, r.StopState)
 		})
 	}
 }

@@ -12,7 +12,8 @@ import "sync"
 // use; NewExitQueue is a convenience.
 type ExitQueue struct {
 	mu    sync.Mutex
-	slots []*ChildSlot  // guarded by mu, as are their queued flags
+	slots []*ChildSlot  // guarded by mu, as are their queued flags; slots[head:] are queued
+	head  int           // guarded by mu
 	once  sync.Once     // makes ready, for the zero ExitQueue
 	ready chan struct{} // capacity 1: a post never blocks; set once, then only read
 }
@@ -34,23 +35,50 @@ func (q *ExitQueue) readyChan() chan struct{} {
 }
 
 // Ready returns a channel that receives a value when slots have been queued
-// since the last Drain. One receive may stand for many slots: drain them all.
+// since the last Drain, or are left queued by DrainN. One receive may stand
+// for many slots: drain them all, or DrainN some and come back.
 func (q *ExitQueue) Ready() <-chan struct{} { return q.readyChan() }
 
 // Drain appends the queued slots to buf, empties the queue and returns the
 // extended buf. A drained slot may have nothing left to collect (its exit
-// was already collected through Done): Collect then returns ErrNoAttempt,
-// which is harmless. Call Advance on drained slots too, so that late returns
-// of abandoned attempts are recorded.
+// was already collected through Done): collect it with TryCollect, which
+// says so without an error. Call Advance on drained slots too, so that late
+// returns of abandoned attempts are recorded. Drain takes every queued
+// slot, however many: a loop that must stay responsive uses DrainN.
 func (q *ExitQueue) Drain(buf []*ChildSlot) []*ChildSlot {
+	return q.DrainN(buf, 0)
+}
+
+// DrainN is Drain taking at most max slots, the longest queued first (max
+// <= 0: all of them). The rest stay queued, in order, and Ready stays
+// signalled while any is left, so a loop that serves max slots per wake-up
+// comes back for the rest after its other work (its timers, say).
+func (q *ExitQueue) DrainN(buf []*ChildSlot, max int) []*ChildSlot {
 	q.mu.Lock()
-	for i, s := range q.slots {
+	queued := q.slots[q.head:]
+	n := len(queued)
+	if max > 0 && max < n {
+		n = max
+	}
+	for i, s := range queued[:n] {
 		s.queued = false
 		buf = append(buf, s)
-		q.slots[i] = nil
+		queued[i] = nil
 	}
-	q.slots = q.slots[:0]
+	q.head += n
+	left := len(q.slots) - q.head
+	switch {
+	case left == 0:
+		q.slots, q.head = q.slots[:0], 0
+	case q.head >= left: // compact once the taken part outgrows what is left
+		copy(q.slots, q.slots[q.head:])
+		clear(q.slots[left:])
+		q.slots, q.head = q.slots[:left], 0
+	}
 	q.mu.Unlock()
+	if left > 0 {
+		q.signal()
+	}
 	return buf
 }
 
@@ -58,7 +86,15 @@ func (q *ExitQueue) Drain(buf []*ChildSlot) []*ChildSlot {
 func (q *ExitQueue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.slots)
+	return len(q.slots) - q.head
+}
+
+// signal makes Ready ready, without blocking.
+func (q *ExitQueue) signal() {
+	select {
+	case q.readyChan() <- struct{}{}:
+	default:
+	}
 }
 
 // wake makes Ready receive, as a post does, without queueing a slot.

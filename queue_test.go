@@ -294,3 +294,69 @@ func TestExitQueueAbandonedLateReturn(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// TestExitQueueDrainN: DrainN takes at most max slots, the longest queued
+// first, leaves the rest queued in order and keeps Ready signalled while
+// any is left (issue 11, item 10).
+func TestExitQueueDrainN(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := NewExitQueue()
+		slots := make([]*ChildSlot, 10)
+		for i := range slots {
+			s, err := NewChildSlot(fmt.Sprint("s", i), func(context.Context, *Attempt) error { return nil },
+				Config{Restart: Temporary, Exits: q})
+			require.NoError(t, err)
+			require.NoError(t, s.Start(t.Context(), time.Now()))
+			synctest.Wait() // returned and posted, in this order
+			slots[i] = s
+		}
+		require.Equal(t, 10, q.Len())
+		<-q.Ready()
+
+		var got []*ChildSlot
+		for range 3 {
+			n := len(got)
+			got = q.DrainN(got, 3)
+			assert.Len(t, got[n:], 3)
+			select {
+			case <-q.Ready():
+			default:
+				require.Fail(t, "Ready is signalled while slots are left")
+			}
+		}
+		assert.Equal(t, 1, q.Len())
+		// A slot collected and run again posts itself behind the one left.
+		_, ok, err := slots[0].TryCollect(time.Now())
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NoError(t, slots[0].Start(t.Context(), time.Now()))
+		synctest.Wait()
+		<-q.Ready()
+		got = q.DrainN(got, 5)
+		assert.Equal(t, append(slots[:10:10], slots[0]), got, "oldest first, across calls")
+		assert.Zero(t, q.Len())
+		select {
+		case <-q.Ready():
+			require.Fail(t, "Ready signalled with nothing left")
+		default:
+		}
+		assert.Empty(t, q.DrainN(nil, 4))
+		assert.Empty(t, q.Drain(nil))
+	})
+}
+
+// TestExitQueueDrainNUnbounded: max <= 0 takes everything, as Drain.
+func TestExitQueueDrainNUnbounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := NewExitQueue()
+		for i := range 4 {
+			s, err := NewChildSlot(fmt.Sprint("s", i), func(context.Context, *Attempt) error { return nil },
+				Config{Restart: Temporary, Exits: q})
+			require.NoError(t, err)
+			require.NoError(t, s.Start(t.Context(), time.Now()))
+		}
+		synctest.Wait()
+		assert.Len(t, q.DrainN(nil, 0), 4)
+		assert.Zero(t, q.Len())
+	})
+}

@@ -345,11 +345,10 @@ func (s *ChildSlot) Liveness(now time.Time) Liveness {
 	var l Liveness
 	l.Readiness, _ = a.sig.readiness()
 	if b, ok := a.sig.lastBeat(); ok {
-		if s.lastBeat == nil || s.beatKey != b {
-			t := s.base.WallNanos(b)
-			s.beatKey, s.lastBeat = b, &t
+		if s.lastBeat == nil || s.lastBeat.nanos != b {
+			s.lastBeat = &beatStamp{nanos: b, at: s.base.WallNanos(b)}
 		}
-		l.LastBeat = s.lastBeat
+		l.LastBeat = &s.lastBeat.at
 	}
 	if d := s.heartbeatTimeout; d > 0 && !a.cancelled {
 		l.Stale = s.base.Nanos(now) >= a.sig.staleAt(a.startNanos, d)
@@ -357,7 +356,20 @@ func (s *ChildSlot) Liveness(now time.Time) Liveness {
 	return l
 }
 
-// LogValue groups the record's main fields for log/slog.
+// WithoutStacks returns a copy of r whose LastExit has no stack, for
+// records served (over HTTP, say) or logged where file paths and goroutines
+// must not show. The snapshot r points to is shared and is not changed; the
+// copy allocates only when there is a stack to leave out.
+func (r Record) WithoutStacks() Record {
+	if r.LastExit != nil && r.LastExit.Stack != "" {
+		x := r.LastExit.WithoutStacks()
+		r.LastExit = &x
+	}
+	return r
+}
+
+// LogValue groups the record's main fields for log/slog, the last exit's
+// stack included when there is one; log r.WithoutStacks() to leave it out.
 func (r Record) LogValue() slog.Value {
 	attrs := []slog.Attr{
 		slog.String("child_id", r.ChildID),
@@ -379,4 +391,12 @@ func (r Record) LogValue() slog.Value {
 		attrs = append(attrs, slog.Any("last_exit", *r.LastExit))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// beatStamp is a beat as Liveness reported it: its nanoseconds since the
+// TimeBase and its wall time, which records point at. It is replaced, never
+// changed, when the beat moves.
+type beatStamp struct {
+	nanos int64
+	at    time.Time
 }

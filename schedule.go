@@ -4,23 +4,27 @@ import "time"
 
 // Schedule keeps slots ordered by their next deadline ([ChildSlot.NextDeadline]),
 // so that a loop supervising many slots learns when to wake, and which slot
-// is due, without asking every slot on every tick: Next is O(1), Update and
-// Remove are O(log n). It is a binary min-heap; each slot holds its own
-// position in it, so no lookup is needed.
+// is due, without asking every slot on every tick: Next is O(1), filing and
+// removing a slot are O(log n). It is a binary min-heap; each slot holds its
+// own position in it, so no lookup is needed.
 //
-// Call Update after every call on a slot that may change its deadline
-// (Start, Collect, Advance, Cancel, Abandon and the operator controls): a
-// slot with no deadline leaves the schedule. A child moves its own deadlines
-// only later (Beat, Ready), so an entry that missed a beat wakes the loop
-// early, never late: Advance then finds nothing to do, and Update files the
-// later deadline. What has no deadline reaches the loop by other ways: an
-// attempt's return through Done or Config.Exits, the end of the parent
-// context through the returns it causes.
+// A slot is filed once, with Update, and from then on keeps its own entry
+// current: every method of the slot that may move its NextDeadline (Start,
+// Collect, TryCollect, Advance, Cancel, Abandon, Stop and the operator
+// controls) refiles it, until Remove takes it out. A slot with no deadline
+// stays filed, out of the heap, and comes back into it when it has one
+// again. A child moves its own deadlines only later (Beat, Ready), so an
+// entry that missed a beat wakes the loop early, never late: Advance then
+// finds nothing to do and refiles the later deadline. What has no deadline
+// reaches the loop by other ways: an attempt's return through Done or
+// Config.Exits, the end of the parent context through the returns it
+// causes. AdvanceDue serves the slots that are due.
 //
 // A Schedule belongs to the loop's goroutine, like its slots: its methods
 // are not safe for concurrent use. A slot is in at most one Schedule at a
-// time. The zero Schedule is empty and ready to use; Update allocates only
-// when the heap grows past its capacity.
+// time: filing it in another takes it out of the first. The zero Schedule
+// is empty and ready to use; filing allocates only when the heap grows past
+// its capacity.
 type Schedule struct {
 	heap []scheduled
 }
@@ -31,21 +35,51 @@ type scheduled struct {
 	slot *ChildSlot
 }
 
-// Update files s under its current NextDeadline, or removes it when it has
-// none. A nil slot is ignored.
+// Update files s in the schedule under its current NextDeadline, and has s
+// keep that entry current from then on, until Remove; calling it again is
+// harmless. A slot filed in another Schedule leaves that one. A nil slot is
+// ignored; a zero one has no deadline and is not filed.
 func (q *Schedule) Update(s *ChildSlot) {
 	if s == nil {
 		return
 	}
+	if !s.valid() {
+		q.Remove(s)
+		return
+	}
+	if s.schedule != q && s.schedule != nil {
+		s.schedule.Remove(s)
+	}
+	s.schedule = q
+	s.hooks |= hookFiled
+	q.file(s)
+}
+
+// file puts s in the heap under its current NextDeadline, or takes it out
+// of the heap when it has none.
+func (q *Schedule) file(s *ChildSlot) {
 	if at, ok := s.NextDeadline(); ok {
 		q.set(s, at)
 		return
 	}
-	q.Remove(s)
+	q.unheap(s)
 }
 
-// Remove takes s out of the schedule; a slot that is not in it is ignored.
+// Remove takes s out of the schedule: s no longer keeps an entry in it. A
+// slot that is not in it is ignored.
 func (q *Schedule) Remove(s *ChildSlot) {
+	if s == nil {
+		return
+	}
+	q.unheap(s)
+	if s.schedule == q {
+		s.schedule = nil
+		s.hooks &^= hookFiled
+	}
+}
+
+// unheap takes s out of the heap, if it is there, leaving it filed.
+func (q *Schedule) unheap(s *ChildSlot) {
 	i, ok := q.index(s)
 	if !ok {
 		return
@@ -62,6 +96,35 @@ func (q *Schedule) Remove(s *ChildSlot) {
 	}
 }
 
+// AdvanceDue calls Advance(now) once on each slot whose deadline is at or
+// before now, earliest first, at most max of them (max <= 0: all that are
+// due), and returns buf extended with the slots it advanced, so that the
+// loop can look at them (Finished, say). Each slot refiles itself as it is
+// advanced; a slot still due after its Advance waits for the next call.
+// With a bound, a loop over many slots stays responsive: what is left is
+// due at once, and Next says so.
+func (q *Schedule) AdvanceDue(now time.Time, buf []*ChildSlot, max int) []*ChildSlot {
+	start := len(buf)
+	for len(q.heap) > 0 && (max <= 0 || len(buf)-start < max) {
+		top := q.heap[0]
+		if top.at.After(now) {
+			break
+		}
+		q.unheap(top.slot) // still filed: its Advance refiles it
+		buf = append(buf, top.slot)
+	}
+	for _, s := range buf[start:] {
+		s.Advance(now)
+		if s.schedule == q && s.sched == 0 {
+			q.file(s) // an Advance refused (its OnEvent runs) did not refile it
+		}
+	}
+	return buf
+}
+
+// Len returns the number of slots in the schedule that have a deadline.
+func (q *Schedule) Len() int { return len(q.heap) }
+
 // Next returns the slot with the earliest deadline and that deadline, or
 // false when the schedule is empty. The deadline may be in the past: the
 // slot's Advance is then due at once. Among equal deadlines, which slot
@@ -72,9 +135,6 @@ func (q *Schedule) Next() (*ChildSlot, time.Time, bool) {
 	}
 	return q.heap[0].slot, q.heap[0].at, true
 }
-
-// Len returns the number of slots in the schedule.
-func (q *Schedule) Len() int { return len(q.heap) }
 
 // index returns s's position in q, and whether s is in q at all: a slot
 // keeps its position plus one, zero when it is in no schedule.

@@ -348,3 +348,123 @@ func ExampleSchedule() {
 	// mail unhealthy
 	// scheduled: 0
 }
+
+// TestScheduleKeptCurrentBySlot: a slot filed once keeps its entry current
+// through every method that moves its deadline, with no further Update,
+// until Remove (issue 11, item 9).
+func TestScheduleKeptCurrentBySlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		cfg := Config{HeartbeatTimeout: 10 * time.Second, StopTimeout: 5 * time.Second,
+			Backoff: Backoff{Initial: time.Second, NoJitter: true}}
+		s := coreNew(t, coreBlock(h), cfg)
+		var q Schedule
+		q.Update(s) // filed once, before Start: no deadline yet
+		assert.Zero(t, q.Len())
+		// filed checks that the schedule holds s under its NextDeadline.
+		filed := func(what string) {
+			t.Helper()
+			synctest.Wait()
+			if a := s.active; a != nil && a.isDone() {
+				// The child returned after the call refiled the slot: its
+				// entry may wake the loop early, as documented, until the
+				// exit is collected.
+				return
+			}
+			at, ok := s.NextDeadline()
+			if !ok {
+				assert.Zero(t, q.Len(), "%s: no deadline, no entry", what)
+				return
+			}
+			got, gotAt, ok := q.Next()
+			require.True(t, ok, "%s: filed", what)
+			assert.Same(t, s, got)
+			assert.True(t, gotAt.Equal(at), "%s: filed under %v, deadline %v", what, gotAt, at)
+		}
+		coreStartAt(t, s, h)
+		filed("Start")
+		h.attempt(t)
+		time.Sleep(time.Second)
+		require.True(t, s.Cancel(time.Now()))
+		filed("Cancel")
+		coreCollect(t, s)
+		filed("Collect") // restart scheduled
+		at, _ := s.NextDeadline()
+		coreSleepUntil(at)
+		q.AdvanceDue(time.Now(), nil, 0)
+		filed("AdvanceDue")
+		h.attempt(t)
+		require.NoError(t, s.Pause(time.Now()))
+		filed("Pause")
+		coreCollect(t, s)
+		filed("Collect after Pause")
+		require.NoError(t, s.Resume(time.Now()))
+		filed("Resume")
+		h.attempt(t)
+		_, err := s.Restart(time.Now())
+		require.NoError(t, err)
+		filed("Restart")
+		coreCollect(t, s)
+		filed("Collect under a fence")
+		s.Advance(time.Now())
+		filed("Advance")
+		h.attempt(t)
+		require.NoError(t, s.Quarantine(time.Now(), "ops"))
+		filed("Quarantine")
+		coreCollect(t, s)
+		require.NoError(t, s.Remove(time.Now()))
+		filed("Remove")
+
+		// Remove ends it: the slot no longer files itself.
+		other := coreNew(t, coreBlock(h), cfg)
+		q.Update(other)
+		coreStartAt(t, other, h)
+		h.attempt(t)
+		require.Equal(t, 1, q.Len())
+		q.Remove(other)
+		assert.Zero(t, q.Len())
+		require.True(t, other.Cancel(time.Now()))
+		assert.Zero(t, q.Len(), "a removed slot does not refile itself")
+		synctest.Wait() // the cancelled child has returned: no deadline until collected
+
+		// Filing in another schedule leaves the first.
+		var q2 Schedule
+		q.Update(other)
+		q2.Update(other)
+		assert.Zero(t, q.Len())
+		assert.Zero(t, q2.Len(), "filed, with no deadline")
+		coreCollect(t, other)
+		assert.Equal(t, 1, q2.Len(), "the restart is filed in the second schedule")
+		assert.Zero(t, q.Len())
+	})
+}
+
+// TestScheduleAdvanceDueBounded: AdvanceDue advances each due slot once,
+// earliest first, at most max of them, and leaves the rest due.
+func TestScheduleAdvanceDueBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		var q Schedule
+		slots := make([]*ChildSlot, 5)
+		for i := range slots {
+			slots[i] = coreNew(t, coreBlockHeld(h), Config{HeartbeatTimeout: time.Duration(i+1) * time.Second})
+			q.Update(slots[i])
+			coreStartAt(t, slots[i], h)
+			h.attempt(t)
+		}
+		time.Sleep(10 * time.Second)
+		got := q.AdvanceDue(time.Now(), nil, 2)
+		assert.Equal(t, slots[:2], got, "earliest first, at most two")
+		for _, s := range got {
+			assert.Equal(t, StatusCancelling, s.Record(time.Now()).Status, "advanced")
+		}
+		_, at, ok := q.Next()
+		require.True(t, ok)
+		assert.False(t, at.After(time.Now()), "the rest are still due")
+		got = q.AdvanceDue(time.Now(), got[:0], 0)
+		assert.Equal(t, slots[2:], got)
+		_, at, _ = q.Next()
+		assert.True(t, at.After(time.Now()), "nothing due: every slot refiled its stop deadline")
+		assert.Empty(t, q.AdvanceDue(time.Now(), nil, 0))
+	})
+}

@@ -9,7 +9,8 @@ import (
 )
 
 // Errors returned by the package. Match them with [errors.Is]; the returned
-// error usually wraps one of them with a message that says more.
+// error usually wraps one of them with a message that says more: a slot's
+// methods return a [*SlotError] that names the slot.
 var (
 	// ErrInvalidConfig reports a Config field, or an argument, that cannot be
 	// used; the wrapping message names it.
@@ -28,6 +29,9 @@ var (
 	ErrRemoved = errors.New("supervisor: slot removed")
 	// ErrNotStarted reports that the slot has not been started yet.
 	ErrNotStarted = errors.New("supervisor: slot not started")
+	// ErrReentrant reports a call that changes a slot made from that slot's
+	// own Config.OnEvent listener; the call did nothing.
+	ErrReentrant = errors.New("supervisor: slot method called from its own OnEvent")
 )
 
 // errZeroSlot is what every method of a nil or zero ChildSlot returns.
@@ -70,7 +74,16 @@ type Config struct {
 	Exits *ExitQueue
 	// OnEvent, when set, is called synchronously on the loop's goroutine,
 	// from the slot's methods, for every [Event]; never from the child's
-	// goroutine and never under a lock. It must not call the slot's methods.
+	// goroutine and never under a lock. The slot is then in the middle of
+	// one of its methods. A listener may keep the Event, log it, and call
+	// any method of other slots (start a sibling, say). On its own slot it
+	// may read (ID, TimeBase, Done, Operation, Finished, NextDeadline,
+	// Liveness, Record), seeing the slot as it is at that point of the
+	// method; every call that would change it (Start, Collect, TryCollect,
+	// Advance, Cancel, Abandon, Stop and the operator controls) does nothing
+	// and returns [ErrReentrant], false or the zero value. The same holds
+	// for a call that comes back to the slot through another slot's
+	// listener.
 	OnEvent func(Event)
 	// Significant marks a member of a [Group] whose end, with no restart to
 	// follow, may shut the group down (see [AutoShutdown]). It means nothing
@@ -162,12 +175,13 @@ type ChildSlot struct {
 	// Advance tests it on every call, and reading the slice header instead,
 	// two lines further, costs an idle sweep a third more (measured).
 	reaping bool
-	// held: the slot's group stops and starts it (a group restart or
-	// shutdown): its exits plan nothing of their own.
-	held  bool
-	op    Operation
-	stop  StopState
-	phase FencePhase
+	op      Operation
+	stop    StopState
+	phase   FencePhase
+	// hooks says, in the last byte of the first line, whether OnEvent is
+	// running and whether a Schedule is kept current: Advance tests both
+	// on every call.
+	hooks slotHooks
 	// Second cache line: the clock, lastNow and the base's anchor.
 	lastNow   time.Time // latest now seen; earlier ones are clamped to it
 	base      TimeBase
@@ -179,8 +193,12 @@ type ChildSlot struct {
 	current atomic.Pointer[Attempt] // the active attempt, for Done
 	queued  bool                    // posted to cfg.Exits and not yet drained; guarded by its mu
 	frozen  bool                    // its group is shutting down or over: nothing may start it
+	held    bool                    // its group stops and starts it: its exits plan nothing of their own
 	sched   int                     // index in a Schedule's heap plus one; zero: in none
-	grp     *Group                  // the group the slot is a member of; nil for a lone slot
+	// schedule is the Schedule the slot keeps its entry current in (with
+	// hookFiled set), from Schedule.Update until Schedule.Remove.
+	schedule *Schedule
+	grp      *Group // the group the slot is a member of; nil for a lone slot
 
 	id       string
 	gen      uint64 // generation of the current period
@@ -190,9 +208,28 @@ type ChildSlot struct {
 
 	tracker  *RestartTracker // nil until the first restart is planned; see restartTracker
 	backoff  BackoffSequence
-	beatKey  int64 // the beat lastBeat was built for
-	lastBeat *time.Time
-	cold     *slotCold // nil until first needed; see coldState
+	lastBeat *beatStamp // the latest beat as Liveness reported it
+	cold     *slotCold  // nil until first needed; see coldState
+}
+
+// slotHooks are flags of a slot that its methods test on entry or exit.
+type slotHooks uint8
+
+const (
+	// hookEmitting: Config.OnEvent is running; calls that would change the
+	// slot are refused with ErrReentrant.
+	hookEmitting slotHooks = 1 << iota
+	// hookFiled: the slot is filed in s.schedule and refiles itself after
+	// every call that may move its NextDeadline.
+	hookFiled
+)
+
+// refile brings the slot's entry in its Schedule up to date, if it is
+// filed in one.
+func (s *ChildSlot) refile() {
+	if s.hooks&hookFiled != 0 {
+		s.schedule.file(s)
+	}
 }
 
 // slotConfig is what a slot keeps of its Config, defaults filled, besides
@@ -280,7 +317,7 @@ func NewChildSlot(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 	}
 	cfg, err := cfg.withDefaults(id)
 	if err != nil {
-		return nil, err
+		return nil, &SlotError{ID: id, Err: err}
 	}
 	s := &ChildSlot{
 		id:               id,
@@ -320,6 +357,19 @@ func (s *ChildSlot) TimeBase() TimeBase {
 // valid reports whether the slot came from NewChildSlot.
 func (s *ChildSlot) valid() bool { return s != nil && s.fn != nil }
 
+// enter returns the error of a call that may change the slot, when it may
+// not: the slot is nil or zero, or the call comes from the slot's own
+// Config.OnEvent.
+func (s *ChildSlot) enter() error {
+	if !s.valid() {
+		return errZeroSlot
+	}
+	if s.hooks&hookEmitting != 0 {
+		return s.fail(ErrReentrant)
+	}
+	return nil
+}
+
 // clamp returns now, or the latest now seen when now is earlier: time seen
 // by the slot never runs backwards.
 func (s *ChildSlot) clamp(now time.Time) time.Time {
@@ -340,23 +390,24 @@ func (s *ChildSlot) clamp(now time.Time) time.Time {
 // error wrapping [ErrInvalidConfig] for a nil ctx, and ctx's cause when ctx
 // is already done.
 func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
-	if !s.valid() {
-		return errZeroSlot
-	}
-	if ctx == nil {
-		return fmt.Errorf("%w: nil context", ErrInvalidConfig)
-	}
-	if s.grp != nil {
-		return fmt.Errorf("%w: slot %q is a member of group %q, which starts it", ErrInvalidConfig, s.id, s.grp.path)
-	}
-	if err := s.opErr(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	if s.grp != nil {
+		return s.fail(fmt.Errorf("%w: a member of group %q is started by its group", ErrInvalidConfig, s.grp.path))
+	}
+	defer s.refile()
+	if ctx == nil {
+		return s.fail(fmt.Errorf("%w: nil context", ErrInvalidConfig))
+	}
+	if err := s.opErr(); err != nil {
+		return s.fail(err)
+	}
 	if s.active != nil {
-		return ErrActive
+		return s.fail(ErrActive)
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(ctx))
+		return s.fail(parentDone(ctx))
 	}
 	now = s.clamp(now)
 	s.parent = ctx
@@ -369,6 +420,12 @@ func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
 	}
 	s.launch(now)
 	return nil
+}
+
+// parentDone is the error of a start refused because the parent context
+// ctx has ended: it wraps ctx's cause.
+func parentDone(ctx context.Context) error {
+	return fmt.Errorf("supervisor: parent context done: %w", context.Cause(ctx))
 }
 
 // opErr returns the sentinel for an operation that forbids starting.
@@ -435,18 +492,19 @@ func (s *ChildSlot) Done() <-chan struct{} {
 // attempt is held (ErrRemoved once a removed slot has finished) and
 // [ErrNotDone] while the attempt still runs.
 func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
-	if !s.valid() {
-		return Exit{}, errZeroSlot
+	if err := s.enter(); err != nil {
+		return Exit{}, err
 	}
+	defer s.refile()
 	a := s.active
 	if a == nil {
 		if s.op == OperationRemoved {
-			return Exit{}, ErrRemoved
+			return Exit{}, s.fail(ErrRemoved)
 		}
-		return Exit{}, ErrNoAttempt
+		return Exit{}, s.fail(ErrNoAttempt)
 	}
 	if !a.isDone() {
-		return Exit{}, ErrNotDone
+		return Exit{}, s.fail(ErrNotDone)
 	}
 	now = s.clamp(now)
 	e := s.exitOf(a, now)
@@ -455,12 +513,29 @@ func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
 		s.stop = StopCompleted
 	}
 	s.setLastExit(e)
-	s.emitExit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: e.Reason}, &e)
+	s.emitExit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation}, &e)
 	s.plan(&e, now)
 	if s.grp != nil {
 		s.grp.slotExited(s, a, &e, now)
 	}
 	return e, nil
+}
+
+// TryCollect collects the attempt's exit if it has returned, as Collect
+// does, and reports whether there was one: with no attempt held, or one
+// still running, it reports false with a nil error and changes nothing. It
+// is the form for a slot drained from an [ExitQueue], which may have been
+// collected already. Its error is only for a real failure: a nil or zero
+// slot, or a call from the slot's own OnEvent ([ErrReentrant]).
+func (s *ChildSlot) TryCollect(now time.Time) (Exit, bool, error) {
+	if err := s.enter(); err != nil {
+		return Exit{}, false, err
+	}
+	if a := s.active; a == nil || !a.isDone() {
+		return Exit{}, false, nil
+	}
+	e, err := s.Collect(now)
+	return e, err == nil, err
 }
 
 // exitOf builds the exit of the returned attempt a, observed at now. The
@@ -546,9 +621,10 @@ func (t RestartType) restarts(k ExitKind) bool {
 // first delivery only, false with no attempt running or one already
 // cancelled or returned. Cancel does not stop later restarts: Pause does.
 func (s *ChildSlot) Cancel(now time.Time) bool {
-	if !s.valid() {
+	if s.enter() != nil {
 		return false
 	}
+	defer s.refile()
 	now = s.clamp(now)
 	a := s.active
 	if a == nil {
@@ -575,14 +651,20 @@ func (s *ChildSlot) cancelAttempt(a *Attempt, now time.Time, c *stopCause) {
 }
 
 // Abandon gives up on the active attempt, which has not returned: it is
-// cancelled if it was not, a process child is killed, and the attempt is
-// detached with an Abandoned exit, counted in Record.Abandoned, and the next
-// step planned as after any exit. When the goroutine finally returns, Advance
-// records a StaleReport and changes nothing else. Abandon reports false, and
-// does nothing, with no attempt or one that has already returned (Collect
-// it).
+// cancelled if it was not, detached with an Abandoned exit, counted in
+// Record.Abandoned, and the next step planned as after any exit. When the
+// goroutine finally returns, Advance records a StaleReport and changes
+// nothing else. Abandon reports false, and does nothing, with no attempt or
+// one that has already returned (Collect it).
+//
+// A process child ([Process]) is killed, never abandoned: Abandon sends it
+// SIGKILL and reports false, and its exit, with the signal, arrives through
+// Done and Collect as usual. Only if it has still not been reaped
+// StopTimeout after the kill does Advance abandon it. An attempt counts as
+// a process child once its process has started (before that, while build
+// runs, it is a goroutine like any other).
 func (s *ChildSlot) Abandon(now time.Time) (Exit, bool) {
-	if !s.valid() {
+	if !s.valid() || s.hooks&hookEmitting != 0 {
 		return Exit{}, false
 	}
 	a := s.active
@@ -590,14 +672,52 @@ func (s *ChildSlot) Abandon(now time.Time) (Exit, bool) {
 		return Exit{}, false
 	}
 	now = s.clamp(now)
+	if a.proc.Load() != nil {
+		s.kill(a, now) // once: a killed process is waited for
+		s.refile()
+		s.touched()
+		return Exit{}, false
+	}
 	e := s.abandon(a, now)
+	s.refile()
 	s.touched()
 	return e, true
 }
 
+// kill sends SIGKILL to a's process, if a runs one and has not been killed
+// yet, cancelling a first if it was not, and gives the kernel one more
+// StopTimeout to reap it. It reports whether it killed.
+func (s *ChildSlot) kill(a *Attempt, now time.Time) bool {
+	p := a.proc.Load()
+	if p == nil || a.killExtended {
+		return false
+	}
+	if !a.cancelled {
+		s.cancelAttempt(a, now, causeCancel)
+	}
+	_ = p.Kill() // the process may have exited already; nothing to do then
+	a.killExtended = true
+	s.cold.stopBy = now.Add(s.cfg.StopTimeout) // cancelAttempt allocated cold
+	return true
+}
+
 // abandon detaches the running attempt a with an Abandoned exit at now and
-// plans what follows.
+// plans what follows. The exit's reason says who gave up on a: the stop
+// deadline, or the caller before it.
 func (s *ChildSlot) abandon(a *Attempt, now time.Time) Exit {
+	reason := abandonedEarly
+	switch {
+	case !a.cancelled || now.Before(s.cold.stopBy):
+	case a.killExtended:
+		reason = abandonedUnreaped
+	default:
+		reason = abandonedReason
+	}
+	return s.abandonWith(a, now, reason)
+}
+
+// abandonWith is abandon with the exit's reason given.
+func (s *ChildSlot) abandonWith(a *Attempt, now time.Time, reason string) Exit {
 	if !a.cancelled {
 		s.cancelAttempt(a, now, causeCancel)
 	}
@@ -605,7 +725,7 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time) Exit {
 		_ = p.Kill() // the process may have exited already; nothing to do then
 	}
 	e := Exit{
-		Kind: Abandoned, Reason: abandonedReason,
+		Kind: Abandoned, Reason: reason,
 		Attempt: a.number, Generation: a.generation,
 		StartedAt: a.startedAt, ExitedAt: now,
 	}
@@ -615,7 +735,7 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time) Exit {
 	s.coldState().abandonedTotal++
 	s.stop = StopFailed
 	s.setLastExit(e)
-	s.emitExit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: e.Reason}, &e)
+	s.emitExit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation}, &e)
 	s.plan(&e, now)
 	if s.grp != nil {
 		s.grp.slotExited(s, a, &e, now)
@@ -623,12 +743,25 @@ func (s *ChildSlot) abandon(a *Attempt, now time.Time) Exit {
 	return e
 }
 
+// Operation returns the operator's setting of the slot: active, paused,
+// quarantined or removed, as Record(now).Operation would, without building
+// a record. A loop that waits for its slots to settle stops on
+// Finished() || Operation() == OperationQuarantined, since a quarantined
+// slot waits for an operator and never finishes on its own. A nil or zero
+// slot is OperationRemoved.
+func (s *ChildSlot) Operation() Operation {
+	if !s.valid() {
+		return OperationRemoved
+	}
+	return s.op
+}
+
 // Finished reports whether the slot is done for good and nothing is left
 // running: it was removed, or its attempt ended with no restart to follow
 // (a Temporary child, a Transient one that ended normally, or the parent
 // context ended). A paused or quarantined slot is not finished: an operator
-// may resume it. Abandoned goroutines do not hold Finished back. A nil or
-// zero slot is finished.
+// may resume it (see [ChildSlot.Operation]). Abandoned goroutines do not
+// hold Finished back. A nil or zero slot is finished.
 func (s *ChildSlot) Finished() bool {
 	if !s.valid() {
 		return true

@@ -92,7 +92,7 @@ func TestSlotLifecycle(t *testing.T) {
 				h.free()
 				return coreCollect(t, s)
 			},
-			want: coreExitHead{Kind: Cancelled, Reason: "cancelled by the supervisor", Attempt: 1, Generation: 1},
+			want: coreExitHead{Kind: Cancelled, Reason: "cancel requested", Attempt: 1, Generation: 1},
 			ran:  time.Second, stop: StopCompleted, finished: true,
 		},
 		{
@@ -273,7 +273,7 @@ func coreDriveAbandon(t *testing.T, s *ChildSlot, h *coreHarness) Exit {
 
 	want := StaleReport{
 		Generation: 1, Attempt: 1, Kind: Cancelled,
-		Reason:     "cancelled by the supervisor (returned: late)",
+		Reason:     "cancel requested (returned: late)",
 		ObservedAt: s.base.Wall(now),
 	}
 	require.NotNil(t, reported.LastStaleReport)
@@ -758,7 +758,8 @@ func TestSlotEventsFailRestart(t *testing.T) {
 			{Kind: EventRestartScheduled, Attempt: 1, Generation: 1, At: sec, Delay: 100 * ms},
 			{Kind: EventStarted, Attempt: 2, Generation: 1, At: sec + 100*ms},
 		}, got)
-		assert.Equal(t, "dial tcp: connection refused", events[1].Reason)
+		assert.Empty(t, events[1].Reason, "the exit carries the reason")
+		assert.Equal(t, "dial tcp: connection refused", events[1].Exit.Reason)
 	})
 }
 
@@ -768,4 +769,71 @@ func TestAttemptCacheLine(t *testing.T) {
 	// on a line: children of different slots never share one when beating.
 	assert.Zero(t, unsafe.Sizeof(a)%64, "sizeof(Attempt) = %d", unsafe.Sizeof(a))
 	assert.LessOrEqual(t, unsafe.Offsetof(a.sig)+unsafe.Sizeof(a.sig), uintptr(64), "signals in the first line")
+}
+
+// TestSlotAbandonReasonSaysWhoGaveUp: an Abandoned exit says who gave up on
+// the goroutine: the stop deadline, the caller through Abandon before it, or
+// Stop when its context ended before it (issue 11, item 1).
+func TestSlotAbandonReasonSaysWhoGaveUp(t *testing.T) {
+	tests := []struct {
+		name   string
+		giveUp func(t *testing.T, s *ChildSlot) Exit
+		reason string
+	}{
+		{name: "at the stop deadline", reason: "ignored cancellation past the stop timeout",
+			giveUp: func(t *testing.T, s *ChildSlot) Exit {
+				require.True(t, s.Cancel(time.Now()))
+				at, _ := s.NextDeadline()
+				coreSleepUntil(at)
+				s.Advance(time.Now())
+				return *s.Record(time.Now()).LastExit
+			}},
+		{name: "Abandon after the stop deadline", reason: "ignored cancellation past the stop timeout",
+			giveUp: func(t *testing.T, s *ChildSlot) Exit {
+				require.True(t, s.Cancel(time.Now()))
+				at, _ := s.NextDeadline()
+				coreSleepUntil(at)
+				e, ok := s.Abandon(time.Now())
+				require.True(t, ok)
+				return e
+			}},
+		{name: "Abandon before cancelling", reason: "abandoned by the caller before the stop timeout",
+			giveUp: func(t *testing.T, s *ChildSlot) Exit {
+				e, ok := s.Abandon(time.Now())
+				require.True(t, ok)
+				return e
+			}},
+		{name: "Abandon while cancelling", reason: "abandoned by the caller before the stop timeout",
+			giveUp: func(t *testing.T, s *ChildSlot) Exit {
+				require.True(t, s.Cancel(time.Now()))
+				time.Sleep(time.Second)
+				e, ok := s.Abandon(time.Now())
+				require.True(t, ok)
+				return e
+			}},
+		{name: "Stop's context ends", reason: "abandoned by Stop: its context ended before the stop timeout",
+			giveUp: func(t *testing.T, s *ChildSlot) Exit {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+				defer cancel()
+				e, err := s.Stop(ctx)
+				require.NoError(t, err)
+				return e
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newCoreHarness(t)
+				s := coreNew(t, coreIgnore(h), Config{Restart: Temporary})
+				coreStartAt(t, s, h)
+				h.attempt(t)
+				e := tt.giveUp(t, s)
+				assert.Equal(t, Abandoned, e.Kind)
+				assert.Equal(t, tt.reason, e.Reason)
+				r := s.Record(time.Now())
+				assert.Equal(t, uint64(1), r.AbandonedTotal)
+				assert.Equal(t, tt.reason, r.LastExit.Reason)
+			})
+		})
+	}
 }

@@ -1,7 +1,10 @@
 // Command fleet supervises many children (10,000 by default) from one
 // control loop, with no goroutine per slot besides the child's own: exits
 // arrive through one ExitQueue, and deadlines come from a supervisor.Schedule,
-// a min-heap of the slots keyed by their NextDeadline.
+// a min-heap of the slots keyed by their NextDeadline, in which each slot,
+// filed once, keeps its own entry current. Each wake-up serves at most
+// batch slots, so that with many slots the loop stays responsive to its own
+// timers.
 //
 // Each child lives a random time, then succeeds, fails, panics or hangs
 // until its AttemptTimeout; Permanent restarts bring it back after a short
@@ -43,6 +46,7 @@ const (
 	maxLifetime    = 500 * time.Millisecond // a child's work takes up to this long
 	attemptTimeout = time.Second            // a hung child is cancelled after this
 	stopTimeout    = time.Second            // grace before abandoning a child that ignores cancellation
+	batch          = 1024                   // slots served per wake-up, at most
 )
 
 func config(q *supervisor.ExitQueue, onEvent func(supervisor.Event)) supervisor.Config {
@@ -128,7 +132,8 @@ type fleet struct {
 	// sched orders the slots by NextDeadline. With many slots, scanning all
 	// of them on every wake-up to find the earliest deadline costs O(n) per
 	// wake-up; the heap costs O(log n) per change of one slot's deadline
-	// and O(1) to read the earliest.
+	// and O(1) to read the earliest. Each slot is filed once and refiles
+	// itself whenever a call moves its deadline.
 	sched    supervisor.Schedule
 	live     int // slots not yet finished
 	st       stats
@@ -136,9 +141,8 @@ type fleet struct {
 	peakGors int
 }
 
-// touch records what changed in e's slot after a call on it.
+// touch notes whether e's slot has finished after a call on it.
 func (f *fleet) touch(e *entry) {
-	f.sched.Update(e.slot)
 	if !e.finished && e.slot.Finished() {
 		e.finished = true
 		f.live--
@@ -187,6 +191,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		f.bySlot[s] = e
 		f.entries = append(f.entries, e)
 		f.live++
+		f.sched.Update(s) // once: from now on the slot keeps its entry current
 		if err := s.Start(ctx, start); err != nil {
 			f.stopAll(time.Now())
 			f.loop(nil, nil)
@@ -205,7 +210,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	sum.ran = time.Since(start)
 
 	for _, e := range f.entries {
-		if r := e.slot.Record(time.Now()); r.Operation == supervisor.OperationQuarantined {
+		if e.slot.Operation() == supervisor.OperationQuarantined {
 			sum.quarantinedAtEnd++
 		}
 	}
@@ -232,23 +237,21 @@ func (f *fleet) loop(done <-chan struct{}, end <-chan time.Time) {
 		select {
 		case <-f.q.Ready():
 			now := time.Now()
-			drained = f.q.Drain(drained[:0])
+			// At most batch slots per wake-up: the rest stay queued and
+			// Ready stays signalled, so the timers below are not starved.
+			drained = f.q.DrainN(drained[:0], batch)
 			for _, s := range drained {
-				_, _ = s.Collect(now) // ErrNoAttempt is harmless: already collected
-				s.Advance(now)        // starts a restart due at once, records late returns
+				if _, _, err := s.TryCollect(now); err != nil { // false, nil: collected already
+					panic(err) // only a zero slot or a call from OnEvent could fail
+				}
+				s.Advance(now) // starts a restart due at once, records late returns
 				f.touch(f.bySlot[s])
 			}
 		case <-timer.C:
-			now := time.Now()
-			// Take every slot that is due off the schedule first, then
-			// serve them: each is advanced once per wake-up.
-			due = due[:0]
-			for s, at, ok := f.sched.Next(); ok && !at.After(now); s, at, ok = f.sched.Next() {
-				f.sched.Remove(s)
-				due = append(due, s)
-			}
+			// Each due slot is advanced once, at most batch per wake-up;
+			// each refiles itself.
+			due = f.sched.AdvanceDue(time.Now(), due[:0], batch)
 			for _, s := range due {
-				s.Advance(now)
 				f.touch(f.bySlot[s])
 			}
 		case <-done:

@@ -679,7 +679,7 @@ func (s *Slot) Remove(now time.Duration) Error {
 		return ErrRemoved
 	}
 	s.at(now)
-	s.op = Removed
+	s.op, s.qReason = Removed, ""
 	s.halt(true)
 	s.setPhase(Closed)
 	return OK

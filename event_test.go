@@ -1,0 +1,146 @@
+package supervisor
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestEventsNameAttemptsOfTheirGeneration drives a slot through fenced
+// restarts, a pause, a quarantine, a refused restart, an abandonment and a
+// removal, and checks that every event names an attempt together with that
+// attempt's own generation (attempt 0, before any start, with generation 1).
+func TestEventsNameAttemptsOfTheirGeneration(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCtlHarness(t, ctlConfig(), 6)
+		var events []Event
+		s := time.Second
+		steps := []ctlStep{
+			{do: ctlQuarantine, reason: "before start"}, {do: ctlResume},
+			{do: ctlStart},
+			{at: s, do: ctlRestart}, {at: s, do: ctlCollect}, {at: 2 * s, do: ctlAdvance}, // gen 2, attempt 2
+			{at: 3 * s, do: ctlPause}, {at: 3 * s, do: ctlCollect},
+			{at: 4 * s, do: ctlResume}, // gen 3, attempt 3, at once
+			{at: 5 * s, do: ctlQuarantine, reason: "ops"},
+			{at: 6 * s, do: ctlResume}, {at: 6 * s, do: ctlCollect}, {at: 6 * s, do: ctlAdvance}, // gen 4, attempt 4
+			{at: 7 * s, do: ctlRelease, arg: 4}, {at: 7 * s, do: ctlCollect}, {at: 9 * s, do: ctlAdvance}, // restart: attempt 5
+			{at: 10 * s, do: ctlRelease, arg: 5}, {at: 10 * s, do: ctlCollect}, {at: 12 * s, do: ctlAdvance}, // attempt 6, stubborn
+			{at: 13 * s, do: ctlRestart}, {at: 18 * s, do: ctlAdvance}, // abandoned; gen 5, attempt 7
+			{at: 19 * s, do: ctlRemove}, {at: 19 * s, do: ctlCollect},
+			{at: 20 * s, do: ctlRelease, arg: 6}, {at: 20 * s, do: ctlAdvance},
+		}
+		for i, st := range steps {
+			res := h.apply(st)
+			require.NoError(t, res.err, "step %d: %v", i, st.do)
+			events = append(events, h.events...)
+			h.events = nil
+		}
+		require.Equal(t, uint64(7), h.slot.Record(h.at(20*s)).Attempt)
+
+		genOf := map[uint64]uint64{}
+		kinds := map[EventKind]bool{}
+		for _, e := range events {
+			kinds[e.Kind] = true
+			if e.Kind == EventStarted {
+				require.NotContains(t, genOf, e.Attempt, "attempt %d started twice", e.Attempt)
+				genOf[e.Attempt] = e.Generation
+				continue
+			}
+			if e.Attempt == 0 {
+				assert.Equal(t, uint64(1), e.Generation, "event %v before any attempt", e)
+				continue
+			}
+			gen, ok := genOf[e.Attempt]
+			if assert.True(t, ok, "event %v names an attempt not started yet", e) {
+				assert.Equal(t, gen, e.Generation, "event %v: attempt %d belongs to generation %d", e, e.Attempt, gen)
+			}
+			if e.Exit != nil {
+				assert.Equal(t, e.Attempt, e.Exit.Attempt, "event %v", e)
+				assert.Equal(t, e.Generation, e.Exit.Generation, "event %v", e)
+			}
+		}
+		for _, k := range []EventKind{EventFence, EventPaused, EventResumed, EventQuarantined, EventAbandoned,
+			EventStaleReport, EventRemoved, EventRestartScheduled, EventCancelled, EventExited} {
+			assert.True(t, kinds[k], "the walk emits %v", k)
+		}
+	})
+}
+
+// TestOnEventReentrancy: from its own OnEvent, a slot can be read, calls
+// that would change it are refused with ErrReentrant and change nothing,
+// and other slots can be driven; after the listener returns the slot works
+// as usual (issue 11, item 4).
+func TestOnEventReentrancy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		sibling := coreNew(t, coreBlock(h), Config{})
+		var s *ChildSlot
+		var checked int
+		listener := func(e Event) {
+			if e.Kind != EventExited {
+				return
+			}
+			checked++
+			now := time.Now()
+			before := s.Record(now)
+			assert.Equal(t, uint64(1), before.Exits, "reads see the slot mid-Collect")
+			assert.Equal(t, OperationActive, s.Operation())
+			_, _ = s.NextDeadline()
+			_ = s.Finished()
+
+			assert.ErrorIs(t, s.Start(h.ctx, now), ErrReentrant)
+			_, err := s.Collect(now)
+			assert.ErrorIs(t, err, ErrReentrant)
+			_, ok, err := s.TryCollect(now)
+			assert.False(t, ok)
+			assert.ErrorIs(t, err, ErrReentrant)
+			assert.False(t, s.Cancel(now))
+			_, ok = s.Abandon(now)
+			assert.False(t, ok)
+			s.Advance(now)
+			assert.ErrorIs(t, s.Pause(now), ErrReentrant)
+			assert.ErrorIs(t, s.Resume(now), ErrReentrant)
+			assert.ErrorIs(t, s.Quarantine(now, "x"), ErrReentrant)
+			assert.ErrorIs(t, s.Remove(now), ErrReentrant)
+			d, err := s.Restart(now)
+			assert.Equal(t, FenceRejected, d)
+			assert.ErrorIs(t, err, ErrReentrant)
+			_, err = s.Stop(t.Context())
+			assert.ErrorIs(t, err, ErrReentrant)
+			assert.Equal(t, before, s.Record(now), "refused calls changed nothing")
+
+			assert.NoError(t, sibling.Start(h.ctx, now), "a listener may drive another slot")
+		}
+		s = coreNew(t, coreRunFor(time.Second, nil)(h), Config{Restart: Temporary, OnEvent: listener})
+		coreStartAt(t, s, h)
+		h.attempt(t)
+		coreCollect(t, s)
+		assert.Equal(t, 1, checked)
+		h.attempt(t) // the sibling's attempt
+		assert.NotNil(t, sibling.Done(), "the sibling runs")
+
+		require.NoError(t, s.Start(h.ctx, time.Now()), "the slot works again once the listener returned")
+		h.attempt(t)
+	})
+}
+
+// TestOnEventPanicLeavesSlotUsable: a listener that panics propagates
+// through the slot's method, and the slot does not stay refusing calls.
+func TestOnEventPanicLeavesSlotUsable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		boom := true
+		s := coreNew(t, coreBlock(h), Config{OnEvent: func(e Event) {
+			if boom && e.Kind == EventStarted {
+				panic("listener")
+			}
+		}})
+		assert.Panics(t, func() { _ = s.Start(h.ctx, time.Now()) })
+		h.attempt(t)
+		boom = false
+		assert.True(t, s.Cancel(time.Now()), "not left refusing calls")
+	})
+}
