@@ -41,11 +41,31 @@ type MemberRecord struct {
 	// Shutdown says how the member ended in the group's shutdown; absent
 	// until then.
 	Shutdown ShutdownOutcome `json:"shutdown,omitempty"`
+	// Exits counts a member slot's exits by kind (a nested group's
+	// members count their own).
+	Exits *ExitCounts `json:"exits,omitempty"`
 	// LastCommand is the latest operator command on a member slot (a
 	// nested group keeps its own in its record).
 	LastCommand *CommandRecord `json:"last_command,omitempty"`
 	Slot        *Record        `json:"slot,omitempty"`
 	Group       *GroupRecord   `json:"group,omitempty"`
+}
+
+// ExitCounts counts a slot's recorded exits by kind; they add up to its
+// Record.Exits.
+type ExitCounts struct {
+	Succeeded uint64 `json:"succeeded"`
+	Failed    uint64 `json:"failed"`
+	Panicked  uint64 `json:"panicked"`
+	Cancelled uint64 `json:"cancelled"`
+	TimedOut  uint64 `json:"timed_out"`
+	Unhealthy uint64 `json:"unhealthy"`
+	Abandoned uint64 `json:"abandoned"`
+}
+
+// Total returns the sum of the counts.
+func (c ExitCounts) Total() uint64 {
+	return c.Succeeded + c.Failed + c.Panicked + c.Cancelled + c.TimedOut + c.Unhealthy + c.Abandoned
 }
 
 // Record returns a snapshot of g and its members at now. A nil or zero
@@ -86,7 +106,13 @@ func (g *Group) Record(now time.Time) GroupRecord {
 		} else {
 			sr := m.slot.Record(now)
 			mr.Slot = &sr
-			mr.LastCommand = m.slot.coldView().lastCommand
+			c := m.slot.coldView()
+			mr.LastCommand = c.lastCommand
+			mr.Exits = &ExitCounts{
+				Succeeded: c.exitKinds[Succeeded], Failed: c.exitKinds[Failed], Panicked: c.exitKinds[Panicked],
+				Cancelled: c.exitKinds[Cancelled], TimedOut: c.exitKinds[TimedOut], Unhealthy: c.exitKinds[Unhealthy],
+				Abandoned: c.exitKinds[Abandoned],
+			}
 		}
 		r.Members = append(r.Members, mr)
 	}

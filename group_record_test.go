@@ -123,7 +123,12 @@ func TestGroupRecordStates(t *testing.T) {
 		assert.Equal(t, []string{"db", "api", "jobs"}, []string{last.Members[0].ID, last.Members[1].ID, last.Members[2].ID})
 		for _, m := range last.Members {
 			assert.Equal(t, OutcomeStopped, m.Shutdown, m.ID)
+			if m.Slot != nil {
+				assert.Equal(t, m.Slot.Exits, m.Exits.Total(), "%s: exits by kind add up", m.ID)
+			}
 		}
+		api := last.Members[1]
+		assert.Equal(t, ExitCounts{Failed: 1, Cancelled: 1}, *api.Exits, "api failed once, then was stopped")
 		assert.Equal(t, OutcomeStopped, last.Members[2].Group.Members[0].Shutdown)
 		assert.Equal(t, uint64(1), last.Restarts)
 		assert.Equal(t, 1, last.Intensity.Used)

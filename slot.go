@@ -255,7 +255,8 @@ type slotCold struct {
 	staleReports   uint64
 	lastStale      *StaleReport
 	lastFailure    *ControlFailure
-	lastCommand    *CommandRecord // the latest operator command on a member slot
+	lastCommand    *CommandRecord        // the latest operator command on a member slot
+	exitKinds      [Abandoned + 1]uint64 // exits recorded, by kind
 	qReason        string
 	genIssued      uint64 // highest generation handed out, pending ones included
 	fenceReadyAt   time.Time
@@ -568,6 +569,9 @@ func (s *ChildSlot) setLastExit(e Exit) {
 	c := s.coldState()
 	c.lastExit = e
 	c.lastExitRec = nil
+	if int(e.Kind) < len(c.exitKinds) {
+		c.exitKinds[e.Kind]++
+	}
 }
 
 // plan decides what follows exit e at now.
