@@ -90,8 +90,8 @@ func (a *AutoShutdown) UnmarshalText(text []byte) error {
 	return enum.Unmarshal(autoShutdownNames, "AutoShutdown", text, a)
 }
 
-// NoIntensity, as GroupConfig.Intensity, turns the group's restart
-// intensity off: no number of restarts fails the group. Members keep their
+// NoIntensity turns a group's restart intensity off, as
+// GroupConfig.Intensity: no number of restarts fails the group. Members keep their
 // own restart limits.
 const NoIntensity = -1
 
