@@ -1,6 +1,35 @@
 // Package supervisor provides Erlang-style supervision of goroutines and OS
 // processes for Go programs that keep their own control loop.
 //
+// # Supervision trees
+//
+// A [Group] supervises members, each a [ChildSlot] (made by [Group.Add]) or
+// a nested Group ([Group.AddGroup]), as an Erlang/OTP supervisor does: it
+// starts them in order (a member that watches readiness holds the next back
+// until it reports Ready), restarts them by [Strategy] when one fails
+// (OneForOne, OneForAll, RestForOne: the scope is stopped in reverse start
+// order, one member at a time, and started again in order), counts its
+// restarts against an intensity whose exhaustion fails the group and
+// escalates to its parent, shuts down automatically when significant
+// members end ([AutoShutdown]), and shuts down in reverse order, recording
+// how each member ended. [Group.Run] is the ready-made loop:
+//
+//	app, err := supervisor.NewGroup("app", supervisor.GroupConfig{Strategy: supervisor.RestForOne})
+//	if err != nil {
+//		return err
+//	}
+//	_, _ = app.Add("db", openPool, supervisor.Config{ReadyTimeout: 5 * time.Second})
+//	_, _ = app.Add("api", serveHTTP, supervisor.Config{HeartbeatTimeout: 10 * time.Second})
+//	if err := app.Run(ctx); err != nil { // wraps ErrGroupFailed: the root gave up
+//		os.Exit(1)
+//	}
+//
+// A program with a loop of its own drives the tree as it would a slot:
+// Start, then Advance on every receive from Wake (one channel for the whole
+// tree) and at NextDeadline; Shutdown begins the ordered shutdown. From
+// other goroutines, [Group.Snapshot] reads the tree's latest [GroupRecord]
+// and [Group.Submit] hands the loop an audited operator [Command].
+//
 // # Model
 //
 // A [ChildSlot] supervises one child, a [ChildFunc]. Each run of the child is
@@ -81,7 +110,8 @@
 // # Concurrency
 //
 // A ChildSlot belongs to the goroutine that runs the loop; its methods are not
-// safe for concurrent use, except Done. The child's [Attempt] methods (Beat,
+// safe for concurrent use, except Done. So does a Group, with its member
+// slots, except Wake, Snapshot, LastAdvance and Submit. The child's [Attempt] methods (Beat,
 // Ready, NotReady) are safe from any goroutine and do not allocate. Values the
 // slot returns ([Exit], [Liveness], [Record], [Event]) are plain snapshots
 // that may be handed to any goroutine; their WithoutStacks methods leave a
