@@ -1,16 +1,18 @@
-// Command fleet supervises many children (10,000 by default) from one
-// control loop, with no goroutine per slot besides the child's own: exits
-// arrive through one ExitQueue, and deadlines come from a supervisor.Schedule,
-// a min-heap of the slots keyed by their NextDeadline, in which each slot,
-// filed once, keeps its own entry current. Each wake-up serves at most
-// batch slots, so that with many slots the loop stays responsive to its own
-// timers.
+// Command fleet supervises many children (10,000 by default) as the
+// members of one supervisor.Group, run by Group.Run: one control loop, no
+// goroutine per slot besides the child's own; the group collects exits
+// through one queue and finds due deadlines in a heap, so that a wake-up
+// costs what is due, not what is held.
 //
 // Each child lives a random time, then succeeds, fails, panics or hangs
 // until its AttemptTimeout; Permanent restarts bring it back after a short
-// backoff, and a child that burns through its restart budget is quarantined.
-// After -duration every slot is removed, the loop waits for every child to
-// stop, and the program prints a summary.
+// backoff (one_for_one: a child's failure concerns nobody else), and a
+// child that burns through its own restart budget is quarantined. The
+// group's own restart intensity is off (NoIntensity): a fleet must not
+// fail as a whole because many of its independent children fail. Once
+// every slot has started, the fleet runs for -duration; then (or at
+// Ctrl-C) Run shuts the group down in order, and the program prints a
+// summary.
 //
 //	go run ./examples/fleet
 //	go run ./examples/fleet -n 100000 -duration 10s
@@ -46,13 +48,10 @@ const (
 	maxLifetime    = 500 * time.Millisecond // a child's work takes up to this long
 	attemptTimeout = time.Second            // a hung child is cancelled after this
 	stopTimeout    = time.Second            // grace before abandoning a child that ignores cancellation
-	batch          = 1024                   // slots served per wake-up, at most
 )
 
-func config(q *supervisor.ExitQueue, onEvent func(supervisor.Event)) supervisor.Config {
+func config() supervisor.Config {
 	return supervisor.Config{
-		Exits:          q,
-		OnEvent:        onEvent,
 		RestartLimit:   8,
 		RestartWindow:  2 * time.Second,
 		Backoff:        supervisor.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
@@ -61,7 +60,10 @@ func config(q *supervisor.ExitQueue, onEvent func(supervisor.Event)) supervisor.
 	}
 }
 
-var errWork = errors.New("upstream returned 502")
+var (
+	errWork     = errors.New("upstream returned 502")
+	errDuration = errors.New("-duration is over")
+)
 
 // child works for a random time, then ends in one of the ways a real child
 // does.
@@ -91,12 +93,16 @@ func child(ctx context.Context, a *supervisor.Attempt) error {
 type stats struct {
 	started, restarts, refused, stale uint64
 	exits                             [supervisor.Abandoned + 1]uint64 // by ExitKind
+	peakGors                          int
+	before, running                   runtime.MemStats // before the slots were made; once all run
+	shutdownAt                        time.Time        // when the group began its shutdown
 }
 
 func (st *stats) record(e supervisor.Event) {
 	switch e.Kind {
 	case supervisor.EventStarted:
 		st.started++
+		st.peakGors = max(st.peakGors, runtime.NumGoroutine())
 	case supervisor.EventExited, supervisor.EventAbandoned:
 		if e.Exit != nil && int(e.Exit.Kind) < len(st.exits) {
 			st.exits[e.Exit.Kind]++
@@ -107,6 +113,10 @@ func (st *stats) record(e supervisor.Event) {
 		st.refused++
 	case supervisor.EventStaleReport:
 		st.stale++
+	case supervisor.EventGroupStarted:
+		runtime.ReadMemStats(&st.running) // every child was started: they all run
+	case supervisor.EventShutdownStarted:
+		st.shutdownAt = e.Time
 	}
 }
 
@@ -116,46 +126,6 @@ func (st *stats) totalExits() uint64 {
 		n += c
 	}
 	return n
-}
-
-// entry is one slot in the loop's bookkeeping.
-type entry struct {
-	slot     *supervisor.ChildSlot
-	finished bool
-}
-
-// fleet is the control loop's state.
-type fleet struct {
-	q       *supervisor.ExitQueue
-	bySlot  map[*supervisor.ChildSlot]*entry
-	entries []*entry
-	// sched orders the slots by NextDeadline. With many slots, scanning all
-	// of them on every wake-up to find the earliest deadline costs O(n) per
-	// wake-up; the heap costs O(log n) per change of one slot's deadline
-	// and O(1) to read the earliest. Each slot is filed once and refiles
-	// itself whenever a call moves its deadline.
-	sched    supervisor.Schedule
-	live     int // slots not yet finished
-	st       stats
-	wakeups  uint64
-	peakGors int
-}
-
-// touch notes whether e's slot has finished after a call on it.
-func (f *fleet) touch(e *entry) {
-	if !e.finished && e.slot.Finished() {
-		e.finished = true
-		f.live--
-	}
-}
-
-// summary is what the run measured.
-type summary struct {
-	n                int
-	ran, stopTook    time.Duration
-	heapPerSlot      float64
-	stackPerSlot     float64
-	quarantinedAtEnd int
 }
 
 func run(ctx context.Context, w io.Writer, args []string) error {
@@ -170,113 +140,59 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		return errors.New("-n and -duration must be positive")
 	}
 
-	f := &fleet{
-		q:       supervisor.NewExitQueue(),
-		bySlot:  make(map[*supervisor.ChildSlot]*entry, *n),
-		entries: make([]*entry, 0, *n),
+	// The fleet runs for duration once every slot has started, as the
+	// group reports.
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var stopAt *time.Timer
+	st := &stats{}
+	onEvent := func(e supervisor.Event) {
+		st.record(e)
+		if e.Kind == supervisor.EventGroupStarted && stopAt == nil {
+			stopAt = time.AfterFunc(*duration, func() { cancel(errDuration) })
+		}
 	}
-	sum := summary{n: *n}
-
-	var before, after runtime.MemStats
+	g, err := supervisor.NewGroup("fleet", supervisor.GroupConfig{
+		Strategy:  supervisor.OneForOne,
+		Intensity: supervisor.NoIntensity,
+		OnEvent:   onEvent,
+	})
+	if err != nil {
+		return err
+	}
 	runtime.GC()
-	runtime.ReadMemStats(&before)
-	cfg := config(f.q, f.st.record)
-	start := time.Now()
+	runtime.ReadMemStats(&st.before)
+	cfg := config()
 	for i := range *n {
-		s, err := supervisor.NewChildSlot(fmt.Sprintf("worker-%05d", i), child, cfg)
-		if err != nil {
+		if _, err := g.Add(fmt.Sprintf("worker-%05d", i), child, cfg); err != nil {
 			return err
 		}
-		e := &entry{slot: s}
-		f.bySlot[s] = e
-		f.entries = append(f.entries, e)
-		f.live++
-		f.sched.Update(s) // once: from now on the slot keeps its entry current
-		if err := s.Start(ctx, start); err != nil {
-			f.stopAll(time.Now())
-			f.loop(nil, nil)
-			return err
-		}
-		f.touch(e)
 	}
-	runtime.ReadMemStats(&after)
-	f.peakGors = runtime.NumGoroutine()
-	sum.heapPerSlot = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(*n)
-	sum.stackPerSlot = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(*n)
+	start := time.Now()
+	err = g.Run(runCtx)
+	if stopAt != nil {
+		stopAt.Stop()
+	}
+	if err != nil {
+		return err // cannot be ErrGroupFailed: the intensity is off
+	}
+	end := time.Now()
 
-	end := time.NewTimer(*duration)
-	defer end.Stop()
-	f.loop(ctx.Done(), end.C)
-	sum.ran = time.Since(start)
-
-	for _, e := range f.entries {
-		if e.slot.Operation() == supervisor.OperationQuarantined {
-			sum.quarantinedAtEnd++
+	quarantined := 0
+	for _, m := range g.Record(end).Members {
+		if m.Slot.Operation == supervisor.OperationQuarantined {
+			quarantined++
 		}
 	}
-	stopStart := time.Now()
-	f.stopAll(stopStart)
-	f.loop(nil, nil)
-	sum.stopTook = time.Since(stopStart)
-	f.print(w, sum)
+	print(w, st, *n, quarantined, st.shutdownAt.Sub(start), end.Sub(st.shutdownAt))
 	return nil
 }
 
-// loop is the control loop: it serves exits from the queue and deadlines
-// from the schedule until every slot is finished, or until done or end is ready
-// (nil channels never are).
-func (f *fleet) loop(done <-chan struct{}, end <-chan time.Time) {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var drained []*supervisor.ChildSlot
-	var due []*supervisor.ChildSlot
-	for f.live > 0 {
-		if _, at, ok := f.sched.Next(); ok {
-			timer.Reset(time.Until(at))
-		}
-		select {
-		case <-f.q.Ready():
-			now := time.Now()
-			// At most batch slots per wake-up: the rest stay queued and
-			// Ready stays signalled, so the timers below are not starved.
-			drained = f.q.DrainN(drained[:0], batch)
-			for _, s := range drained {
-				if _, _, err := s.TryCollect(now); err != nil { // false, nil: collected already
-					panic(err) // only a zero slot or a call from OnEvent could fail
-				}
-				s.Advance(now) // starts a restart due at once, records late returns
-				f.touch(f.bySlot[s])
-			}
-		case <-timer.C:
-			// Each due slot is advanced once, at most batch per wake-up;
-			// each refiles itself.
-			due = f.sched.AdvanceDue(time.Now(), due[:0], batch)
-			for _, s := range due {
-				f.touch(f.bySlot[s])
-			}
-		case <-done:
-			return
-		case <-end:
-			return
-		}
-		f.wakeups++
-		f.peakGors = max(f.peakGors, runtime.NumGoroutine())
-	}
-}
-
-// stopAll removes every slot: running children are cancelled, and the loop
-// then waits for them (or abandons one that ignores cancellation for
-// StopTimeout).
-func (f *fleet) stopAll(now time.Time) {
-	for _, e := range f.entries {
-		_ = e.slot.Remove(now) // ErrRemoved only if removed already
-		f.touch(e)
-	}
-}
-
-func (f *fleet) print(w io.Writer, sum summary) {
-	st := &f.st
-	fmt.Fprintf(w, "fleet: %d slots on one loop for %v\n", sum.n, sum.ran.Round(time.Millisecond))
+// print writes the summary: n slots ran for ran, and their ordered
+// shutdown took stopTook.
+func print(w io.Writer, st *stats, n, quarantined int, ran, stopTook time.Duration) {
+	perSlot := func(after, before uint64) float64 { return float64(int64(after)-int64(before)) / float64(n) }
+	fmt.Fprintf(w, "fleet: %d slots on one loop for %v\n", n, ran.Round(time.Millisecond))
 	fmt.Fprintf(w, "  attempts started   %d\n", st.started)
 	fmt.Fprintf(w, "  exits              %d:", st.totalExits())
 	for k := supervisor.Succeeded; k <= supervisor.Abandoned; k++ {
@@ -284,11 +200,10 @@ func (f *fleet) print(w io.Writer, sum summary) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  restarts           %d scheduled, %d refused (slots quarantined: %d at the end)\n",
-		st.restarts, st.refused, sum.quarantinedAtEnd)
+		st.restarts, st.refused, quarantined)
 	fmt.Fprintf(w, "  stale reports      %d\n", st.stale)
-	fmt.Fprintf(w, "  peak goroutines    %d\n", f.peakGors)
+	fmt.Fprintf(w, "  peak goroutines    %d\n", st.peakGors)
 	fmt.Fprintf(w, "  memory per slot    %.0f B heap + %.0f B goroutine stack, children running\n",
-		sum.heapPerSlot, sum.stackPerSlot)
-	fmt.Fprintf(w, "  loop wake-ups      %d\n", f.wakeups)
-	fmt.Fprintf(w, "  stopped            %d slots in %v\n", sum.n, sum.stopTook.Round(time.Millisecond))
+		perSlot(st.running.HeapAlloc, st.before.HeapAlloc), perSlot(st.running.StackInuse, st.before.StackInuse))
+	fmt.Fprintf(w, "  stopped            %d slots in order in %v\n", n, stopTook.Round(time.Millisecond))
 }

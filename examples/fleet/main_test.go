@@ -51,9 +51,15 @@ func TestRunSummary(t *testing.T) {
 		assert.Positive(t, field(t, s, "cancelled"), "the running children were cancelled at the end")
 		assert.Zero(t, field(t, s, "abandoned"), "every child honours cancellation")
 
+		// Each refused restart quarantined its slot, locally: the group,
+		// with its intensity off, went on.
+		m := regexp.MustCompile(`(\d+) refused \(slots quarantined: (\d+) at the end\)`).FindStringSubmatch(s)
+		require.NotNil(t, m, s)
+		assert.Equal(t, m[1], m[2])
+
 		assert.GreaterOrEqual(t, field(t, s, "peak goroutines"), 50)
 		assert.Regexp(t, `memory per slot\s+\d+ B heap \+ \d+ B goroutine stack`, s)
-		assert.Contains(t, s, "stopped            100 slots in 0s", "children stop at once on the fake clock")
+		assert.Contains(t, s, "stopped            100 slots in order in 0s", "children stop at once on the fake clock")
 	})
 }
 

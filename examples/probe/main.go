@@ -10,13 +10,17 @@
 //     shutdown.
 //   - GET /slots: the slots' records as a JSON array.
 //
-// The handlers never touch a slot: a ChildSlot belongs to the loop's
-// goroutine. The loop publishes immutable snapshots through an
-// atomic.Pointer, and the handlers read the latest one.
+// The children are the members of one supervisor.Group (one_for_one),
+// started in order: each waits for the one before it to report Ready. The
+// group's loop is the one of its documentation plus a publishing step: the
+// handlers never touch the group, which belongs to the loop's goroutine;
+// the loop publishes immutable snapshots through an atomic.Pointer, and the
+// handlers read the latest one.
 //
-// SIGTERM (or Ctrl-C) shuts down gracefully: readiness fails, every child
-// is stopped, the server closes, and the program exits with status 2 if a
-// slot ended quarantined (1 on other errors).
+// SIGTERM (or Ctrl-C) shuts down gracefully: readiness fails, the group
+// stops its children in reverse start order, the server closes, and the
+// program exits with status 2 if a slot ended quarantined (1 on other
+// errors, such as the group giving up after too many restarts).
 //
 //	go run ./examples/probe                 # then curl 127.0.0.1:8080/slots
 //	go run ./examples/probe -broken         # one child is quarantined
@@ -34,7 +38,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -199,29 +202,29 @@ func migrator(context.Context, *supervisor.Attempt) error {
 	return errors.New("schema version 41, want 42")
 }
 
-type childSpec struct {
-	id  string
-	fn  supervisor.ChildFunc
-	cfg supervisor.Config
-}
-
-func specs(broken bool, q *supervisor.ExitQueue, onEvent func(supervisor.Event)) []childSpec {
-	base := supervisor.Config{
-		Exits:            q,
-		OnEvent:          onEvent,
+// newGroup returns the group of the children, one_for_one: they do not
+// depend on each other. With broken it adds the migrator.
+func newGroup(broken bool, onEvent func(supervisor.Event)) (*supervisor.Group, error) {
+	g, err := supervisor.NewGroup("probe", supervisor.GroupConfig{OnEvent: onEvent})
+	if err != nil {
+		return nil, err
+	}
+	cfg := supervisor.Config{
 		HeartbeatTimeout: 10 * beatEvery,
-		ReadyTimeout:     10 * warmUp,
+		ReadyTimeout:     10 * warmUp, // the next child starts once this one is Ready
 		StopTimeout:      2 * time.Second,
 		Backoff:          supervisor.Backoff{Initial: 100 * time.Millisecond},
 	}
-	out := []childSpec{{"api", api, base}, {"worker", worker, base}}
-	if broken {
-		cfg := base
+	_, err = g.Add("api", api, cfg)
+	if err == nil {
+		_, err = g.Add("worker", worker, cfg)
+	}
+	if err == nil && broken {
 		cfg.RestartLimit = 3
 		cfg.Backoff = supervisor.Backoff{Initial: 50 * time.Millisecond}
-		out = append(out, childSpec{"migrator", migrator, cfg})
+		_, err = g.Add("migrator", migrator, cfg)
 	}
-	return out
+	return g, err
 }
 
 // run is the program. listening, when set, is told the address the server
@@ -236,29 +239,23 @@ func run(ctx context.Context, w io.Writer, args []string, listening func(net.Add
 	}
 
 	logger := slog.New(slog.NewTextHandler(w, nil))
-	q := supervisor.NewExitQueue()
-	var slots []*supervisor.ChildSlot
-	for _, c := range specs(*broken, q, func(e supervisor.Event) { logger.Info("supervisor", "event", e) }) {
-		s, err := supervisor.NewChildSlot(c.id, c.fn, c.cfg)
-		if err != nil {
-			return err
-		}
-		slots = append(slots, s)
+	g, err := newGroup(*broken, func(e supervisor.Event) { logger.Info("supervisor", "event", e) })
+	if err != nil {
+		return err
 	}
-
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	sv := &server{maxAge: publishEvery + livenessSlack}
-	// A child's parent is Background, not ctx: at shutdown the loop stops
-	// the children itself, and sees which were quarantined first.
-	for _, s := range slots {
-		if err := s.Start(context.WithoutCancel(ctx), time.Now()); err != nil {
-			logger.Error("start", "slot", s.ID(), "err", err)
-		}
+	// The group's children never see ctx's cancellation: at shutdown the
+	// loop stops them itself, in order, and sees first which were
+	// quarantined.
+	if err := g.Start(ctx, time.Now()); err != nil {
+		ln.Close()
+		return err
 	}
-	publish(sv, slots, time.Now(), false) // the handlers never see no snapshot
+	publish(sv, g, time.Now(), false) // the handlers never see no snapshot
 	srv := &http.Server{Handler: sv.routes(), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -267,12 +264,12 @@ func run(ctx context.Context, w io.Writer, args []string, listening func(net.Add
 	}
 	logger.Info("listening", "addr", ln.Addr().String())
 
-	quarantined := supervise(ctx, slots, q, sv, logger)
+	quarantined := supervise(ctx, g, sv, logger)
 
 	// Children are stopped; let requests in flight finish, then close.
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	err = errors.Join(srv.Shutdown(shutdownCtx))
+	err = errors.Join(g.Err(), srv.Shutdown(shutdownCtx))
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
@@ -282,24 +279,27 @@ func run(ctx context.Context, w io.Writer, args []string, listening func(net.Add
 	return err
 }
 
-// publish stores a new snapshot of the slots for the handlers. Records are
-// plain values: the handlers' goroutines may read them; the slots stay the
-// loop's.
-func publish(sv *server, slots []*supervisor.ChildSlot, now time.Time, stopping bool) {
-	snap := &snapshot{at: now, stopping: stopping, records: make([]supervisor.Record, len(slots))}
-	for i, s := range slots {
-		snap.records[i] = s.Record(now)
+// publish stores a new snapshot of the group's slots for the handlers.
+// Records are plain values: the handlers' goroutines may read them; the
+// group stays the loop's.
+func publish(sv *server, g *supervisor.Group, now time.Time, stopping bool) *snapshot {
+	rec := g.Record(now)
+	snap := &snapshot{at: now, stopping: stopping, records: make([]supervisor.Record, 0, len(rec.Members))}
+	for _, m := range rec.Members {
+		if m.Slot != nil {
+			snap.records = append(snap.records, *m.Slot)
+		}
 	}
 	sv.latest.Store(snap)
+	return snap
 }
 
-// supervise is the control loop over the started slots. It serves their
-// exits and deadlines, and publishes a snapshot after every wake-up and at
-// least every publishEvery. When ctx ends it fails readiness, removes every
-// slot and returns once all are finished, with the ids of the slots that
-// were quarantined at that point.
-func supervise(ctx context.Context, slots []*supervisor.ChildSlot, q *supervisor.ExitQueue,
-	sv *server, logger *slog.Logger) []string {
+// supervise is the group's control loop with one step of its own: it
+// publishes a snapshot after every wake-up and at least every publishEvery,
+// which is what /livez watches. When ctx ends it fails readiness and shuts
+// the group down in order, and it returns once the group has ended, with
+// the ids of the slots that were quarantined when ctx ended.
+func supervise(ctx context.Context, g *supervisor.Group, sv *server, logger *slog.Logger) []string {
 	var quarantined []string
 	done := ctx.Done()
 	stopping := false
@@ -307,50 +307,31 @@ func supervise(ctx context.Context, slots []*supervisor.ChildSlot, q *supervisor
 	defer timer.Stop()
 	tick := time.NewTicker(publishEvery)
 	defer tick.Stop()
-	var drained []*supervisor.ChildSlot
-	for {
-		now := time.Now()
-		for _, s := range slots {
-			s.Advance(now)
-		}
-		publish(sv, slots, now, stopping)
-		if stopping && !slices.ContainsFunc(slots, func(s *supervisor.ChildSlot) bool { return !s.Finished() }) {
-			return quarantined
-		}
-		if at, ok := earliest(slots); ok {
+	for !g.Finished() {
+		if at, ok := g.NextDeadline(); ok {
 			timer.Reset(time.Until(at))
+		} else {
+			timer.Stop()
 		}
 		select {
-		case <-q.Ready():
-			now := time.Now()
-			for _, s := range q.Drain(drained[:0]) {
-				_, _ = s.Collect(now) // ErrNoAttempt: already collected
-			}
+		case <-g.Wake():
 		case <-timer.C:
 		case <-tick.C:
 		case <-done:
 			done, stopping = nil, true
 			now := time.Now()
-			publish(sv, slots, now, true) // readiness fails before anything stops
-			for _, s := range slots {
-				if s.Record(now).Operation == supervisor.OperationQuarantined {
-					quarantined = append(quarantined, s.ID())
+			// Readiness fails before anything stops.
+			for _, r := range publish(sv, g, now, true).records {
+				if r.Operation == supervisor.OperationQuarantined {
+					quarantined = append(quarantined, r.ChildID)
 				}
-				_ = s.Remove(now) // cancels the child; Advance abandons it past StopTimeout
 			}
 			logger.Info("shutting down", "quarantined", quarantined)
+			g.Shutdown(now)
 		}
+		now := time.Now()
+		g.Advance(now)
+		publish(sv, g, now, stopping)
 	}
-}
-
-// earliest returns the earliest NextDeadline of the slots.
-func earliest(slots []*supervisor.ChildSlot) (time.Time, bool) {
-	var next time.Time
-	found := false
-	for _, s := range slots {
-		if at, ok := s.NextDeadline(); ok && (!found || at.Before(next)) {
-			next, found = at, true
-		}
-	}
-	return next, found
+	return quarantined
 }

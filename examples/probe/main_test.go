@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +35,25 @@ type probe struct {
 	base   string
 	client *http.Client
 	errc   chan error
+	out    *syncBuffer // the program's log
+}
+
+// syncBuffer is a bytes.Buffer that the test may read while run writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func start(t *testing.T, ctx context.Context, args ...string) *probe {
@@ -40,11 +62,12 @@ func start(t *testing.T, ctx context.Context, args ...string) *probe {
 	p := &probe{
 		t:      t,
 		errc:   make(chan error, 1),
+		out:    &syncBuffer{},
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second},
 	}
 	t.Cleanup(p.client.CloseIdleConnections)
 	go func() {
-		p.errc <- run(ctx, io.Discard, append([]string{"-addr", "127.0.0.1:0"}, args...), func(a net.Addr) { addrc <- a })
+		p.errc <- run(ctx, p.out, append([]string{"-addr", "127.0.0.1:0"}, args...), func(a net.Addr) { addrc <- a })
 	}()
 	select {
 	case a := <-addrc:
@@ -118,18 +141,38 @@ func TestProbeHealthy(t *testing.T) {
 	code, _ := p.get("/livez")
 	assert.Equal(t, http.StatusOK, code, "the loop is alive from the start")
 
-	// The api warms up before it reports Ready: readiness follows.
+	// The api warms up before it reports Ready, and only then does the
+	// group start the worker: readiness follows both.
+	p.await("api ready", func() bool {
+		recs := p.records()
+		if recs["api"].Status == supervisor.StatusReady {
+			return true
+		}
+		assert.Zero(t, recs["worker"].Attempt, "the worker waits for the api's Ready")
+		return false
+	})
 	p.await("ready", func() bool { code, _ := p.get("/readyz"); return code == http.StatusOK })
 	recs := p.records()
 	require.Len(t, recs, 2)
 	for _, id := range []string{"api", "worker"} {
 		assert.Equal(t, supervisor.StatusReady, recs[id].Status, id)
 		assert.Equal(t, supervisor.OperationActive, recs[id].Operation, id)
-		assert.NotNil(t, recs[id].Liveness.LastBeat, "%s beats", id)
+		assert.Equal(t, uint64(1), recs[id].Attempt, id)
 	}
+	p.await("both beat", func() bool {
+		recs := p.records()
+		return recs["api"].Liveness.LastBeat != nil && recs["worker"].Liveness.LastBeat != nil
+	})
 
 	cancel() // what SIGTERM does
 	require.NoError(t, p.wait(), "no slot was quarantined")
+	// The group stopped its children in reverse start order.
+	log := p.out.String()
+	w := strings.Index(log, "event.kind=cancelled event.child_id=worker")
+	a := strings.Index(log, "event.kind=cancelled event.child_id=api")
+	require.Positive(t, w, log)
+	assert.Greater(t, a, w, "the worker, started last, stops first")
+	assert.Contains(t, log, "event.kind=shutdown_finished event.child_id=probe")
 	_, err := p.client.Get(p.base + "/livez")
 	assert.Error(t, err, "the server is closed")
 }

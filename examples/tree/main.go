@@ -1,0 +1,497 @@
+// Command tree runs a small supervision tree with supervisor.Group and
+// Group.Run, and logs every event of it with log/slog, one line each:
+//
+//	app (rest_for_one)
+//	├── ticker    an OS process: /bin/sh printing a tick every half second
+//	├── jobs      a nested group (one_for_one) of jobs:
+//	│   ├── cleanup   Temporary: finishes at once and leaves the group
+//	│   ├── report    Transient: fails once, is restarted, then finishes
+//	│   └── indexer   Transient: runs until the shutdown
+//	├── http      an HTTP server on 127.0.0.1 (POST /orders?id=N, POST /crash)
+//	└── consumer  consumes the orders the server queues
+//
+// The consumer reads the queue that the running server attempt made: after
+// a server restart, a consumer still reading the old queue would wait
+// forever. That is what rest_for_one is for: when http fails, the group
+// stops the consumer, restarts http, waits for it to report Ready, and
+// starts the consumer again, while ticker and jobs, started before http,
+// keep running untouched.
+//
+// By default the program plays a story of about three seconds: a client
+// posts a few orders, tells the server to crash (-crashes times), posts a
+// few more, and then the program shuts the tree down in order (reverse
+// start order, one member at a time) and prints what became of each member.
+// With -serve it runs until SIGTERM or Ctrl-C instead, then does the same.
+// The exit status is 1 when the root group gave up: with the default
+// restart intensity of the root, -crashes 4 shows it.
+//
+//	go run ./examples/tree
+//	go run ./examples/tree -crashes 4          # the root fails: exit status 1
+//	go run ./examples/tree -serve -port 8080   # then:
+//	curl -X POST '127.0.0.1:8080/orders?id=7'; curl -X POST 127.0.0.1:8080/crash
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/childslot/supervisor"
+)
+
+func main() {
+	ctx, stop := notifyContext(context.Background())
+	defer stop()
+	err := run(ctx, os.Stdout, os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tree:", err)
+	}
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// notifyContext returns a context that ends at SIGTERM or Ctrl-C.
+func notifyContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, syscall.SIGTERM, os.Interrupt)
+}
+
+// exitCode maps run's error to the process exit status: 1 when the tree
+// gave up (or could not start), so that the platform restarts the program.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	return 1
+}
+
+// Timings of the tree.
+const (
+	rootIntensity = 3 // restarts of app's members within rootPeriod; one more fails the tree
+	rootPeriod    = 10 * time.Second
+	httpBackoff   = 200 * time.Millisecond // before a failed server starts again, doubling
+	readyTimeout  = 2 * time.Second        // the server must listen by then
+	stopTimeout   = time.Second            // grace of each member in a shutdown
+	jobTime       = 300 * time.Millisecond // what a job's work takes
+)
+
+// tickerScript prints a tick every half second. At SIGTERM it stops its
+// sleep and says goodbye, so that it returns within its StopTimeout.
+const tickerScript = `trap 'kill $pid 2>/dev/null; echo "SIGTERM: bye"; exit 0' TERM
+i=0
+while :; do i=$((i+1)); echo "tick $i"; sleep 0.5 & pid=$!; wait $pid; done`
+
+// run is the program; main adds the signals and the exit status, so that
+// the test can call run directly.
+func run(ctx context.Context, w io.Writer, args []string) error {
+	fs := flag.NewFlagSet("tree", flag.ContinueOnError)
+	fs.SetOutput(w)
+	port := fs.Int("port", 0, "port of the HTTP server on 127.0.0.1 (0: any free port)")
+	serve := fs.Bool("serve", false, "keep running until SIGTERM or Ctrl-C instead of playing the story")
+	crashes := fs.Int("crashes", 1, "how often the story makes the server crash")
+	pace := fs.Duration("pace", 400*time.Millisecond, "time between the story's requests")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *port < 0 || *port > 65535 || *crashes < 0 || *pace <= 0 {
+		return errors.New("-port must be 0 to 65535, -crashes not negative, -pace positive")
+	}
+
+	logger := newLogger(w, time.Now())
+	sv := &server{port: *port, logger: logger, q: &queue{}, first: make(chan string, 1)}
+	app, err := tree(sv, logger)
+	if err != nil {
+		return err
+	}
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var story sync.WaitGroup
+	if !*serve {
+		story.Go(func() {
+			play(runCtx, logger, sv.first, *crashes, *pace)
+			cancel(errors.New("the story is over"))
+		})
+	}
+	err = app.Run(runCtx)
+	cancel(errors.New("the tree has ended"))
+	story.Wait()
+
+	rec := app.Record(time.Now())
+	fmt.Fprintln(w, "\nwhat became of each member, in shutdown order (reverse start order):")
+	printMembers(w, rec, 1)
+	fmt.Fprintf(w, "%s %s: %s\n", rec.Path, rec.State, rec.Reason)
+	return err
+}
+
+// tree builds the root group app; sv is the HTTP server member's state.
+func tree(sv *server, logger *slog.Logger) (*supervisor.Group, error) {
+	app, err := supervisor.NewGroup("app", supervisor.GroupConfig{
+		Strategy:  supervisor.RestForOne,
+		Intensity: rootIntensity,
+		Period:    rootPeriod,
+		OnEvent:   func(e supervisor.Event) { logEvent(logger, e) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	ticker := supervisor.Process(func(ctx context.Context) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", tickerScript)
+		out := &lines{logger: logger, path: "/app/ticker"}
+		cmd.Stdout, cmd.Stderr = out, out
+		return cmd
+	})
+	if _, err := app.Add("ticker", ticker, supervisor.Config{StopTimeout: stopTimeout}); err != nil {
+		return nil, err
+	}
+	jobs, err := jobGroup()
+	if err != nil {
+		return nil, err
+	}
+	if err := app.AddGroup(jobs); err != nil {
+		return nil, err
+	}
+	if _, err := app.Add("http", sv.serve, supervisor.Config{
+		ReadyTimeout: readyTimeout, // the consumer starts once the server listens
+		StopTimeout:  stopTimeout,
+		Backoff:      supervisor.Backoff{Initial: httpBackoff, NoJitter: true},
+	}); err != nil {
+		return nil, err
+	}
+	_, err = app.Add("consumer", sv.q.consume(logger), supervisor.Config{StopTimeout: stopTimeout})
+	return app, err
+}
+
+// jobGroup builds the nested group of jobs.
+func jobGroup() (*supervisor.Group, error) {
+	jobs, err := supervisor.NewGroup("jobs", supervisor.GroupConfig{Strategy: supervisor.OneForOne})
+	if err != nil {
+		return nil, err
+	}
+	members := []struct {
+		id  string
+		fn  supervisor.ChildFunc
+		cfg supervisor.Config
+	}{
+		{"cleanup", job(nil), supervisor.Config{Restart: supervisor.Temporary}},
+		{"report", job(errors.New("smtp: connection reset")), supervisor.Config{
+			Restart: supervisor.Transient,
+			Backoff: supervisor.Backoff{Initial: 100 * time.Millisecond, NoJitter: true},
+		}},
+		{"indexer", indexer, supervisor.Config{Restart: supervisor.Transient, StopTimeout: stopTimeout}},
+	}
+	for _, m := range members {
+		if _, err := jobs.Add(m.id, m.fn, m.cfg); err != nil {
+			return nil, err
+		}
+	}
+	return jobs, nil
+}
+
+// job works for jobTime, then finishes; its first attempt fails with
+// firstErr when that is set.
+func job(firstErr error) supervisor.ChildFunc {
+	return func(ctx context.Context, a *supervisor.Attempt) error {
+		t := time.NewTimer(jobTime)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if a.Number() == 1 && firstErr != nil {
+			return firstErr
+		}
+		return nil
+	}
+}
+
+// indexer runs until cancelled.
+func indexer(ctx context.Context, a *supervisor.Attempt) error {
+	a.Ready()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// queue holds the orders channel of the running server attempt: each
+// attempt makes a new one, and the consumer started after it reads that.
+type queue struct {
+	mu sync.Mutex
+	ch chan int
+}
+
+// renew gives the queue a new channel and returns it.
+func (q *queue) renew() chan int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ch = make(chan int, 16)
+	return q.ch
+}
+
+// current returns the channel of the latest server attempt.
+func (q *queue) current() chan int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.ch
+}
+
+// consume returns the consumer member: it logs the orders of the queue
+// that was current when it started.
+func (q *queue) consume(logger *slog.Logger) supervisor.ChildFunc {
+	return func(ctx context.Context, a *supervisor.Attempt) error {
+		ch := q.current()
+		a.Ready()
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case id := <-ch:
+				logger.Info("consumed", "path", "/app/consumer", "attempt", a.Number(), "order", id)
+			}
+		}
+	}
+}
+
+// server is the HTTP server member's state across its attempts.
+type server struct {
+	port   int
+	logger *slog.Logger
+	q      *queue
+	first  chan string // receives the address of the first listen
+	// addr is where the first attempt listened; later attempts listen there
+	// too, so that clients find the server again. Attempts run one after
+	// another, each started after the previous one returned.
+	addr string
+}
+
+// serve is the HTTP server member: it listens, makes a new order queue,
+// reports Ready, and serves until cancelled or told to crash.
+func (sv *server) serve(ctx context.Context, a *supervisor.Attempt) error {
+	addr := sv.addr
+	if addr == "" {
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(sv.port))
+	}
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	if sv.addr == "" {
+		sv.addr = ln.Addr().String()
+		sv.first <- sv.addr
+	}
+	orders := sv.q.renew()
+	crash := make(chan struct{}, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.Atoi(r.URL.Query().Get("id"))
+		if err != nil {
+			http.Error(w, "id: want a number", http.StatusBadRequest)
+			return
+		}
+		select {
+		case orders <- id:
+			w.WriteHeader(http.StatusAccepted)
+		default:
+			http.Error(w, "queue full", http.StatusServiceUnavailable)
+		}
+	})
+	mux.HandleFunc("POST /crash", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case crash <- struct{}{}:
+		default:
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: time.Second,
+		ErrorLog:          slog.NewLogLogger(sv.logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	sv.logger.Info("listening", "path", "/app/http", "attempt", a.Number(), "addr", sv.addr)
+	a.Ready()
+
+	// closeServer lets the requests in flight finish, waits for Serve, and
+	// returns err, or what went wrong with the server.
+	closeServer := func(err error) error {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout/2)
+		defer cancel()
+		if serr := srv.Shutdown(sctx); serr != nil {
+			err = serr
+		}
+		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+			err = serr
+		}
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return closeServer(ctx.Err())
+	case <-crash:
+		return closeServer(errors.New("order book corrupted"))
+	case err := <-served:
+		return err
+	}
+}
+
+// play is the default story: rounds of two orders, with a crash between
+// rounds, then a moment for the consumer to catch up.
+func play(ctx context.Context, logger *slog.Logger, first <-chan string, crashes int, pace time.Duration) {
+	var addr string
+	select {
+	case <-ctx.Done():
+		return
+	case addr = <-first:
+	}
+	client := &http.Client{Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	order := 0
+	for round := range crashes + 1 {
+		for range 2 {
+			order++
+			if !post(ctx, client, "http://"+addr+"/orders?id="+strconv.Itoa(order), pace) {
+				return
+			}
+		}
+		if round < crashes {
+			logger.Info("story: tell the server to crash")
+			if !post(ctx, client, "http://"+addr+"/crash", pace) {
+				return
+			}
+		}
+	}
+	sleep(ctx, 3*pace)
+}
+
+// post posts to url until the server accepts, then waits pace; it reports
+// false when ctx ended first.
+func post(ctx context.Context, client *http.Client, url string, pace time.Duration) bool {
+	for ctx.Err() == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+		if err != nil {
+			return false
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusAccepted {
+				return sleep(ctx, pace)
+			}
+		}
+		sleep(ctx, 50*time.Millisecond) // the server is restarting: try again
+	}
+	return false
+}
+
+// sleep waits d and reports whether ctx is still going.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// newLogger returns a slog text logger to w that shows, instead of the
+// wall clock, the time since start.
+func newLogger(w io.Writer, start time.Time) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.String("t", fmt.Sprintf("%.3fs", time.Since(start).Seconds()))
+			}
+			return a
+		},
+	}))
+}
+
+// logEvent logs a supervisor event on one line: its kind, the path it is
+// about, and what it carries.
+func logEvent(logger *slog.Logger, e supervisor.Event) {
+	attrs := []any{"path", e.Path}
+	if e.Attempt != 0 {
+		attrs = append(attrs, "attempt", e.Attempt)
+	}
+	if e.Member != "" {
+		attrs = append(attrs, "member", e.Member)
+	}
+	if e.Scope != nil {
+		attrs = append(attrs, "scope", strings.Join(e.Scope, ","))
+	}
+	if e.Kind == supervisor.EventRestartScheduled {
+		attrs = append(attrs, "in", e.Delay.Round(time.Millisecond))
+	}
+	level := slog.LevelInfo
+	switch {
+	case e.Exit != nil:
+		attrs = append(attrs, "exit", e.Exit.String())
+		if e.Exit.Kind.Abnormal() {
+			level = slog.LevelWarn
+		}
+	case e.Reason != "":
+		attrs = append(attrs, "reason", e.Reason)
+	}
+	if e.Kind == supervisor.EventGroupFailed {
+		level = slog.LevelError
+	}
+	logger.Log(context.Background(), level, e.Kind.String(), attrs...)
+}
+
+// lines logs what a process writes, one record per line. exec.Cmd copies
+// the process's output to it from one goroutine.
+type lines struct {
+	logger *slog.Logger
+	path   string
+	buf    []byte
+}
+
+// Write logs every complete line of p and keeps the rest for later.
+func (l *lines) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		l.logger.Info("output", "path", l.path, "line", string(l.buf[:i]))
+		l.buf = l.buf[i+1:]
+	}
+}
+
+// printMembers prints, from the last started to the first, how each member
+// of r ended in the shutdown, nested groups indented below their line.
+func printMembers(w io.Writer, r supervisor.GroupRecord, depth int) {
+	indent := strings.Repeat("  ", depth)
+	for i := len(r.Members) - 1; i >= 0; i-- {
+		m := r.Members[i]
+		name := indent + r.Path + "/" + m.ID
+		switch {
+		case m.Group != nil:
+			fmt.Fprintf(w, "%-24s %-16s %s group, restarts %d\n", name, m.Shutdown, m.Group.Strategy, m.Group.Restarts)
+			printMembers(w, *m.Group, depth+1)
+		case m.Slot != nil:
+			last := "no exit"
+			if m.Slot.LastExit != nil {
+				last = m.Slot.LastExit.String()
+			}
+			fmt.Fprintf(w, "%-24s %-16s attempts %d; last: %s\n", name, m.Shutdown, m.Slot.Attempt, last)
+		}
+	}
+}

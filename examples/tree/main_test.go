@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/childslot/supervisor"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The tree holds a real socket and a real process, which synctest's fake
+// clock cannot drive: these tests run in real time, bounded by a context
+// deadline. The default story takes about three seconds.
+const bound = 6 * time.Second
+
+// syncBuffer is a bytes.Buffer that the test may read while run writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// split cuts run's output into the event log and the shutdown summary.
+func split(t *testing.T, out string) (log, summary string) {
+	t.Helper()
+	log, summary, ok := strings.Cut(out, "\nwhat became of each member")
+	require.True(t, ok, "no summary in:\n%s", out)
+	return log, summary
+}
+
+// member returns the summary line of path: its outcome and attempts.
+func member(t *testing.T, summary, path string) (outcome, attempts string) {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(path) + `\s+(\S+)\s+(?:attempts (\d+)|\S+ group)`).FindStringSubmatch(summary)
+	require.NotNil(t, m, "%s not in summary:\n%s", path, summary)
+	return m[1], m[2]
+}
+
+// inOrder asserts that the lines matching each pattern appear in s in
+// that order.
+func inOrder(t *testing.T, s string, patterns ...string) {
+	t.Helper()
+	rest := s
+	for _, p := range patterns {
+		loc := regexp.MustCompile(p).FindStringIndex(rest)
+		if !assert.NotNil(t, loc, "%q missing, or out of order, in:\n%s", p, s) {
+			return
+		}
+		rest = rest[loc[1]:]
+	}
+}
+
+// TestStory plays the default story: one server crash restarts http and
+// consumer, and nothing started before them; the shutdown goes in reverse
+// start order and every member stops.
+func TestStory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), bound)
+	defer cancel()
+	var out bytes.Buffer
+	start := time.Now()
+	err := run(ctx, &out, nil)
+	took := time.Since(start)
+	t.Log("\n" + out.String())
+	require.NoError(t, err)
+	assert.Equal(t, 0, exitCode(err))
+	assert.Less(t, took, bound)
+	log, summary := split(t, out.String())
+
+	// The rest_for_one restart: http failed, http and consumer restarted,
+	// in start order, the consumer only once http listens again. (What a
+	// child logs itself may come before the started event of its attempt,
+	// which the loop emits once the child's goroutine runs: the order is
+	// asserted only between lines that cause one another.)
+	inOrder(t, log,
+		`msg=exited path=/app/http attempt=1 exit="attempt 1 failed after \S+: order book corrupted"`,
+		`msg=group_restart path=/app member=http scope=http,consumer\n`,
+		`msg=exited path=/app/consumer attempt=1 exit="attempt 1 was cancelled after \S+: cancelled: group restart"`,
+		`msg=listening path=/app/http attempt=2`,
+		`msg=started path=/app/consumer attempt=2`,
+	)
+	inOrder(t, log, `msg=group_restart path=/app `, `msg=started path=/app/http attempt=2`)
+	assert.Contains(t, log, "msg=consumed path=/app/consumer attempt=2 order=3", "the new consumer reads the new queue")
+	assert.Equal(t, 1, strings.Count(log, "msg=group_restart path=/app "), "one restart of the root")
+	// The members before http were not touched.
+	assert.NotContains(t, log, "path=/app/ticker attempt=2")
+	assert.NotContains(t, log, "path=/app/jobs/indexer attempt=2")
+	assert.NotContains(t, log, "msg=shutdown_started path=/app/jobs reason=\"cancelled: group restart\"")
+	// The job group has a life of its own: report restarted one_for_one,
+	// cleanup (Temporary) left.
+	assert.Contains(t, log, "msg=group_restart path=/app/jobs member=report scope=report\n")
+	assert.Contains(t, log, `msg=member_removed path=/app/jobs member=cleanup reason="temporary member ended"`)
+	assert.Contains(t, log, `msg=output path=/app/ticker line="tick 1"`)
+
+	// The ordered shutdown, as it happened and as the summary tells it.
+	inOrder(t, log,
+		`msg=shutdown_started path=/app reason="context done: the story is over"`,
+		`msg=exited path=/app/consumer attempt=2`,
+		`msg=exited path=/app/http attempt=2`,
+		`msg=shutdown_started path=/app/jobs`,
+		`msg=exited path=/app/jobs/indexer attempt=1`,
+		`msg=shutdown_finished path=/app/jobs`,
+		`msg=output path=/app/ticker line="SIGTERM: bye"`,
+		`msg=exited path=/app/ticker attempt=1`,
+		`msg=shutdown_finished path=/app `,
+	)
+	inOrder(t, summary, `/app/consumer `, `/app/http `, `/app/jobs `, `/app/jobs/indexer `, `/app/jobs/report `, `/app/ticker `)
+	tests := []struct {
+		path, outcome, attempts string
+	}{
+		{"/app/consumer", "stopped", "2"},
+		{"/app/http", "stopped", "2"},
+		{"/app/jobs", "stopped", ""},
+		{"/app/jobs/indexer", "stopped", "1"},
+		{"/app/jobs/report", "already_stopped", "2"},
+		{"/app/ticker", "stopped", "1"},
+	}
+	for _, tt := range tests {
+		outcome, attempts := member(t, summary, tt.path)
+		assert.Equal(t, tt.outcome, outcome, tt.path)
+		assert.Equal(t, tt.attempts, attempts, tt.path)
+	}
+	assert.NotContains(t, summary, "cleanup", "a Temporary member that ended left the group")
+	assert.Contains(t, summary, "/app stopped: context done: the story is over")
+}
+
+// TestRootFails crashes the server once more than the root's intensity
+// allows: the root group fails, stops everything in order, and run returns
+// ErrGroupFailed, which is exit status 1.
+func TestRootFails(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), bound)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, &out, []string{"-crashes", "4", "-pace", "50ms"})
+	t.Log("\n" + out.String())
+	require.ErrorIs(t, err, supervisor.ErrGroupFailed)
+	assert.Contains(t, err.Error(), `member "http" failed (order book corrupted) after 3 restarts within 10s`)
+	assert.Equal(t, 1, exitCode(err))
+	log, summary := split(t, out.String())
+	assert.Equal(t, 3, strings.Count(log, "msg=group_restart path=/app "))
+	inOrder(t, log, `level=ERROR msg=group_failed path=/app member=http`, `msg=shutdown_finished path=/app `)
+	outcome, attempts := member(t, summary, "/app/http")
+	assert.Equal(t, "already_stopped", outcome, "it had failed when the shutdown reached it")
+	assert.Equal(t, "4", attempts)
+	outcome, _ = member(t, summary, "/app/ticker")
+	assert.Equal(t, "stopped", outcome)
+	assert.Contains(t, summary, "/app failed: group failed: restart intensity spent")
+}
+
+// TestServeUntilSIGTERM runs with -serve, which plays no story, and sends a
+// real SIGTERM to the test process, caught by the context main uses.
+func TestServeUntilSIGTERM(t *testing.T) {
+	ctx, stop := notifyContext(t.Context())
+	defer stop()
+	var out syncBuffer
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, &out, []string{"-serve"}) }()
+
+	deadline := time.After(bound)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(out.String(), "msg=group_started path=/app\n") {
+		select {
+		case <-tick.C:
+		case err := <-errc:
+			require.FailNow(t, "run returned before the tree started", "%v\n%s", err, out.String())
+		case <-deadline:
+			require.FailNow(t, "the tree did not start", out.String())
+		}
+	}
+	// The server serves: an order posted by hand reaches the consumer.
+	addr := regexp.MustCompile(`msg=listening path=/app/http attempt=1 addr=(\S+)`).FindStringSubmatch(out.String())
+	require.NotNil(t, addr, out.String())
+	resp, err := http.Post("http://"+addr[1]+"/orders?id=7", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
+	for !strings.Contains(out.String(), "msg=consumed path=/app/consumer attempt=1 order=7") {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			require.FailNow(t, "order 7 was not consumed", out.String())
+		}
+	}
+
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
+	select {
+	case err := <-errc:
+		require.NoError(t, err)
+	case <-deadline:
+		require.FailNow(t, "run did not return after SIGTERM")
+	}
+	t.Log("\n" + out.String())
+	log, summary := split(t, out.String())
+	assert.NotContains(t, log, "story", "-serve plays no story")
+	assert.NotContains(t, log, "msg=group_restart path=/app ")
+	assert.Regexp(t, `msg=shutdown_started path=/app reason="context done: [^"]*terminated`, log, "the SIGTERM ended the run")
+	for _, path := range []string{"/app/consumer", "/app/http", "/app/jobs/indexer", "/app/ticker"} {
+		outcome, attempts := member(t, summary, path)
+		assert.Equal(t, "stopped", outcome, path)
+		assert.Equal(t, "1", attempts, path)
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"unknown flag", []string{"-nope"}},
+		{"port out of range", []string{"-port", "70000"}},
+		{"negative crashes", []string{"-crashes", "-1"}},
+		{"no pace", []string{"-pace", "0s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(t.Context(), &out, tt.args)
+			require.Error(t, err)
+			assert.Equal(t, 1, exitCode(err))
+		})
+	}
+}
