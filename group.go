@@ -439,6 +439,29 @@ func (g *Group) adopt(t *tree, path string) {
 	}
 }
 
+// replayAdded tells the listeners above top, at now, of every member below
+// g, each of which joined before top joined its parent; top's own
+// listeners heard of them then.
+func (g *Group) replayAdded(now time.Time, top *Group) {
+	if !g.t.listens {
+		return
+	}
+	for _, m := range g.members {
+		if m.gone {
+			continue
+		}
+		e := Event{Kind: EventMemberAdded, Time: now, Member: m.id(), ChildID: g.id, Path: g.path}
+		for a := top.parent; a != nil; a = a.parent {
+			if a.cfg.OnEvent != nil {
+				a.cfg.OnEvent(e)
+			}
+		}
+		if m.sub != nil {
+			m.sub.replayAdded(now, top)
+		}
+	}
+}
+
 // joinable returns why a member named id cannot join g, or nil.
 func (g *Group) joinable(id string) error {
 	switch {
@@ -459,7 +482,13 @@ func (g *Group) join(m *member) {
 	g.members = append(g.members, m)
 	g.byID[m.id()] = m
 	now := g.t.lastNow
+	if now.IsZero() { // before Start: the tree has seen no time yet
+		now = time.Now()
+	}
 	g.emit(Event{Kind: EventMemberAdded, Time: now, Member: m.id()})
+	if m.sub != nil {
+		m.sub.replayAdded(now, m.sub) // g's listeners learn what it holds
+	}
 	switch g.state {
 	case GroupRunning:
 		g.startMember(m, now)

@@ -10,25 +10,42 @@ import (
 // members and automatic shutdown. Exits the group caused itself (members it
 // stopped for a restart or a shutdown) never reach it.
 
-// memberFailed applies the strategy to m, which failed: its restart type
-// calls for a restart, due at (after its own backoff). The restart counts
-// once against the group's intensity; the one the intensity refuses fails
-// the group instead.
-func (g *Group) memberFailed(m *member, now, at time.Time, why string) {
+// admitRestart is asked by member slot s, whose exit e its own restart
+// limit allows to restart, whether the group allows it too: the restart
+// counts once against the group's intensity, and the one the intensity
+// refuses fails the group instead, before the slot announces a restart.
+func (g *Group) admitRestart(s *ChildSlot, e *Exit, now time.Time) bool {
+	m := g.memberOf(s)
+	if m == nil {
+		return true
+	}
+	return g.admit(m, now, e.Reason)
+}
+
+// admit counts m's restart against the intensity, or fails the group
+// when the intensity refuses it, and reports whether the restart goes on.
+func (g *Group) admit(m *member, now time.Time, why string) bool {
 	if g.state == GroupShuttingDown || g.state.over() {
 		if m.slot != nil {
 			m.slot.hold(now, true)
 		}
-		return
+		return false
 	}
 	if g.tracker != nil {
 		if !g.tracker.Allow(now) {
 			g.fail(now, m, why)
-			return
+			return false
 		}
 		g.tracker.Record(now)
 	}
 	g.restarts++
+	return true
+}
+
+// memberFailed applies the strategy to m, which failed: its restart type
+// calls for a restart, due at (after its own backoff), which admit has
+// counted.
+func (g *Group) memberFailed(m *member, now, at time.Time) {
 	lo := int(m.idx)
 	switch g.cfg.Strategy {
 	case OneForOne:
@@ -139,7 +156,9 @@ func (g *Group) subEnded(m *member, now time.Time) {
 		kind, why = Failed, sub.err.Error()
 	}
 	if sub.cfg.Restart.restarts(kind) {
-		g.memberFailed(m, now, now, why)
+		if g.admit(m, now, why) {
+			g.memberFailed(m, now, now)
+		}
 		return
 	}
 	g.memberEnded(m, now)

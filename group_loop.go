@@ -296,11 +296,15 @@ func (g *Group) LastAdvance() time.Time {
 // true when it is done. A group that never started stops at once. On a
 // nested group it shuts that group down, which its parent sees as a normal
 // end.
-func (g *Group) Shutdown(now time.Time) {
+func (g *Group) Shutdown(now time.Time) { g.ShutdownWith(now, "shutdown requested") }
+
+// ShutdownWith is Shutdown with the reason the record and the events give
+// ("SIGTERM", say).
+func (g *Group) ShutdownWith(now time.Time, reason string) {
 	if !g.valid() {
 		return
 	}
-	g.beginShutdown(g.t.clampNow(now), "shutdown requested")
+	g.beginShutdown(g.t.clampNow(now), reason)
 	g.t.kick = true
 }
 

@@ -176,8 +176,8 @@ func (g *Group) slotExited(s *ChildSlot, a *Attempt, e *Exit, now time.Time) {
 		g.dropIfStopped(m, now)
 	case s.held:
 		// The group stopped it: the walk in progress carries on.
-	case s.restartDue:
-		g.memberFailed(m, now, s.restartAt, e.Reason)
+	case s.restartDue: // admitRestart counted it
+		g.memberFailed(m, now, s.restartAt)
 	case s.over:
 		g.memberEnded(m, now)
 	}

@@ -38,6 +38,9 @@ type MemberRecord struct {
 	// Leaving reports that the member was removed and is stopping; the
 	// group forgets it once it has.
 	Leaving bool `json:"leaving,omitempty"`
+	// Waiting reports that the member slot waits for its group to start
+	// it: its turn in a start in order, or the end of a group restart.
+	Waiting bool `json:"waiting,omitempty"`
 	// Shutdown says how the member ended in the group's shutdown; absent
 	// until then.
 	Shutdown ShutdownOutcome `json:"shutdown,omitempty"`
@@ -100,6 +103,8 @@ func (g *Group) Record(now time.Time) GroupRecord {
 			continue
 		}
 		mr := MemberRecord{ID: m.id(), Significant: m.significant, Leaving: m.leaving, Shutdown: m.outcome}
+		mr.Waiting = m.slot != nil && m.slot.held && m.slot.active == nil && !m.slot.frozen &&
+			(g.state == GroupStarting || g.state == GroupRestarting)
 		if m.sub != nil {
 			sr := m.sub.Record(now)
 			mr.Group = &sr

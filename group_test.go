@@ -145,6 +145,7 @@ func TestGroupIntensity(t *testing.T) {
 			assert.Contains(t, err.Error(), `member "b"`)
 			assert.Contains(t, err.Error(), "2 restarts within 5s")
 			assert.Len(t, ev.of(EventGroupFailed), 1)
+			assert.Len(t, ev.of(EventRestartScheduled), 2, "the refused restart is never announced")
 		})
 	})
 	t.Run("restarts spaced beyond the period never fail it", func(t *testing.T) {
@@ -297,6 +298,12 @@ func TestGroupEscalation(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "/app/jobs", sub.Path())
 			assert.Equal(t, "/app/jobs/x", sub.Slot("x").Record(time.Now()).Path)
+			var added []string
+			for _, e := range ev.of(EventMemberAdded) {
+				added = append(added, e.Path+"/"+e.Member)
+			}
+			assert.Equal(t, []string{"/app/db", "/app/jobs", "/app/jobs/x", "/app/jobs/y", "/app/api"}, added,
+				"members that joined the nested group before it was nested are told too")
 			require.NoError(t, root.Start(t.Context(), time.Now()))
 			ghSettle(t, root)
 			assert.Equal(t, []string{"start db", "start x", "start y", "start api"}, l.take())
@@ -507,6 +514,9 @@ func TestGroupReadinessOrder(t *testing.T) {
 		ghWait(t, g, 5*time.Second)
 		assert.Equal(t, []string{"start db"}, l.take(), "api waits for db's readiness")
 		assert.Equal(t, GroupStarting, g.State())
+		rec := g.Record(time.Now())
+		assert.False(t, rec.Members[0].Waiting)
+		assert.True(t, rec.Members[1].Waiting, "api waits for its turn")
 		close(readyNow)
 		synctest.Wait()
 		<-g.Wake() // the first Ready wakes the loop
@@ -577,9 +587,13 @@ func TestGroupAddRemove(t *testing.T) {
 		assert.Equal(t, []string{"b", "a"}, ids)
 		assert.Len(t, ev.of(EventMemberAdded), 3)
 		assert.Len(t, ev.of(EventMemberRemoved), 1)
-		g.Shutdown(time.Now())
+		for _, e := range ev.of(EventMemberAdded, EventMemberRemoved) {
+			assert.False(t, e.Time.IsZero(), "%v has a time", e)
+		}
+		g.ShutdownWith(time.Now(), "SIGTERM")
 		ghSettle(t, g)
 		assert.Equal(t, []string{"stop a", "stop b"}, l.take())
+		assert.Equal(t, "SIGTERM", g.Record(time.Now()).Reason)
 		_, err = g.Add("c", l.child("c"), ghCfg())
 		require.ErrorIs(t, err, ErrGroupStopped)
 	})
@@ -657,4 +671,24 @@ func TestGroupZeroAndNil(t *testing.T) {
 			assert.Equal(t, GroupIdle, g.State())
 		})
 	}
+}
+
+// TestStartedEventComesFirst: a listener hears that an attempt started
+// before the child can do anything, so that logs read in order.
+func TestStartedEventComesFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "a")
+		_, err := g.Add("eager", func(ctx context.Context, _ *Attempt) error {
+			l.add("eager ran")
+			<-ctx.Done()
+			return nil
+		}, ghCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start a", "start eager", "eager ran"}, l.take())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
 }

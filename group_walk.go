@@ -238,7 +238,11 @@ func (g *Group) launchMember(m *member, now time.Time) {
 
 // awaited reports whether the next member must wait for m: a nested group
 // still starting, or a slot whose readiness is watched and that has not
-// reported Ready while it runs or is about to run again.
+// reported Ready while it runs or is about to run again. A watched member
+// that never gets ready so holds every later member back until its own
+// restart limit quarantines it (or an operator pauses, quarantines or
+// removes it), and its restarts meanwhile count against the group's
+// intensity: give such a member a RestartLimit that ends the wait.
 func (m *member) awaited() bool {
 	if m.gone {
 		return false

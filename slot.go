@@ -470,7 +470,9 @@ func (s *ChildSlot) launch(now time.Time) {
 	s.current.Store(a)
 	s.stop = StopIdle
 	s.restartDue = false
-	go a.run(ctx)
+	// The started event comes before anything the child does, so that logs
+	// read in order; the child runs even if a listener panics.
+	defer func() { go a.run(ctx) }()
 	s.emit(Event{Kind: EventStarted, Time: now, Attempt: a.number, Generation: a.generation})
 }
 
@@ -598,6 +600,8 @@ func (s *ChildSlot) plan(e *Exit, now time.Time) {
 		s.emit(Event{Kind: EventRestartRefused, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: reason})
 		s.quarantine(now, reason, false)
 		return
+	case s.grp != nil && !s.grp.admitRestart(s, e, now):
+		return // the group's intensity refused: the group fails and stops its members
 	}
 	s.backoff.Ran(e.Duration())
 	d := s.backoff.Next()
