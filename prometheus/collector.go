@@ -1,10 +1,12 @@
 package prometheus
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/childslot/supervisor"
 	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 )
 
 // DefaultNamespace is the prefix of every metric name when
@@ -51,15 +53,21 @@ type Collector struct {
 // root and every group and member slot below it, whichever group of the
 // tree g is. A nil g gives a collector that reports nothing.
 //
-// NewCollector does not validate cfg: registering the collector does, and
-// returns the error for a namespace or a label name that Prometheus
-// refuses.
+// Registering the collector validates cfg: a namespace or a constant
+// label name outside Prometheus's conventional characters
+// ([a-zA-Z_:][a-zA-Z0-9_:]* for metric names, no colon in label names), or
+// a constant label that a metric already has (path, kind, state), makes
+// the registration fail with an error that says why.
 func NewCollector(g *supervisor.Group, cfg Config) *Collector {
 	ns := cfg.Namespace
 	if ns == "" {
 		ns = DefaultNamespace
 	}
+	err := validate(ns, cfg.ConstLabels)
 	desc := func(name, help string, labels ...string) *prom.Desc {
+		if err != nil {
+			return prom.NewInvalidDesc(err)
+		}
 		return prom.NewDesc(prom.BuildFQName(ns, "", name), help, labels, cfg.ConstLabels)
 	}
 	return &Collector{
@@ -101,6 +109,21 @@ func NewCollector(g *supervisor.Group, cfg Config) *Collector {
 			"Unix time of the latest Advance of the tree's loop; a loop that stops advancing leaves every other value as it was and shows here.",
 			"path"),
 	}
+}
+
+// validate returns why the namespace ns or the constant labels do not
+// make conventional names, or nil. The client accepts any UTF-8 name
+// nowadays; names that need quoting in PromQL are refused here.
+func validate(ns string, labels prom.Labels) error {
+	if !model.LegacyValidation.IsValidMetricName(ns + "_") {
+		return fmt.Errorf("supervisor/prometheus: Namespace %q does not make conventional metric names", ns)
+	}
+	for name := range labels {
+		if !model.LegacyValidation.IsValidLabelName(name) {
+			return fmt.Errorf("supervisor/prometheus: constant label %q is not a conventional label name", name)
+		}
+	}
+	return nil
 }
 
 // Describe sends the descriptors of every metric the collector may
