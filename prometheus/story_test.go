@@ -190,6 +190,15 @@ supervisor_member_stale_reports_total{path="/app/jobs/y"} 0
 		assert.Equal(t, 3.0, v[`supervisor_group_restarts_total{path="/app"}`], "an operator restart is no group restart")
 		assert.Equal(t, 3.0, v[`supervisor_group_intensity_used{path="/app"}`])
 
+		// An operator's Resume of cron: out of quarantine and up, no
+		// restart counted.
+		require.NoError(t, app.Slot("cron").Resume(time.Now()))
+		wait(t, app, time.Second)
+		v = values(t, c)
+		assert.Equal(t, 0.0, v[`supervisor_member_quarantined{path="/app/cron"}`])
+		assert.Equal(t, 1.0, v[`supervisor_member_up{path="/app/cron"}`])
+		assert.Equal(t, 1.0, v[`supervisor_member_restarts_total{path="/app/cron"}`])
+
 		// A quiet tree publishes no snapshot, but its restarts leave the
 		// intensity's period all the same.
 		before := app.Snapshot()
@@ -201,7 +210,7 @@ supervisor_member_stale_reports_total{path="/app/jobs/y"} 0
 supervisor_group_intensity_used{path="/app"} 0
 # HELP supervisor_last_advance_timestamp_seconds Unix time of the latest Advance of the tree's loop; a loop that stops advancing leaves every other value as it was and shows here.
 # TYPE supervisor_last_advance_timestamp_seconds gauge
-supervisor_last_advance_timestamp_seconds{path="/app"} 946684927
+supervisor_last_advance_timestamp_seconds{path="/app"} 946684928
 `, "supervisor_group_intensity_used", "supervisor_last_advance_timestamp_seconds")
 
 		app.Shutdown(time.Now())
