@@ -22,7 +22,7 @@
 //
 //	supervisor_member_up{path}                   gauge    1 while an attempt runs (starting, running or ready)
 //	supervisor_member_quarantined{path}          gauge    1 while the slot is quarantined
-//	supervisor_member_restarts_total{path}       counter  automatic restarts
+//	supervisor_member_restarts_total{path}       counter  restarts after an exit, by policy or group strategy
 //	supervisor_member_exits_total{path,kind}     counter  exits by kind, all seven kinds always present
 //	supervisor_member_abandoned_running{path}    gauge    abandoned attempts not seen to return yet
 //	supervisor_member_stale_reports_total{path}  counter  abandoned attempts that returned after all
