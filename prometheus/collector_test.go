@@ -1,0 +1,322 @@
+package prometheus_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/childslot/supervisor"
+	supervisorprom "github.com/childslot/supervisor/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCollectorLint checks every name, type and help string against the
+// client's promlint, on the story's tree, which shows every metric.
+func TestCollectorLint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScript(t)
+		app := storyTree(t, s)
+		c := supervisorprom.NewCollector(app, supervisorprom.Config{})
+		require.NoError(t, app.Start(t.Context(), time.Now()))
+		settle(t, app)
+		problems, err := testutil.CollectAndLint(c)
+		require.NoError(t, err)
+		assert.Empty(t, problems)
+		assert.Equal(t, 12, countDescs(c), "every family described")
+		assert.Len(t, familyNames(t, c), 12, "and every one collected")
+		app.Shutdown(time.Now())
+		wait(t, app, time.Second)
+	})
+}
+
+func countDescs(c prometheus.Collector) int {
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		c.Describe(ch)
+		close(ch)
+	}()
+	n := 0
+	for range ch {
+		n++
+	}
+	return n
+}
+
+func familyNames(t *testing.T, c prometheus.Collector) []string {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(c))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var names []string
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+	}
+	return names
+}
+
+// TestCollectorEmpty: a nil group, and a group before its first Advance,
+// register (every descriptor valid) and report nothing.
+func TestCollectorEmpty(t *testing.T) {
+	g, err := supervisor.NewGroup("app", supervisor.GroupConfig{})
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		g    *supervisor.Group
+	}{
+		{"nil group", nil},
+		{"before the first Advance", g},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := supervisorprom.NewCollector(tt.g, supervisorprom.Config{})
+			require.NoError(t, prometheus.NewPedanticRegistry().Register(c))
+			assert.Zero(t, testutil.CollectAndCount(c))
+		})
+	}
+}
+
+// TestCollectorConfig: the namespace and constant labels reach every
+// metric, and unconventional ones fail the registration.
+func TestCollectorConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     supervisorprom.Config
+		metric  string // a metric name it gives
+		wantErr string // what the registration error says, if it fails
+	}{
+		{name: "default", metric: "supervisor_member_up"},
+		{name: "namespace", cfg: supervisorprom.Config{Namespace: "acme_jobs"}, metric: "acme_jobs_member_up"},
+		{name: "const labels", cfg: supervisorprom.Config{ConstLabels: prometheus.Labels{"tree": "ingest"}}, metric: "supervisor_member_up"},
+		{name: "dash in namespace", cfg: supervisorprom.Config{Namespace: "acme-jobs"}, wantErr: `Namespace "acme-jobs"`},
+		{name: "digit first", cfg: supervisorprom.Config{Namespace: "1st"}, wantErr: `Namespace "1st"`},
+		{name: "dot in label", cfg: supervisorprom.Config{ConstLabels: prometheus.Labels{"k8s.pod": "a"}}, wantErr: `constant label "k8s.pod"`},
+		{name: "reserved label", cfg: supervisorprom.Config{ConstLabels: prometheus.Labels{"__name": "a"}}, wantErr: `"__name" is not a valid label name`},
+		{name: "label clash", cfg: supervisorprom.Config{ConstLabels: prometheus.Labels{"path": "a"}}, wantErr: "duplicate label names"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newScript(t)
+				g, err := supervisor.NewGroup("app", supervisor.GroupConfig{})
+				require.NoError(t, err)
+				_, err = g.Add("db", s.child("db", false), memberCfg())
+				require.NoError(t, err)
+				require.NoError(t, g.Start(t.Context(), time.Now()))
+				settle(t, g)
+				defer func() {
+					g.Shutdown(time.Now())
+					settle(t, g)
+				}()
+				c := supervisorprom.NewCollector(g, tt.cfg)
+				err = prometheus.NewPedanticRegistry().Register(c)
+				if tt.wantErr != "" {
+					require.Error(t, err)
+					assert.Contains(t, err.Error(), tt.wantErr)
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, 1, testutil.CollectAndCount(c, tt.metric))
+				for k, v := range tt.cfg.ConstLabels {
+					for name := range values(t, c) {
+						assert.Contains(t, name, k+`="`+v+`"`)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestCollectorTwoTrees: two trees' collectors clash in one registry
+// unless constant labels tell them apart.
+func TestCollectorTwoTrees(t *testing.T) {
+	a, err := supervisor.NewGroup("a", supervisor.GroupConfig{})
+	require.NoError(t, err)
+	b, err := supervisor.NewGroup("b", supervisor.GroupConfig{})
+	require.NoError(t, err)
+
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(supervisorprom.NewCollector(a, supervisorprom.Config{})))
+	require.Error(t, reg.Register(supervisorprom.NewCollector(b, supervisorprom.Config{})))
+
+	reg = prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(supervisorprom.NewCollector(a, supervisorprom.Config{ConstLabels: prometheus.Labels{"tree": "a"}})))
+	require.NoError(t, reg.Register(supervisorprom.NewCollector(b, supervisorprom.Config{ConstLabels: prometheus.Labels{"tree": "b"}})))
+}
+
+// TestCollectorFailedGroup: a root whose intensity is spent shows failed,
+// its budget used up and nothing up.
+func TestCollectorFailedGroup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScript(t)
+		app, err := supervisor.NewGroup("app", supervisor.GroupConfig{Intensity: 1, Period: time.Minute})
+		require.NoError(t, err)
+		for _, id := range []string{"db", "api"} {
+			_, err := app.Add(id, s.child(id, false), memberCfg())
+			require.NoError(t, err)
+		}
+		c := supervisorprom.NewCollector(app, supervisorprom.Config{})
+		require.NoError(t, app.Start(t.Context(), time.Now()))
+		settle(t, app)
+		s.end("api", errFail)
+		settle(t, app)
+		s.end("api", errFail) // the second restart in the minute: refused
+		wait(t, app, time.Second)
+		require.ErrorIs(t, app.Err(), supervisor.ErrGroupFailed)
+		compare(t, c, `
+# HELP supervisor_group_intensity_limit Restarts the group's restart intensity allows within its period; one more fails the group. Absent when the intensity is off.
+# TYPE supervisor_group_intensity_limit gauge
+supervisor_group_intensity_limit{path="/app"} 1
+# HELP supervisor_group_intensity_used Restarts counted against the group's restart intensity within its period: as of the latest snapshot, and 0 once a whole period has passed since the last of them. Absent when the intensity is off.
+# TYPE supervisor_group_intensity_used gauge
+supervisor_group_intensity_used{path="/app"} 1
+# HELP supervisor_group_restarts_total Restarts the group performed over its life; the restart of several members for one failure counts once.
+# TYPE supervisor_group_restarts_total counter
+supervisor_group_restarts_total{path="/app"} 1
+# HELP supervisor_group_state The group's state: 1 for the current one, 0 for the others (idle, starting, running, restarting, shutting_down, stopped, failed).
+# TYPE supervisor_group_state gauge
+supervisor_group_state{path="/app",state="failed"} 1
+supervisor_group_state{path="/app",state="idle"} 0
+supervisor_group_state{path="/app",state="restarting"} 0
+supervisor_group_state{path="/app",state="running"} 0
+supervisor_group_state{path="/app",state="shutting_down"} 0
+supervisor_group_state{path="/app",state="starting"} 0
+supervisor_group_state{path="/app",state="stopped"} 0
+# HELP supervisor_member_up Whether the member slot has an attempt running (status starting, running or ready): 1 or 0.
+# TYPE supervisor_member_up gauge
+supervisor_member_up{path="/app/api"} 0
+supervisor_member_up{path="/app/db"} 0
+`, "supervisor_group_intensity_limit", "supervisor_group_intensity_used", "supervisor_group_restarts_total",
+			"supervisor_group_state", "supervisor_member_up")
+	})
+}
+
+// TestCollectorRemovedMember: a removed member's series go with it.
+func TestCollectorRemovedMember(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScript(t)
+		app, err := supervisor.NewGroup("app", supervisor.GroupConfig{})
+		require.NoError(t, err)
+		for _, id := range []string{"db", "api"} {
+			_, err := app.Add(id, s.child(id, false), memberCfg())
+			require.NoError(t, err)
+		}
+		c := supervisorprom.NewCollector(app, supervisorprom.Config{})
+		require.NoError(t, app.Start(t.Context(), time.Now()))
+		settle(t, app)
+		assert.Equal(t, 2, testutil.CollectAndCount(c, "supervisor_member_up"))
+		require.NoError(t, app.Remove("api", time.Now()))
+		wait(t, app, time.Second)
+		compare(t, c, `
+# HELP supervisor_group_members Members of the group: its slots, and its nested groups counted once each.
+# TYPE supervisor_group_members gauge
+supervisor_group_members{path="/app"} 1
+# HELP supervisor_member_up Whether the member slot has an attempt running (status starting, running or ready): 1 or 0.
+# TYPE supervisor_member_up gauge
+supervisor_member_up{path="/app/db"} 1
+`, "supervisor_group_members", "supervisor_member_up")
+		assert.Equal(t, 7, testutil.CollectAndCount(c, "supervisor_member_exits_total"), "db's seven kinds, api's gone")
+		app.Shutdown(time.Now())
+		wait(t, app, time.Second)
+	})
+}
+
+// TestCollectorEnumsComplete fails when the core gains a group state or an
+// exit kind that the collector does not report.
+func TestCollectorEnumsComplete(t *testing.T) {
+	_, err := (supervisor.GroupFailed + 1).MarshalText()
+	require.Error(t, err, "a GroupState after GroupFailed: add it to groupStates")
+	_, err = (supervisor.Abandoned + 1).MarshalText()
+	require.Error(t, err, "an ExitKind after Abandoned: add it to collectSlot")
+	assert.Equal(t, 7, reflect.TypeFor[supervisor.ExitCounts]().NumField(), "ExitCounts changed: update collectSlot")
+
+	synctest.Test(t, func(t *testing.T) {
+		g, err := supervisor.NewGroup("app", supervisor.GroupConfig{})
+		require.NoError(t, err)
+		_, err = g.Add("db", newScript(t).child("db", false), memberCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		settle(t, g)
+		c := supervisorprom.NewCollector(g, supervisorprom.Config{})
+		assert.Equal(t, int(supervisor.GroupFailed)+1, testutil.CollectAndCount(c, "supervisor_group_state"))
+		assert.Equal(t, int(supervisor.Abandoned), testutil.CollectAndCount(c, "supervisor_member_exits_total"))
+		g.Shutdown(time.Now())
+		settle(t, g)
+	})
+}
+
+// TestCollectorScrapeWhileRunning scrapes from 8 goroutines while Run
+// restarts a member over and over: no race (under -race), every scrape
+// whole and consistent, and the counters never go backwards.
+func TestCollectorScrapeWhileRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		flaky := func(ctx context.Context, a *supervisor.Attempt) error {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(10 * time.Millisecond):
+				return errFail
+			}
+		}
+		app, err := supervisor.NewGroup("app", supervisor.GroupConfig{
+			Intensity: supervisor.NoIntensity, SnapshotInterval: time.Millisecond,
+		})
+		require.NoError(t, err)
+		cfg := memberCfg()
+		cfg.RestartLimit = 1 << 20
+		_, err = app.Add("flaky", flaky, cfg)
+		require.NoError(t, err)
+		_, err = app.Add("db", newScript(t).child("db", false), memberCfg())
+		require.NoError(t, err)
+		c := supervisorprom.NewCollector(app, supervisorprom.Config{})
+		reg := prometheus.NewPedanticRegistry()
+		require.NoError(t, reg.Register(c))
+
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() { errc <- app.Run(ctx) }()
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				last := -1.0
+				for range 50 {
+					mfs, err := reg.Gather()
+					if err != nil {
+						t.Errorf("gather: %v", err)
+						return
+					}
+					if len(mfs) != 0 && len(mfs) != 10 { // 12 but the intensity gauges: it is off
+						t.Errorf("a scrape of %d families", len(mfs))
+					}
+					for _, mf := range mfs {
+						if mf.GetName() != "supervisor_member_restarts_total" {
+							continue
+						}
+						for _, m := range mf.GetMetric() {
+							if strings.HasSuffix(m.GetLabel()[0].GetValue(), "/flaky") {
+								v := m.GetCounter().GetValue()
+								if v < last {
+									t.Errorf("restarts went back from %v to %v", last, v)
+								}
+								last = v
+							}
+						}
+					}
+					time.Sleep(3 * time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		restarts := values(t, c)[`supervisor_member_restarts_total{path="/app/flaky"}`]
+		assert.Greater(t, restarts, 10.0, "the story moved while scraped")
+		cancel()
+		require.NoError(t, <-errc)
+	})
+}
