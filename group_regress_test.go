@@ -47,3 +47,33 @@ func TestGroupShutdownRefusesOperatorRestart(t *testing.T) {
 		assert.True(t, g.Finished())
 	})
 }
+
+// TestGroupResumeAfterNestedRestart: a member an operator quarantined is
+// not revived when its nested group is restarted by its parent, but a
+// later Resume runs it again under the group. Found by FuzzGroup
+// (quarantine /root/g2/m2, a sibling of g2 fails under one_for_all, resume
+// /root/g2/m2): the slot kept the context of the group's previous life,
+// cancelled when that life ended, and Resume was refused with "parent
+// context done".
+func TestGroupResumeAfterNestedRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		root := ghGroup(t, l, "app", GroupConfig{Strategy: OneForAll}, "db")
+		sub := ghSub(t, l, "jobs", GroupConfig{}, "x", "y")
+		require.NoError(t, root.AddGroup(sub))
+		require.NoError(t, root.Start(t.Context(), time.Now()))
+		ghSettle(t, root)
+		require.NoError(t, sub.Slot("y").Quarantine(time.Now(), "on-call looks"))
+		ghSettle(t, root)
+		l.end("db", errGH)
+		ghSettle(t, root)
+		assert.Equal(t, []string{"start db", "start x", "start y", "stop y", "fail db", "stop x", "start db", "start x"}, l.take(),
+			"y is not revived by the restart")
+		require.NoError(t, sub.Slot("y").Resume(time.Now()))
+		ghSettle(t, root)
+		assert.Equal(t, []string{"start y"}, l.take(), "resumed, y runs again")
+		root.Shutdown(time.Now())
+		ghSettle(t, root)
+		assert.Equal(t, []string{"stop y", "stop x", "stop db"}, l.take())
+	})
+}
