@@ -154,6 +154,7 @@ func (g *group) start() {
 	}
 	g.state, g.up = Starting, false
 	g.w = walk{kind: walkStart}
+	g.t.busyAdd(g)
 }
 
 // step carries the walk on as far as it goes now; it reports whether it
@@ -235,6 +236,7 @@ func (g *group) stepStart() bool {
 	if g.w.cur >= len(g.members) {
 		g.w = walk{}
 		g.state, g.up = Running, true
+		g.t.kick = true // a parent's start walk may go on
 		return true
 	}
 	m := g.members[g.w.cur]
@@ -289,6 +291,7 @@ func (g *group) beginRestart(lo int, m *member, at time.Duration) {
 	}
 	g.w = walk{kind: walkStop, lo: lo, cur: len(g.members) - 1, at: at}
 	g.state = Restarting
+	g.t.busyAdd(g)
 }
 
 // beginShutdown stops every member from the last down.
@@ -307,6 +310,7 @@ func (g *group) beginShutdown() {
 	}
 	g.state = ShuttingDown
 	g.w = walk{kind: walkShutdown, cur: len(g.members) - 1}
+	g.t.busyAdd(g)
 }
 
 // finish ends the shutdown; the parent learns of the end.
@@ -316,6 +320,7 @@ func (g *group) finish() {
 	if g.failing {
 		g.state = GroupFailed
 	}
+	g.t.kick = true
 	if g.parent != nil && g.self != nil && !g.self.gone {
 		g.parent.subEnded(g.self)
 	}

@@ -19,6 +19,7 @@ package groupmodel
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -61,6 +62,10 @@ type Tree struct {
 	stale    []*attempt // abandoned attempts whose child still runs
 	cancels  []ChildRef // cancellations the children saw, in order
 	seq      uint64     // numbers the cancellations
+	// busy lists the groups with a walk in progress, in the order their
+	// walks began: at one instant, the walk that began first moves first.
+	busy []*group
+	kick bool // a walk began or a nested group moved on: look again
 }
 
 // New returns the model of a root group named id.
@@ -125,8 +130,9 @@ func (t *Tree) Start(now time.Duration) {
 // Finished reports whether the root has ended.
 func (t *Tree) Finished() bool { return t.root.state.over() }
 
-// Failed reports whether the root failed (its Err is set).
-func (t *Tree) Failed() bool { return t.root.state == GroupFailed }
+// Failed reports whether the root failed (its Err is set): its intensity
+// refused a restart, and it shuts down or has ended.
+func (t *Tree) Failed() bool { return t.root.failing }
 
 // TakeCancels returns the cancellations children saw since the last call,
 // in order.
@@ -262,6 +268,7 @@ func (t *Tree) nextDeadline() (time.Duration, bool) {
 func (t *Tree) settle() {
 	for range 1 << 16 {
 		moved := false
+		t.kick = false
 		for len(t.returned) > 0 {
 			s := t.returned[0]
 			t.returned = t.returned[1:]
@@ -273,12 +280,13 @@ func (t *Tree) settle() {
 				moved = true
 			}
 		}
-		for _, p := range t.sortedGroups() {
-			if t.groups[p].step() {
+		for i := 0; i < len(t.busy); i++ {
+			if t.busy[i].step() {
 				moved = true
 			}
 		}
-		if !moved {
+		t.busy = slices.DeleteFunc(t.busy, func(g *group) bool { return g.w.kind == walkNone })
+		if !moved && !t.kick && len(t.returned) == 0 { // a walk that cancels does not move, but its child returns
 			return
 		}
 	}
@@ -372,8 +380,11 @@ func (t *Tree) command(op CommandOp, path string) Result {
 		return Refused
 	}
 	r := s.control([...]Control{CmdRestart: RestartSlot, CmdPause: Pause, CmdResume: Resume, CmdQuarantine: Quarantine}[op])
-	if r == Noop && op != CmdRestart { // a merged restart is carried out
-		return Refused
+	switch {
+	case r == Noop && op == CmdRestart:
+		return OK // merged with the restart pending: carried out
+	case r == Noop:
+		return Refused // it would change nothing: the operator learns so
 	}
 	return r
 }
@@ -402,10 +413,12 @@ func (t *Tree) sortedSlots() []string {
 	return dedupe(out)
 }
 
-func (t *Tree) sortedGroups() []string {
-	var out []string
-	t.root.walkGroups(func(g *group) { out = append(out, g.path) })
-	return out
+// busyAdd lists g among the groups whose walk moves.
+func (t *Tree) busyAdd(g *group) {
+	t.kick = true
+	if !slices.Contains(t.busy, g) {
+		t.busy = append(t.busy, g)
+	}
 }
 
 func dedupe(in []string) []string {

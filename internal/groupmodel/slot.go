@@ -251,8 +251,8 @@ func (s *slot) resume() Result {
 
 func (s *slot) restart() Result {
 	switch {
-	case s.op != Active, !s.started, s.parentDone():
-		return Refused
+	case s.op != Active, !s.started, s.parentDone(), s.frozen:
+		return Refused // frozen: its group shuts down and decides what runs
 	case s.pending:
 		return Noop // merged with the one pending
 	}

@@ -35,7 +35,7 @@ type SlotView struct {
 func (t *Tree) View() GroupView { return t.root.view() }
 
 func (g *group) view() GroupView {
-	v := GroupView{Path: g.path, State: g.state, Restarts: g.restarts, Used: -1, Failed: g.failing && g.state == GroupFailed}
+	v := GroupView{Path: g.path, State: g.state, Restarts: g.restarts, Used: -1, Failed: g.failing}
 	if g.cfg.Intensity > 0 {
 		v.Used = g.used()
 	}
@@ -79,4 +79,11 @@ func (t *Tree) GroupState(path string) State {
 		return g.state
 	}
 	return Idle
+}
+
+// Frozen reports whether the slot at path belongs to a group that shuts
+// down (or stopped and has not started again): no operator may start it.
+func (t *Tree) Frozen(path string) bool {
+	s := t.slots[path]
+	return s != nil && s.frozen
 }
