@@ -158,7 +158,12 @@ func runFuzzGroup(t *testing.T, data []byte) {
 	h.sleep(time.Minute)
 	h.check("shutdown")
 	require.True(t, h.root.Finished(), "the tree finished; steps %v", h.steps)
+	if fgDebug {
+		t.Logf("steps %v\nerr %v\n%v", h.steps, h.root.Err(), h.model)
+	}
 }
+
+var fgDebug = false // true logs each input's steps and final tree
 
 // mnow returns the bubble's time as model time.
 func (h *fgHarness) mnow() time.Duration { return time.Since(h.origin) }
@@ -427,8 +432,96 @@ func fgStep(op, arg byte) []byte { return []byte{op, arg} }
 // fgInput joins a header, slot specs and steps into one input.
 func fgInput(parts ...[]byte) []byte { return slices.Concat(parts...) }
 
+// fgG builds a group config byte (see fgGroupConfig): intensity 0 is off,
+// 1, 2, 3 mean 1, 2, 4; period 0 is 10s, 1 is 60s.
+func fgG(strategy Strategy, intensity, period byte, auto AutoShutdown, restart RestartType) byte {
+	return byte(strategy) + 3*intensity + 12*period + 24*byte(auto) + 72*byte(restart)
+}
+
+// fgS builds a slot config byte (see fgSlotConfig): limit 0..2 means 1..3;
+// window 0 is 10s, 1 is 60s; delay 1 is a fixed 1s backoff; stop 1 is a 2s
+// StopTimeout.
+func fgS(restart RestartType, significant bool, limit, window, delay, stop byte) byte {
+	sig := byte(0)
+	if significant {
+		sig = 1
+	}
+	return byte(restart) + 3*sig + 6*limit + 18*window + 36*delay + 72*stop
+}
+
+// fgN builds the slot count byte: n slots, the nested groups joining
+// their parent after pos1 and pos2 of its slots.
+func fgN(n, pos1, pos2 byte) byte { return n - 1 + 6*pos1 + 24*pos2 }
+
+// Steps' slot arguments index the slots in tree order; 0x80 sends the
+// control as a command.
+const fgByCmd = 0x80
+
+var (
+	fgPerm  = fgS(Permanent, false, 2, 1, 0, 0) // limit 3 in 60s, no backoff, 1s to stop
+	fgTrans = fgS(Transient, false, 2, 1, 0, 0)
+	fgTemp  = fgS(Temporary, false, 2, 1, 0, 0)
+)
+
 var fgSeeds = [][]byte{
-	// one_for_one root, three permanent slots: one fails, restarts alone.
-	fgInput([]byte{0, 3, 0, 0, 2}, []byte{0, 0, 0, 0, 0, 0},
-		fgStep(fgFail, 1), fgStep(fgSleep, 2), fgStep(fgPanic, 0)),
+	// one_for_one: failures and a panic restart only their member.
+	fgInput([]byte{0, fgG(OneForOne, 0, 0, 0, 0), 0, 0, fgN(3, 0, 0)},
+		[]byte{fgPerm, 0, fgPerm, 0, fgPerm, 0},
+		fgStep(fgFail, 1), fgStep(fgPanic, 2), fgStep(fgReturnNil, 0), fgStep(fgSleep, 2)),
+	// one_for_all: a stubborn member holds the restart until it is
+	// abandoned, and returns late when released.
+	fgInput([]byte{0, fgG(OneForAll, 0, 0, 0, 0), 0, 0, fgN(3, 0, 0)},
+		[]byte{fgPerm, 0, fgPerm, 0, fgS(Permanent, false, 2, 1, 0, 1), 0},
+		fgStep(fgIgnore, 2), fgStep(fgFail, 0), fgStep(fgSleep, 2), fgStep(fgSleep, 2),
+		fgStep(fgRelease, 0), fgStep(fgFail, 1)),
+	// rest_for_one with a nested one_for_all group in the middle, a fixed
+	// backoff, and a temporary member that leaves in the restart.
+	fgInput([]byte{1, fgG(RestForOne, 3, 1, 0, 0), fgG(OneForAll, 3, 1, 0, 0), 0, fgN(4, 1, 0)},
+		[]byte{fgS(Permanent, false, 2, 1, 1, 0), 0, fgPerm, 1, fgTemp, 1, fgPerm, 0},
+		fgStep(fgFail, 0), fgStep(fgSleep, 0), fgStep(fgSleep, 2), fgStep(fgFail, 1), fgStep(fgFail, 3)),
+	// Three levels: the innermost group's intensity (1) fails it, the
+	// middle one restarts it, the root's intensity (1) fails the root.
+	fgInput([]byte{2 + 3, fgG(OneForOne, 1, 1, 0, 0), fgG(OneForAll, 1, 1, 0, 0), fgG(OneForOne, 1, 1, 0, 0), fgN(4, 1, 1)},
+		[]byte{fgPerm, 0, fgPerm, 1, fgPerm, 2, fgPerm, 2},
+		fgStep(fgFail, 2), fgStep(fgFail, 2), fgStep(fgFail, 3), fgStep(fgFail, 2), fgStep(fgFail, 3),
+		fgStep(fgFail, 2), fgStep(fgFail, 0)),
+	// A member's own limit (1) quarantines it; resumed, it runs again.
+	fgInput([]byte{0, fgG(OneForAll, 3, 1, 0, 0), 0, 0, fgN(2, 0, 0)},
+		[]byte{fgPerm, 0, fgS(Permanent, false, 0, 0, 0, 0), 0},
+		fgStep(fgFail, 1), fgStep(fgFail, 1), fgStep(fgResume, 1), fgStep(fgFail, 1), fgStep(fgSleep, 6)),
+	// any_significant: a significant transient member's normal end shuts
+	// the root down.
+	fgInput([]byte{0, fgG(OneForOne, 0, 0, AnySignificant, 0), 0, 0, fgN(3, 0, 0)},
+		[]byte{fgPerm, 0, fgS(Transient, true, 2, 1, 0, 0), 0, fgS(Temporary, true, 2, 1, 0, 0), 0},
+		fgStep(fgFail, 1), fgStep(fgReturnNil, 1)),
+	// all_significant in a transient nested group: it ends when both
+	// significant members have, and the root is not restarted for it.
+	fgInput([]byte{1, fgG(OneForAll, 2, 1, 0, 0), fgG(OneForOne, 2, 1, AllSignificant, Transient), 0, fgN(3, 1, 0)},
+		[]byte{fgPerm, 0, fgS(Transient, true, 2, 1, 0, 0), 1, fgS(Temporary, true, 2, 1, 0, 0), 1},
+		fgStep(fgReturnNil, 1), fgStep(fgReturnNil, 2), fgStep(fgFail, 0)),
+	// Operator controls by command (Submit + Advance) and directly: pause,
+	// a refused second pause, resume, quarantine, restart, and a group
+	// restart and shutdown by path.
+	fgInput([]byte{1, fgG(OneForAll, 0, 0, 0, 0), fgG(RestForOne, 0, 0, 0, 0), 0, fgN(3, 1, 0)},
+		[]byte{fgPerm, 0, fgPerm, 1, fgPerm, 1},
+		fgStep(fgPause, 1|fgByCmd), fgStep(fgPause, 1|fgByCmd), fgStep(fgFail, 0), fgStep(fgResume, 1|fgByCmd),
+		fgStep(fgQuarantine, 2|fgByCmd), fgStep(fgRestart, 0|fgByCmd), fgStep(fgRestart, 1), fgStep(fgResume, 2),
+		fgStep(fgGroupCmd, 1+16), fgStep(fgGroupCmd, 1), fgStep(fgGroupCmd, 0)),
+	// Add and Remove: by Group.Remove, ChildSlot.Remove, Submit, of a
+	// stubborn slot and of a nested group; members added after Start.
+	fgInput([]byte{1, fgG(RestForOne, 0, 0, 0, 0), fgG(OneForOne, 0, 0, 0, 0), 0, fgN(3, 1, 0)},
+		[]byte{fgPerm, 0, fgPerm, 1, fgS(Permanent, false, 2, 1, 0, 1), 0},
+		fgStep(fgAdd, 0), fgStep(fgAdd, 1), fgStep(fgIgnore, 3), fgStep(fgRemove, 3),
+		fgStep(fgRemove, 0|64), fgStep(fgSleep, 3), fgStep(fgRemove, 0|fgByCmd), fgStep(fgFail, 0),
+		fgStep(fgRemove, 3), fgStep(fgAdd, 2), fgStep(fgFail, 0)),
+	// A nested group shut down by its parent's failure while a stubborn
+	// member of it holds the shutdown; a shutdown of the nested group
+	// directly first.
+	fgInput([]byte{1, fgG(OneForAll, 1, 0, 0, 0), fgG(OneForOne, 0, 0, 0, Permanent), 0, fgN(3, 0, 0)},
+		[]byte{fgPerm, 1, fgS(Permanent, false, 2, 1, 1, 1), 1, fgPerm, 0},
+		fgStep(fgShutdown, 1), fgStep(fgIgnore, 1), fgStep(fgFail, 2), fgStep(fgFail, 2),
+		fgStep(fgSleep, 1), fgStep(fgRelease, 0), fgStep(fgSleep, 3)),
+	// Found by the fuzzer: a quarantined member of a nested group that its
+	// parent restarted could not be resumed.
+	[]byte("21009000002X07217&2"),
 }
