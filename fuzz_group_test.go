@@ -466,7 +466,7 @@ var (
 var fgSeeds = [][]byte{
 	// one_for_one: failures and a panic restart only their member.
 	fgInput([]byte{0, fgG(OneForOne, 0, 0, 0, 0), 0, 0, fgN(3, 0, 0)},
-		[]byte{fgPerm, 0, fgPerm, 0, fgPerm, 0},
+		[]byte{fgPerm, 0, fgPerm, 0, fgTrans, 0},
 		fgStep(fgFail, 1), fgStep(fgPanic, 2), fgStep(fgReturnNil, 0), fgStep(fgSleep, 2)),
 	// one_for_all: a stubborn member holds the restart until it is
 	// abandoned, and returns late when released.
