@@ -77,3 +77,40 @@ func TestGroupResumeAfterNestedRestart(t *testing.T) {
 		assert.Equal(t, []string{"stop y", "stop x", "stop db"}, l.take())
 	})
 }
+
+// TestGroupOwedRestartEndsWithItsWalk: the restart a member's own failure
+// asks for is counted in the member's own budget by the group restart that
+// starts it, and by no other. Found by FuzzGroup, input
+// 0100900X000000787,211: b fails under one_for_all with a 1s backoff, an
+// operator restarts b during the backoff (not counted, as operator
+// restarts never are), the walk then finds b running; a later failure of a
+// restarted b's sibling counted a restart in b's budget, because the debt
+// outlived the walk that was to pay it.
+func TestGroupOwedRestartEndsWithItsWalk(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{Strategy: OneForAll}))
+		require.NoError(t, err)
+		_, err = g.Add("a", l.child("a"), ghCfg())
+		require.NoError(t, err)
+		cfg := Config{Backoff: Backoff{Initial: time.Second, Max: time.Second, NoJitter: true}}
+		b, err := g.Add("b", l.child("b"), cfg)
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		l.end("b", errGH)
+		ghSettle(t, g)
+		_, err = b.Restart(time.Now()) // during the group restart's backoff
+		require.NoError(t, err)
+		ghWait(t, g, time.Second)
+		assert.Equal(t, []string{"start a", "start b", "fail b", "stop a", "start b", "start a"}, l.take())
+		assert.Equal(t, 0, b.Record(time.Now()).RestartLimit.Used, "the operator restarted b: not counted")
+		l.end("a", errGH)
+		ghWait(t, g, time.Second)
+		assert.Equal(t, []string{"fail a", "stop b", "start a", "start b"}, l.take())
+		assert.Equal(t, 0, b.Record(time.Now()).RestartLimit.Used, "a failed, not b")
+		assert.Equal(t, 1, g.Slot("a").Record(time.Now()).RestartLimit.Used)
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
