@@ -114,3 +114,43 @@ func TestGroupOwedRestartEndsWithItsWalk(t *testing.T) {
 		ghSettle(t, g)
 	})
 }
+
+// TestGroupStartDropsAFencedRestart: an operator Restart asked for while
+// the group holds a member for its restart is superseded by the group's
+// start, as one asked for before the hold is. Found by FuzzGroup, input
+// 0100000008080,200: the only member of a one_for_all group fails with a
+// 1s backoff; two operator Restarts during the backoff (the second fenced
+// behind the first's attempt); the group starts the member after the
+// backoff, but the fenced restart stayed pending, so the member's next
+// failure started the pending generation at once: no group restart, no
+// backoff, nothing counted.
+func TestGroupStartDropsAFencedRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{Strategy: OneForAll}))
+		require.NoError(t, err)
+		a, err := g.Add("a", l.child("a"), Config{Backoff: Backoff{Initial: time.Second, Max: time.Second, NoJitter: true}})
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		l.end("a", errGH)
+		ghSettle(t, g)
+		for range 2 {
+			_, err = a.Restart(time.Now())
+			require.NoError(t, err)
+			ghSettle(t, g)
+		}
+		ghWait(t, g, time.Second)
+		assert.Equal(t, []string{"start a", "fail a", "start a", "stop a", "start a"}, l.take())
+		assert.Nil(t, a.Record(time.Now()).PendingRestart, "the group's start superseded it")
+		l.end("a", errGH)
+		ghSettle(t, g)
+		assert.Equal(t, []string{"fail a"}, l.take(), "the group restart waits for the backoff")
+		assert.Equal(t, GroupRestarting, g.State())
+		assert.Equal(t, uint64(2), g.Record(time.Now()).Restarts)
+		ghWait(t, g, time.Second)
+		assert.Equal(t, []string{"start a"}, l.take())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
