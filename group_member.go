@@ -125,6 +125,9 @@ func (s *ChildSlot) groupStart(ctx context.Context, now time.Time, owes bool) {
 	now = s.clamp(now)
 	s.held, s.frozen = false, false
 	s.parent = ctx
+	if s.pending != nil { // an operator restart asked for while held: this start supersedes it, as hold does
+		s.dropPending(now)
+	}
 	if s.started {
 		s.restarts++
 		if owes {

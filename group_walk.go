@@ -227,6 +227,10 @@ func (g *Group) launchMember(m *member, now time.Time) {
 	switch {
 	case s.active != nil, s.op != OperationActive:
 		s.held, s.frozen = false, false
+		m.owes = false // the restart it owed is not the group's to make
+		if s.active == nil {
+			s.parent = g.ctx // resumed later, it runs in the group's present life
+		}
 	case s.started && s.cfg.Restart == Temporary:
 		g.leave(m, now, "temporary member stopped by the group")
 	default:

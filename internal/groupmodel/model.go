@@ -1,0 +1,477 @@
+// Package groupmodel is a reference model of a supervision tree (the
+// package's Group): a pure, deterministic state machine over plain values,
+// written from the Group contract (design/GROUPS.md and the README's
+// "Supervision trees"), not from the group's code, so that a test can drive
+// a real tree and the model with the same steps and demand that they agree.
+//
+// The model works at the level of the tree's loop: every call is followed
+// by everything the tree does at that instant (collecting the exits it
+// causes, carrying on its walks), as a loop that advances until nothing is
+// due would see it. It knows what the real tree cannot: what each child
+// does. The caller tells it when a child returns, panics, or decides to
+// ignore cancellation, and when time passes.
+//
+// The children it models are simple: no readiness, heartbeat or attempt
+// deadlines, no processes; a member's backoff is a fixed delay (possibly
+// zero). Times are durations since an origin the caller picks. A Tree
+// belongs to one goroutine; it starts none and reads no clock.
+package groupmodel
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SlotConfig is what the model knows of a member slot's Config.
+type SlotConfig struct {
+	Restart     Restart
+	Significant bool
+	Limit       int           // RestartLimit
+	Window      time.Duration // RestartWindow
+	StopTimeout time.Duration
+	Delay       time.Duration // every backoff delay (zero: NoDelay)
+}
+
+// GroupConfig is what the model knows of a GroupConfig.
+type GroupConfig struct {
+	Strategy     Strategy
+	Restart      Restart
+	Significant  bool
+	Intensity    int // 0: off (NoIntensity)
+	Period       time.Duration
+	AutoShutdown AutoShutdown
+}
+
+// ChildRef names one attempt's child: its slot's path and attempt number.
+type ChildRef struct {
+	Path    string
+	Attempt uint64
+}
+
+// Tree is the model of one supervision tree.
+type Tree struct {
+	root *group
+	now  time.Duration
+
+	slots  map[string]*slot  // every slot ever added, by path
+	groups map[string]*group // every group, by path
+
+	returned []*slot    // held attempts whose child returned, in order
+	stale    []*attempt // abandoned attempts whose child still runs
+	cancels  []ChildRef // cancellations the children saw, in order
+	seq      uint64     // numbers the cancellations
+	// busy lists the groups with a walk in progress, in the order their
+	// walks began: at one instant, the walk that began first moves first.
+	busy []*group
+	kick bool // a walk began or a nested group moved on: look again
+}
+
+// New returns the model of a root group named id.
+func New(id string, cfg GroupConfig) *Tree {
+	t := &Tree{slots: map[string]*slot{}, groups: map[string]*group{}}
+	t.root = &group{t: t, id: id, path: "/" + id, cfg: cfg}
+	t.groups[t.root.path] = t.root
+	return t
+}
+
+// Now returns the latest time the model has seen.
+func (t *Tree) Now() time.Duration { return t.now }
+
+func (t *Tree) at(now time.Duration) {
+	if now > t.now {
+		t.now = now
+	}
+}
+
+// AddSlot adds a member slot named id to the group at path gpath. It
+// reports false when the group refuses (it shuts down or has ended, or the
+// id is taken), as Group.Add does.
+func (t *Tree) AddSlot(gpath, id string, cfg SlotConfig, now time.Duration) bool {
+	t.at(now)
+	g := t.groups[gpath]
+	if g == nil || !g.joinable(id) {
+		return false
+	}
+	s := &slot{t: t, id: id, path: gpath + "/" + id, cfg: cfg, g: g, held: true}
+	t.slots[s.path] = s
+	g.join(&member{slot: s})
+	t.settle()
+	return true
+}
+
+// AddGroup nests a new, empty group named id in the group at ppath, as
+// Group.AddGroup does with a fresh group; it reports false when refused.
+func (t *Tree) AddGroup(ppath, id string, cfg GroupConfig, now time.Duration) bool {
+	t.at(now)
+	p := t.groups[ppath]
+	if p == nil || !p.joinable(id) {
+		return false
+	}
+	sub := &group{t: t, id: id, path: ppath + "/" + id, cfg: cfg, parent: p}
+	m := &member{sub: sub}
+	sub.self = m
+	t.groups[sub.path] = sub
+	p.join(m)
+	t.settle()
+	return true
+}
+
+// Start starts the tree at now.
+func (t *Tree) Start(now time.Duration) {
+	t.at(now)
+	if t.root.state == Idle {
+		t.root.start()
+	}
+	t.settle()
+}
+
+// Finished reports whether the root has ended.
+func (t *Tree) Finished() bool { return t.root.state.over() }
+
+// Failed reports whether the root failed (its Err is set): its intensity
+// refused a restart, and it shuts down or has ended.
+func (t *Tree) Failed() bool { return t.root.failing }
+
+// TakeCancels returns the cancellations children saw since the last call,
+// in order.
+func (t *Tree) TakeCancels() []ChildRef {
+	out := t.cancels
+	t.cancels = nil
+	return out
+}
+
+// ---- what the children do ----------------------------------------------
+
+// Running returns the child of the attempt slot path holds, if its child
+// runs.
+func (t *Tree) Running(path string) (ChildRef, bool) {
+	s := t.slots[path]
+	if s == nil || s.cur == nil || s.cur.returned {
+		return ChildRef{}, false
+	}
+	return ChildRef{path, s.cur.n}, true
+}
+
+// Stubborn returns the children that saw their cancellation and ignore it,
+// held or abandoned, in the order they were cancelled.
+func (t *Tree) Stubborn() []ChildRef {
+	var out []ChildRef
+	for _, p := range t.sortedSlots() {
+		if a := t.slots[p].cur; a != nil && a.cancelled && !a.obeys && !a.returned {
+			out = append(out, ChildRef{p, a.n})
+		}
+	}
+	for _, a := range t.stale {
+		out = append(out, ChildRef{a.s.path, a.n})
+	}
+	return sortRefs(out, t)
+}
+
+// Return makes the held attempt of slot path return: with an error
+// (fail), a panic, or nil. A child whose context was cancelled returns
+// as cancelled, whatever it returns, unless it panics.
+func (t *Tree) Return(path string, fail, panics bool, now time.Duration) bool {
+	t.at(now)
+	s := t.slots[path]
+	if s == nil || s.cur == nil || s.cur.returned {
+		return false
+	}
+	k := Succeeded
+	switch {
+	case panics:
+		k = Panicked
+	case s.cur.cancelled:
+		k = Cancelled
+	case fail:
+		k = Failed
+	}
+	s.cur.ret(k)
+	t.settle()
+	return true
+}
+
+// Ignore makes the held attempt of slot path ignore cancellation from now
+// on.
+func (t *Tree) Ignore(path string, now time.Duration) bool {
+	t.at(now)
+	s := t.slots[path]
+	if s == nil || s.cur == nil || s.cur.returned {
+		return false
+	}
+	s.cur.obeys = false
+	return true
+}
+
+// Release makes the stubborn child c return after all: a held attempt is
+// then collected as cancelled; an abandoned one only reports late.
+func (t *Tree) Release(c ChildRef, now time.Duration) bool {
+	t.at(now)
+	for i, a := range t.stale {
+		if a.s.path == c.Path && a.n == c.Attempt {
+			t.stale = append(t.stale[:i], t.stale[i+1:]...)
+			return true
+		}
+	}
+	s := t.slots[c.Path]
+	if s == nil || s.cur == nil || s.cur.n != c.Attempt || s.cur.returned {
+		return false
+	}
+	s.cur.ret(Cancelled)
+	t.settle()
+	return true
+}
+
+// ---- time ---------------------------------------------------------------
+
+// Sleep lets time pass to now, serving every deadline on the way at its
+// instant: stop deadlines (abandoning), backoffs (restarts) and the
+// backoff a group restart waits for.
+func (t *Tree) Sleep(now time.Duration) {
+	for {
+		at, ok := t.nextDeadline()
+		if !ok || at > now {
+			break
+		}
+		t.at(at)
+		t.settle()
+	}
+	t.at(now)
+	t.settle()
+}
+
+// nextDeadline is the earliest instant at which something is due.
+func (t *Tree) nextDeadline() (time.Duration, bool) {
+	var at time.Duration
+	ok := false
+	offer := func(d time.Duration) {
+		if !ok || d < at {
+			at, ok = d, true
+		}
+	}
+	for _, s := range t.slots {
+		if d, due := s.deadline(); due {
+			offer(d)
+		}
+	}
+	for _, g := range t.groups {
+		if g.w.kind == walkWait {
+			offer(g.w.at)
+		}
+	}
+	return at, ok
+}
+
+// settle does everything due at the current instant until nothing moves:
+// the exits, the deadlines, the walks.
+func (t *Tree) settle() {
+	for range 1 << 16 {
+		moved := false
+		t.kick = false
+		for len(t.returned) > 0 {
+			s := t.returned[0]
+			t.returned = t.returned[1:]
+			s.collect()
+			moved = true
+		}
+		for _, p := range t.sortedSlots() {
+			if t.slots[p].serveDue() {
+				moved = true
+			}
+		}
+		for i := 0; i < len(t.busy); i++ {
+			if t.busy[i].step() {
+				moved = true
+			}
+		}
+		t.busy = slices.DeleteFunc(t.busy, func(g *group) bool { return g.w.kind == walkNone })
+		if !moved && !t.kick && len(t.returned) == 0 { // a walk that cancels does not move, but its child returns
+			return
+		}
+	}
+	panic("groupmodel: the tree never settles")
+}
+
+// ---- operator controls ---------------------------------------------------
+
+// Control is an operator control or command on a slot.
+type Control uint8
+
+// The controls.
+const (
+	Pause Control = iota
+	Resume
+	Quarantine
+	RestartSlot
+	RemoveSlot // ChildSlot.Remove
+)
+
+// SlotControl applies an operator control to slot path, as the slot's own
+// method does.
+func (t *Tree) SlotControl(path string, c Control, now time.Duration) Result {
+	t.at(now)
+	s := t.slots[path]
+	if s == nil {
+		return Unknown
+	}
+	r := s.control(c)
+	t.settle()
+	return r
+}
+
+// RemoveMember is Group.Remove on the member at path (a slot or a nested
+// group) of its group.
+func (t *Tree) RemoveMember(path string, now time.Duration) Result {
+	t.at(now)
+	m := t.memberAt(path)
+	if m == nil || m.gone {
+		return Unknown
+	}
+	m.owner().remove(m)
+	t.settle()
+	return OK
+}
+
+// Shutdown is Group.Shutdown on the group at path.
+func (t *Tree) Shutdown(path string, now time.Duration) {
+	t.at(now)
+	if g := t.groups[path]; g != nil {
+		g.beginShutdown()
+	}
+	t.settle()
+}
+
+// CommandOp is what an operator command asks for.
+type CommandOp uint8
+
+// The command ops.
+const (
+	CmdRestart CommandOp = iota
+	CmdPause
+	CmdResume
+	CmdQuarantine
+	CmdRemove
+	CmdShutdown
+)
+
+// Command is Group.Submit of op on path, applied at the next Advance.
+func (t *Tree) Command(op CommandOp, path string, now time.Duration) Result {
+	t.at(now)
+	r := t.command(op, path)
+	t.settle()
+	return r
+}
+
+func (t *Tree) command(op CommandOp, path string) Result {
+	if g := t.groups[path]; g != nil && (g == t.root || g.self != nil && !g.self.gone) {
+		return g.command(op)
+	}
+	m := t.memberAt(path)
+	if m == nil || m.gone || m.slot == nil {
+		return Unknown
+	}
+	s := m.slot
+	switch op {
+	case CmdRemove:
+		m.owner().remove(m)
+		return OK
+	case CmdShutdown:
+		return Refused
+	}
+	r := s.control([...]Control{CmdRestart: RestartSlot, CmdPause: Pause, CmdResume: Resume, CmdQuarantine: Quarantine}[op])
+	switch {
+	case r == Noop && op == CmdRestart:
+		return OK // merged with the restart pending: carried out
+	case r == Noop:
+		return Refused // it would change nothing: the operator learns so
+	}
+	return r
+}
+
+// memberAt returns the member entry at path, or nil.
+func (t *Tree) memberAt(path string) *member {
+	if s := t.slots[path]; s != nil {
+		return s.m
+	}
+	if g := t.groups[path]; g != nil {
+		return g.self
+	}
+	return nil
+}
+
+// ---- helpers --------------------------------------------------------------
+
+func (t *Tree) sortedSlots() []string {
+	var out []string
+	t.root.walkSlots(func(s *slot) { out = append(out, s.path) })
+	for p, s := range t.slots { // slots that left the tree, by path
+		if s.m.gone {
+			out = append(out, p)
+		}
+	}
+	return dedupe(out)
+}
+
+// busyAdd lists g among the groups whose walk moves.
+func (t *Tree) busyAdd(g *group) {
+	t.kick = true
+	if !slices.Contains(t.busy, g) {
+		t.busy = append(t.busy, g)
+	}
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	out := in[:0]
+	for _, p := range in {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// sortRefs orders refs by when their child saw its cancellation.
+func sortRefs(refs []ChildRef, t *Tree) []ChildRef {
+	seq := func(c ChildRef) uint64 {
+		if s := t.slots[c.Path]; s != nil && s.cur != nil && s.cur.n == c.Attempt {
+			return s.cur.cancelSeq
+		}
+		for _, a := range t.stale {
+			if a.s.path == c.Path && a.n == c.Attempt {
+				return a.cancelSeq
+			}
+		}
+		return 0
+	}
+	for i := 1; i < len(refs); i++ {
+		for j := i; j > 0 && seq(refs[j]) < seq(refs[j-1]); j-- {
+			refs[j], refs[j-1] = refs[j-1], refs[j]
+		}
+	}
+	return refs
+}
+
+// String describes the tree in one line per member, for failure messages.
+func (t *Tree) String() string {
+	var b strings.Builder
+	t.root.describe(&b, "")
+	return b.String()
+}
+
+func (g *group) describe(b *strings.Builder, indent string) {
+	fmt.Fprintf(b, "%s%s %v restarts=%d\n", indent, g.path, g.state, g.restarts)
+	for _, m := range g.members {
+		if m.gone {
+			continue
+		}
+		if m.sub != nil {
+			m.sub.describe(b, indent+"  ")
+			continue
+		}
+		s := m.slot
+		fmt.Fprintf(b, "%s  %s %v attempt=%d running=%v held=%v\n", indent, s.path, s.op, s.attempts, s.cur != nil, s.held)
+	}
+}

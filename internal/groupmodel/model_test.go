@@ -1,0 +1,152 @@
+package groupmodel
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var perm = SlotConfig{Limit: 3, Window: time.Minute, StopTimeout: time.Second}
+
+// tree3 returns a started root of strategy s with permanent slots a, b, c.
+func tree3(t *testing.T, cfg GroupConfig) *Tree {
+	t.Helper()
+	tr := New("app", cfg)
+	for _, id := range []string{"a", "b", "c"} {
+		require.True(t, tr.AddSlot("/app", id, perm, 0))
+	}
+	tr.Start(0)
+	return tr
+}
+
+func attempts(tr *Tree) []uint64 {
+	var out []uint64
+	for _, m := range tr.View().Members {
+		out = append(out, m.Slot.Attempt)
+	}
+	return out
+}
+
+func TestStrategies(t *testing.T) {
+	tests := []struct {
+		name     string
+		strategy Strategy
+		cancels  []ChildRef
+		attempts []uint64
+	}{
+		{"one_for_one", OneForOne, nil, []uint64{1, 2, 1}},
+		{"one_for_all", OneForAll, []ChildRef{{"/app/c", 1}, {"/app/a", 1}}, []uint64{2, 2, 2}},
+		{"rest_for_one", RestForOne, []ChildRef{{"/app/c", 1}}, []uint64{1, 2, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := tree3(t, GroupConfig{Strategy: tt.strategy})
+			require.True(t, tr.Return("/app/b", true, false, 0))
+			assert.Equal(t, tt.cancels, tr.TakeCancels(), "stopped in reverse start order")
+			assert.Equal(t, tt.attempts, attempts(tr))
+			v := tr.View()
+			assert.Equal(t, Running, v.State)
+			assert.Equal(t, uint64(1), v.Restarts, "one failure, one group restart")
+			assert.Equal(t, uint64(1), v.Members[1].Slot.Kinds[Failed])
+			assert.Equal(t, 1, v.Members[1].Slot.Used, "only the failed member's budget")
+			assert.Equal(t, 0, v.Members[0].Slot.Used)
+		})
+	}
+}
+
+func TestIntensityFailsTheGroup(t *testing.T) {
+	tr := tree3(t, GroupConfig{Intensity: 2, Period: 5 * time.Second})
+	for i := range 2 {
+		require.True(t, tr.Return("/app/b", true, false, time.Duration(i)*time.Second))
+	}
+	tr.TakeCancels()
+	tr.Return("/app/b", true, false, 2*time.Second)
+	assert.Equal(t, []ChildRef{{"/app/c", 1}, {"/app/a", 1}}, tr.TakeCancels())
+	assert.True(t, tr.Finished())
+	assert.True(t, tr.Failed())
+	assert.Equal(t, GroupFailed, tr.View().State)
+	assert.Equal(t, uint64(2), tr.View().Restarts)
+}
+
+func TestStubbornMemberIsAbandoned(t *testing.T) {
+	tr := tree3(t, GroupConfig{Strategy: OneForAll})
+	tr.Ignore("/app/c", 0)
+	tr.Return("/app/a", true, false, 0)
+	assert.Equal(t, []ChildRef{{"/app/c", 1}}, tr.TakeCancels(), "b waits while c has not stopped")
+	assert.Equal(t, []ChildRef{{"/app/c", 1}}, tr.Stubborn())
+	tr.Sleep(time.Second)
+	assert.Equal(t, []ChildRef{{"/app/b", 1}}, tr.TakeCancels())
+	assert.Equal(t, []uint64{2, 2, 2}, attempts(tr))
+	assert.Equal(t, uint64(1), tr.View().Members[2].Slot.Kinds[Abandoned])
+	assert.True(t, tr.Release(ChildRef{"/app/c", 1}, time.Second), "the abandoned child returns late")
+	assert.Empty(t, tr.Stubborn())
+}
+
+func TestOperatorStoppedMembersAreNotRevived(t *testing.T) {
+	tr := tree3(t, GroupConfig{Strategy: OneForAll})
+	assert.Equal(t, OK, tr.SlotControl("/app/b", Pause, 0))
+	assert.Equal(t, Noop, tr.SlotControl("/app/b", Pause, 0))
+	assert.Equal(t, Refused, tr.Command(CmdPause, "/app/b", 0), "a command that changes nothing is refused")
+	assert.Equal(t, OK, tr.SlotControl("/app/c", Quarantine, 0))
+	tr.Return("/app/a", true, false, 0)
+	assert.Equal(t, []uint64{2, 1, 1}, attempts(tr))
+	assert.Equal(t, OK, tr.Command(CmdResume, "/app/b", 0))
+	assert.Equal(t, []uint64{2, 2, 1}, attempts(tr))
+	assert.Equal(t, Unknown, tr.Command(CmdPause, "/app/nobody", 0))
+}
+
+func TestSignificantAndTemporary(t *testing.T) {
+	tr := New("app", GroupConfig{AutoShutdown: AllSignificant})
+	require.True(t, tr.AddSlot("/app", "server", perm, 0))
+	sig := perm
+	sig.Restart, sig.Significant = Transient, true
+	require.True(t, tr.AddSlot("/app", "s1", sig, 0))
+	sig.Restart = Temporary
+	require.True(t, tr.AddSlot("/app", "s2", sig, 0))
+	tr.Start(0)
+	tr.Return("/app/s2", false, false, 0)
+	assert.Len(t, tr.View().Members, 2, "a temporary member that ends leaves")
+	assert.Equal(t, Running, tr.View().State)
+	tr.Return("/app/s1", true, false, 0)
+	assert.Equal(t, Running, tr.View().State, "abnormal: a transient member restarts")
+	tr.Return("/app/s1", false, false, 0)
+	assert.True(t, tr.Finished())
+	assert.False(t, tr.Failed())
+	assert.Equal(t, []ChildRef{{"/app/server", 1}}, tr.TakeCancels())
+	assert.Equal(t, OutcomeStopped, tr.View().Members[0].Shutdown)
+	assert.Equal(t, OutcomeAlreadyStopped, tr.View().Members[1].Shutdown)
+}
+
+func TestEscalation(t *testing.T) {
+	tr := New("app", GroupConfig{Strategy: OneForAll, Intensity: 5, Period: time.Minute})
+	require.True(t, tr.AddSlot("/app", "db", perm, 0))
+	require.True(t, tr.AddGroup("/app", "jobs", GroupConfig{Intensity: 1, Period: time.Minute}, 0))
+	require.True(t, tr.AddSlot("/app/jobs", "x", perm, 0))
+	require.True(t, tr.AddSlot("/app/jobs", "y", perm, 0))
+	require.True(t, tr.AddSlot("/app", "api", perm, 0))
+	tr.Start(0)
+	tr.Return("/app/jobs/x", true, false, 0)
+	assert.Empty(t, tr.TakeCancels(), "the nested group's own restart")
+	tr.Return("/app/jobs/y", true, false, 0)
+	assert.Equal(t, []ChildRef{{"/app/jobs/x", 2}, {"/app/api", 1}, {"/app/db", 1}}, tr.TakeCancels())
+	v := tr.View()
+	assert.Equal(t, uint64(1), v.Restarts, "the escalation counts once in the parent")
+	assert.Equal(t, 0, v.Members[1].Group.Used, "a restarted group starts with a fresh budget")
+	assert.Equal(t, Running, v.Members[1].Group.State)
+	tr.Shutdown("/app", 0)
+	assert.Equal(t, []ChildRef{{"/app/api", 2}, {"/app/jobs/y", 2}, {"/app/jobs/x", 3}, {"/app/db", 2}}, tr.TakeCancels(),
+		"nested groups depth-first")
+}
+
+func TestRemoveAndAdd(t *testing.T) {
+	tr := tree3(t, GroupConfig{Strategy: RestForOne})
+	assert.Equal(t, OK, tr.RemoveMember("/app/a", 0))
+	assert.Equal(t, Unknown, tr.RemoveMember("/app/a", 0))
+	assert.Len(t, tr.View().Members, 2)
+	require.True(t, tr.AddSlot("/app", "d", perm, 0))
+	assert.Equal(t, uint64(1), tr.View().Members[2].Slot.Attempt, "added after Start: starts at once")
+	tr.Shutdown("/app", 0)
+	assert.False(t, tr.AddSlot("/app", "e", perm, 0), "a group that shuts down takes nobody")
+}
