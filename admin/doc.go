@@ -34,7 +34,8 @@
 //     stale and the child not reporting NotReady;
 //   - deliberately out: paused by an operator, leaving the group (removed),
 //     or ended with no restart to follow after a normal exit (a Transient
-//     or Temporary member that finished its work).
+//     member that finished its work; a Temporary member leaves its group
+//     when it ends).
 //
 // Anything else is not ready: quarantined (by the restart limit or an
 // operator: it awaits a person), starting, stopping, restarting (waiting

@@ -100,8 +100,7 @@ func runningVerdict(r *sv.Record) verdict {
 func stoppedVerdict(r *sv.Record, gs sv.GroupState, now time.Time) verdict {
 	switch {
 	case r.NextRestartAt != nil:
-		in := max(r.NextRestartAt.Sub(now), 0).Round(100 * time.Millisecond)
-		return verdict{Class: classRestarting, Label: "restarting in " + in.String(),
+		return verdict{Class: classRestarting, Label: "restarting in " + ago(r.NextRestartAt.Sub(now)),
 			Why: "restarting at " + r.NextRestartAt.UTC().Format(time.RFC3339) + " after " + exitText(r.LastExit)}
 	case r.FencePhase != sv.FenceOpen:
 		return verdict{Class: classRestarting, Label: "restart pending",

@@ -29,6 +29,7 @@ func (h *handler) live(now time.Time, snap *sv.GroupRecord) liveness {
 		return l
 	}
 	age := max(now.Sub(last), 0) // a wall clock stepped back is no stall
+	last = last.UTC()
 	l.LastAdvance, l.AgeMS = &last, age.Milliseconds()
 	switch {
 	case snap != nil && (snap.State == sv.GroupStopped || snap.State == sv.GroupFailed):
