@@ -42,7 +42,9 @@ type rowView struct {
 	Attempt     string
 	Restarts    uint64
 	Budget      budgetView
-	LastExit    string
+	LastExit    string // in full, for its title
+	ExitKind    string // how it ended, in bold
+	ExitReason  string
 	ExitClass   string
 	ExitAgo     string
 	Quarantine  string
@@ -68,11 +70,18 @@ type countView struct {
 // further.
 const maxDepth = 6
 
-func (h *handler) page(w http.ResponseWriter, _ *http.Request) {
+// page serves the status page, or with ?fragment=app only its changing
+// part, which the page's script fetches to refresh itself (a whole page
+// parsed there would bring a style whose nonce is not the page's).
+func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	nonce := rand.Text()
 	v := h.view(time.Now(), nonce)
+	name := "page"
+	if r.URL.Query().Get("fragment") == "app" {
+		name = "app"
+	}
 	var buf bytes.Buffer
-	if err := pageTmpl.Execute(&buf, v); err != nil {
+	if err := pageTmpl.ExecuteTemplate(&buf, name, v); err != nil {
 		writeError(w, http.StatusInternalServerError, "rendering the page: "+err.Error())
 		return
 	}
@@ -136,16 +145,16 @@ func liveText(l liveness) string {
 func appendRows(rows []rowView, g *sv.GroupRecord, depth int, leaving, cmds bool, now time.Time) []rowView {
 	row := rowView{
 		Depth: min(depth, maxDepth), Group: true, ID: g.GroupID, Path: g.Path,
-		Detail: g.Strategy.String(), V: groupVerdict(g, leaving), Attempt: "–",
+		Detail: "group · " + g.Strategy.String(), V: groupVerdict(g, leaving), Attempt: "–",
 		Restarts: g.Restarts, Budget: budgetView{Off: true}, LastCommand: commandText(g.LastCommand, now),
 	}
 	if g.Intensity != nil {
 		row.Budget = budget(g.Intensity.Used, g.Intensity.Limit)
 	}
 	if g.Err != "" {
-		row.LastExit, row.ExitClass = g.Err, classFailed
+		row.LastExit, row.ExitKind, row.ExitReason, row.ExitClass = g.Err, "failed", g.Err, classFailed
 	} else if g.Reason != "" {
-		row.LastExit = g.Reason
+		row.LastExit, row.ExitReason = g.Reason, g.Reason
 	}
 	if cmds && depth > 0 && !leaving && g.State == sv.GroupRunning {
 		row.Ops = []string{"restart"}
@@ -177,7 +186,11 @@ func slotRow(m *sv.MemberRecord, g *sv.GroupRecord, depth int, cmds bool, now ti
 		row.Detail += " · significant"
 	}
 	if e := r.LastExit; e != nil {
-		row.LastExit, row.ExitClass = exitText(e), e.Kind.String()
+		row.LastExit, row.ExitKind, row.ExitClass = exitText(e), e.Kind.String(), e.Kind.String()
+		row.ExitReason = e.Reason
+		if e.Code != 0 {
+			row.ExitKind += fmt.Sprintf(" (code %d)", e.Code)
+		}
 		row.ExitAgo = ago(now.Sub(e.ExitedAt)) + " ago"
 	}
 	if cmds && !m.Leaving && r.Operation != sv.OperationRemoved {
@@ -199,7 +212,8 @@ func slotOps(op sv.Operation) []string {
 
 // budget is a restart budget of limit with used spent.
 func budget(used, limit int) budgetView {
-	return budgetView{Used: used, Limit: limit, Low: limit / 2, High: limit - limit/5}
+	// Past High the meter turns red: the last restart left, or none.
+	return budgetView{Used: used, Limit: limit, Low: limit / 2, High: limit - max(1, limit/5)}
 }
 
 // commandText says what the latest command was, who asked and when.
