@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +166,4 @@ func TestPageInChromium(t *testing.T) {
 	if out := os.Getenv("ADMIN_SCREENSHOT"); out != "" {
 		require.NoError(t, os.WriteFile(out, png, 0o644))
 	}
-	_ = strings.TrimSpace
 }

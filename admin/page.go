@@ -103,7 +103,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 // view digests the tree's snapshot at now into the page's view.
 func (h *handler) view(now time.Time, nonce string) pageView {
 	snap := h.snapshot()
-	v := pageView{Nonce: nonce, Commands: h.opts.Authorize != nil, Title: "supervisor"}
+	v := pageView{Nonce: nonce, Commands: h.opts.Authorize != nil, Title: "admin"}
 	v.Live = h.live(now, snap)
 	v.LiveText = liveText(v.Live)
 	if snap == nil {
