@@ -45,10 +45,16 @@
 // act on one member, so it does not take the whole program out of service;
 // an operator who wants that quarantines instead.
 //
+// A stalled loop (see /livez) makes the tree not ready too: its snapshot
+// can no longer vouch for anything.
+//
 // A record does not say whether a slot watches readiness
 // (Config.ReadyTimeout): a running attempt that has not reported Ready
 // counts as serving unless it reported NotReady. The group's ordered start
-// already waits for the Ready of each member that watches it.
+// already waits for the Ready of each member that watches it. The tree
+// publishes a new snapshot when something changes in it, and a child's
+// readiness report after its first Ready is not such a change: /readyz
+// sees a later NotReady (or Ready again) with the tree's next snapshot.
 //
 // # Commands
 //
@@ -85,7 +91,8 @@
 // and quarantined purple, failed red), attempt, restarts, restart budget,
 // last exit and quarantine reason. It refreshes itself every two seconds.
 // Command buttons appear only when Options.Authorize is set; they ask for a
-// reason and post to /commands. The page uses relative addresses, so the
+// reason and post to /commands. The page refreshes from GET /?fragment=app,
+// its changing part alone. The page uses relative addresses, so the
 // handler may be mounted below a prefix with [http.StripPrefix], the page
 // then being asked with a trailing slash ("/admin/").
 package admin
