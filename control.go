@@ -78,7 +78,10 @@ func (s *ChildSlot) Resume(now time.Time) error {
 		s.cold.qReason = ""
 	}
 	if !s.started {
-		return nil // nothing ran yet: Start will start it
+		// Nothing ran yet: Start will start it, or, for a member its group
+		// passed over while it was paused, the group does now.
+		s.touched()
+		return nil
 	}
 	now = s.clamp(now)
 	s.over = false
@@ -163,7 +166,7 @@ func (s *ChildSlot) Restart(now time.Time) (FenceDecision, error) {
 	defer s.refile()
 	var err error
 	switch {
-	case s.op != OperationActive:
+	case s.op != OperationActive, s.frozen:
 		err = s.opErr()
 	case !s.started:
 		err = ErrNotStarted

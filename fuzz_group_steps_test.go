@@ -102,11 +102,6 @@ func (h *fgHarness) control(arg byte, c groupmodel.Control) {
 
 // controlPath applies c to the slot at path, by Submit when cmd is set.
 func (h *fgHarness) controlPath(path string, c groupmodel.Control, cmd bool) {
-	if c == groupmodel.RestartSlot && h.model.Frozen(path) {
-		// ChildSlot.Restart starts a frozen slot (a bug outside the group
-		// files: see TestGroupShutdownRefusesOperatorRestart); left out.
-		return
-	}
 	if cmd {
 		h.submit([...]groupmodel.CommandOp{
 			groupmodel.Pause: groupmodel.CmdPause, groupmodel.Resume: groupmodel.CmdResume,

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,4 +237,149 @@ func BenchmarkGroupMemberMemory(b *testing.B) {
 		total += perfMemberBytes(b, 100_000)
 	}
 	b.ReportMetric(total/float64(b.N), "B/member-beyond-slot")
+}
+
+// perfStorm is a restart storm: n children in a one_for_one group (backoff
+// off, intensity off) that all fail at once when release closes, and are
+// restarted, each new attempt parking on the next release.
+type perfStorm struct {
+	release atomic.Pointer[chan struct{}]
+	started atomic.Int64
+}
+
+func (p *perfStorm) child(ctx context.Context, _ *Attempt) error {
+	rel := *p.release.Load()
+	p.started.Add(1)
+	select {
+	case <-rel:
+		return errPerf
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// next releases the current attempts and arms the next release.
+func (p *perfStorm) next() {
+	old := p.release.Load()
+	c := make(chan struct{})
+	p.release.Store(&c)
+	close(*old)
+}
+
+// perfStormSizes are the sizes of the storm benchmarks; 1,000,000 needs
+// -benchtime 1x and a few GiB (see BENCHMARKS.md).
+var perfStormSizes = []int{1000, 100_000, 1_000_000}
+
+// BenchmarkGroupStorm is one restart storm per op: every member of an
+// n-member one_for_one group fails at once and is restarted. It reports the
+// time and allocations per exit; events=on logs nothing but builds every
+// event for a listener.
+func BenchmarkGroupStorm(b *testing.B) {
+	for _, n := range perfStormSizes {
+		for _, events := range []bool{false, true} {
+			name := "members=" + strconv.Itoa(n) + "/events=" + map[bool]string{false: "off", true: "on"}[events]
+			b.Run(name, func(b *testing.B) {
+				if n > 100_000 && testing.Short() {
+					b.Skip("a million children")
+				}
+				perfGroupStorm(b, n, events)
+			})
+		}
+	}
+}
+
+func perfGroupStorm(b *testing.B, n int, events bool) {
+	cfg := GroupConfig{Intensity: NoIntensity}
+	var seen atomic.Int64
+	if events {
+		cfg.OnEvent = func(Event) { seen.Add(1) }
+	}
+	g, err := NewGroup("storm", cfg)
+	require.NoError(b, err)
+	var p perfStorm
+	c := make(chan struct{})
+	p.release.Store(&c)
+	mcfg := Config{Backoff: Backoff{NoDelay: true}, RestartWindow: time.Nanosecond}
+	for i := range n {
+		_, err := g.Add("m"+strconv.Itoa(i), p.child, mcfg)
+		require.NoError(b, err)
+	}
+	require.NoError(b, g.Start(context.Background(), time.Now()))
+	perfGroupLoop(g, func() bool { return p.started.Load() == int64(n) })
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Done when the group has restarted every member, as the floor is
+		// done when it has started every goroutine again.
+		want := g.restarts + uint64(n)
+		p.next()
+		perfGroupLoop(g, func() bool { return g.restarts == want })
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/exit")
+	b.ReportMetric(0, "ns/op")
+	perfGroupShutdown(b, g)
+}
+
+// BenchmarkGroupStormFloor is the same storm by hand: n goroutines, each
+// with a cancellable context and a done channel, all failing at once, each
+// waited for and started again.
+func BenchmarkGroupStormFloor(b *testing.B) {
+	for _, n := range perfStormSizes {
+		b.Run("members="+strconv.Itoa(n), func(b *testing.B) {
+			if n > 100_000 && testing.Short() {
+				b.Skip("a million children")
+			}
+			perfStormFloor(b, n)
+		})
+	}
+}
+
+func perfStormFloor(b *testing.B, n int) {
+	type child struct {
+		cancel context.CancelFunc
+		done   chan struct{}
+		err    error
+	}
+	kids := make([]child, n)
+	release := make(chan struct{})
+	start := func(k *child, rel chan struct{}) {
+		ctx, cancel := context.WithCancel(context.Background())
+		k.cancel, k.done = cancel, make(chan struct{})
+		go func() {
+			select {
+			case <-rel:
+				k.err = errPerf
+			case <-ctx.Done():
+			}
+			close(k.done)
+		}()
+	}
+	for i := range kids {
+		start(&kids[i], release)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		old := release
+		release = make(chan struct{})
+		close(old)
+		for j := range kids {
+			k := &kids[j]
+			<-k.done
+			k.cancel()
+			if k.err == nil {
+				b.Fatal("no failure")
+			}
+			start(k, release)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/exit")
+	b.ReportMetric(0, "ns/op")
+	close(release)
+	for j := range kids {
+		<-kids[j].done
+		kids[j].cancel()
+	}
 }

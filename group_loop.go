@@ -24,6 +24,7 @@ type tree struct {
 	snapAt   time.Time
 	snapCost time.Duration
 	advanced atomic.Int64 // wall time of the latest Advance, in Unix nanoseconds
+	monoAdv  atomic.Int64 // the same on the root's TimeBase, plus one: zero before the first
 	lastAdv  time.Time
 	q        ExitQueue
 	sched    Schedule
@@ -140,6 +141,12 @@ func (g *Group) Advance(now time.Time) {
 	}
 	t.lastAdv = now
 	t.advanced.Store(t.root.base.Wall(now).UnixNano())
+	t.monoAdv.Store(t.root.base.Nanos(now) + 1)
+	if now.Sub(t.snapAt) >= t.root.cfg.Pulse {
+		// What changes without an event (heartbeats, readiness, restart
+		// budgets leaving their window) is published once a pulse.
+		t.changed = true
+	}
 	t.publish(now)
 }
 
@@ -273,6 +280,31 @@ func (g *Group) Snapshot() *GroupRecord {
 		return nil
 	}
 	return g.t.snap.Load()
+}
+
+// SinceAdvance returns how long before now the tree's latest Advance was,
+// measured on the monotonic clock (so a stepped wall clock cannot fake a
+// stall), and false before the first Advance. It is safe to call from any
+// goroutine.
+func (g *Group) SinceAdvance(now time.Time) (time.Duration, bool) {
+	if !g.valid() {
+		return 0, false
+	}
+	n := g.t.monoAdv.Load()
+	if n == 0 {
+		return 0, false
+	}
+	return max(0, time.Duration(g.t.root.base.Nanos(now)-(n-1))), true
+}
+
+// Pulse returns the longest the tree's loop goes without an Advance when
+// nothing is due (GroupConfig.Pulse of the root): a probe may call a loop
+// stalled after a few pulses.
+func (g *Group) Pulse() time.Duration {
+	if !g.valid() {
+		return 0
+	}
+	return g.t.root.cfg.Pulse
 }
 
 // LastAdvance returns the wall time of the tree's latest Advance, or the

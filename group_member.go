@@ -144,6 +144,13 @@ func (g *Group) slotTouched(s *ChildSlot) {
 	t := g.t
 	t.sched.Update(s)
 	t.kick = true
+	if !s.started && !s.held && s.op == OperationActive && !s.frozen && g.ctx != nil &&
+		(g.state == GroupRunning || g.state == GroupStarting || g.state == GroupRestarting) {
+		// Resumed after its start in order passed it over while paused.
+		s.groupStart(g.ctx, t.lastNow, false)
+		t.sched.Update(s)
+		return
+	}
 	if s.op == OperationRemoved {
 		if m := g.memberOf(s); m != nil {
 			m.leaving = true

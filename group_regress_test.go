@@ -17,12 +17,9 @@ import (
 // it again ("the group, not an operator, decides what runs then"). Found by
 // FuzzGroup: Restart on a stopped member while a stubborn sibling held the
 // shutdown started a new attempt, which the group's end then cancelled.
-// The cause is in ChildSlot.Restart (control.go), which checks the frozen
-// state only for slots that are not active; it is not a group file, so the
-// test is skipped until it is fixed there, and FuzzGroup does not restart
-// slots of a group that shuts down.
+// ChildSlot.Restart checked the frozen state only for slots that were not
+// active.
 func TestGroupShutdownRefusesOperatorRestart(t *testing.T) {
-	t.Skip("bug in ChildSlot.Restart (control.go): it ignores the frozen state; see the report of FuzzGroup")
 	synctest.Test(t, func(t *testing.T) {
 		l := newGHLog(t)
 		g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
@@ -152,5 +149,26 @@ func TestGroupStartDropsAFencedRestart(t *testing.T) {
 		assert.Equal(t, []string{"start a"}, l.take())
 		g.Shutdown(time.Now())
 		ghSettle(t, g)
+	})
+}
+
+// TestGroupResumesMemberPassedOverWhilePaused: a member paused before its
+// group started is passed over by the start in order; resumed later, it
+// starts then, under the group.
+func TestGroupResumesMemberPassedOverWhilePaused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "a", "b", "c")
+		require.NoError(t, g.Slot("b").Pause(time.Now()))
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start a", "start c"}, l.take())
+		require.NoError(t, g.Slot("b").Resume(time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start b"}, l.take())
+		assert.True(t, g.Slot("b").Record(time.Now()).Active)
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+		assert.Equal(t, []string{"stop c", "stop b", "stop a"}, l.take())
 	})
 }

@@ -102,7 +102,9 @@ func (s *signals) readiness() (r Readiness, wasReady bool) {
 }
 
 // signalled reports whether the child has said anything yet.
-func (s *signals) signalled() bool { return s.beat.Load() != 0 || s.ready.Load() != 0 }
+func (s *signals) signalled() bool {
+	return s.beat.Load() != 0 || s.ready.Load()&(readyMask|everReady) != 0 // not readyWakes: the loop set it
+}
 
 // staleAt returns the instant, in nanoseconds since the TimeBase, at which an
 // attempt started at start goes stale with the given timeout: the timeout
