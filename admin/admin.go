@@ -11,7 +11,8 @@ import (
 
 // Defaults of the zero Options fields.
 const (
-	// DefaultStall is three times a root group's default Pulse: a loop that
+	// DefaultStall is three times a root group's default Pulse (New takes
+	// three times the tree's own Pulse when that is longer): a loop that
 	// misses three pulses in a row is stuck.
 	DefaultStall = 3 * time.Second
 	// DefaultMaxBody bounds a command's body: a command is a few hundred
@@ -55,13 +56,11 @@ type handler struct {
 // New returns the admin handler of the tree g belongs to, with the routes
 // of the package doc. The handler is safe for concurrent use; it reads
 // only g's Snapshot and LastAdvance and calls only g's Submit, so the loop
-// that runs the tree is never touched. New panics when g is nil.
+// that runs the tree is never touched. A nil g gives a handler that
+// reports, on every route, a tree that has not started (503).
 func New(g *supervisor.Group, opts Options) http.Handler {
-	if g == nil {
-		panic("admin: New with a nil group")
-	}
 	if opts.Stall <= 0 {
-		opts.Stall = DefaultStall
+		opts.Stall = max(DefaultStall, 3*g.Pulse())
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody

@@ -24,11 +24,11 @@ type liveness struct {
 func (h *handler) live(now time.Time, snap *sv.GroupRecord) liveness {
 	l := liveness{StallMS: h.opts.Stall.Milliseconds()}
 	last := h.g.LastAdvance()
-	if last.IsZero() {
+	age, ok := h.g.SinceAdvance(now) // monotonic: a stepped wall clock fakes no stall
+	if !ok {
 		l.Error = "the tree's loop has not advanced yet (not started?)"
 		return l
 	}
-	age := max(now.Sub(last), 0) // a wall clock stepped back is no stall
 	last = last.UTC()
 	l.LastAdvance, l.AgeMS = &last, age.Milliseconds()
 	switch {

@@ -197,7 +197,7 @@ func TestReadyzVerdicts(t *testing.T) {
 			// tell (a core limit, see the report); its group can.
 			name: "waits for readiness in the ordered start",
 			cfg:  func(c *sv.Config) { c.ReadyTimeout = time.Minute },
-			want: []notReady{{"/app", "starting", "starting"}},
+			want: []notReady{{"/app", "starting", "starting"}, {"/app/m", "starting", "has not signalled yet"}},
 		},
 		{
 			name: "in backoff",

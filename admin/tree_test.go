@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"testing/synctest"
 
@@ -142,5 +143,10 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestNewNilGroup(t *testing.T) {
-	assert.PanicsWithValue(t, "admin: New with a nil group", func() { New(nil, Options{}) })
+	h := New(nil, Options{})
+	for _, path := range []string{"/livez", "/readyz", "/tree", "/"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		assert.Equal(t, http.StatusServiceUnavailable, rec.Code, path)
+	}
 }
