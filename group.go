@@ -215,12 +215,12 @@ type Group struct {
 	restarts uint64
 	base     TimeBase
 
-	// ctx is the parent of the members' attempts, made at each (re)start and
-	// cancelled once the group has stopped: the caller's ctx gives it values,
-	// never its cancellation.
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	values context.Context
+	// ctx is the parent of the members' attempts: the caller's ctx without
+	// its cancellation (context.WithoutCancel), so that it gives them its
+	// values and nothing can cancel them all at once. Being never done, it
+	// also keeps no list of its children: an attempt's context costs no
+	// entry in a map shared by a hundred thousand siblings.
+	ctx context.Context
 
 	w walk // the restart or shutdown in progress
 }

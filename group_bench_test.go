@@ -240,30 +240,28 @@ func BenchmarkGroupMemberMemory(b *testing.B) {
 }
 
 // perfStorm is a restart storm: n children in a one_for_one group (backoff
-// off, intensity off) that all fail at once when release closes, and are
-// restarted, each new attempt parking on the next release.
+// off, intensity off) whose attempts k all fail at once when rounds[k-1]
+// closes. An attempt picks its round by its number, however late its
+// goroutine runs.
 type perfStorm struct {
-	release atomic.Pointer[chan struct{}]
-	started atomic.Int64
+	rounds []chan struct{}
 }
 
-func (p *perfStorm) child(ctx context.Context, _ *Attempt) error {
-	rel := *p.release.Load()
-	p.started.Add(1)
+func newPerfStorm(n int) *perfStorm {
+	p := &perfStorm{rounds: make([]chan struct{}, n)}
+	for i := range p.rounds {
+		p.rounds[i] = make(chan struct{})
+	}
+	return p
+}
+
+func (p *perfStorm) child(ctx context.Context, a *Attempt) error {
 	select {
-	case <-rel:
+	case <-p.rounds[a.Number()-1]:
 		return errPerf
 	case <-ctx.Done():
 		return nil
 	}
-}
-
-// next releases the current attempts and arms the next release.
-func (p *perfStorm) next() {
-	old := p.release.Load()
-	c := make(chan struct{})
-	p.release.Store(&c)
-	close(*old)
 }
 
 // perfStormSizes are the sizes of the storm benchmarks; 1,000,000 needs
@@ -296,23 +294,20 @@ func perfGroupStorm(b *testing.B, n int, events bool) {
 	}
 	g, err := NewGroup("storm", cfg)
 	require.NoError(b, err)
-	var p perfStorm
-	c := make(chan struct{})
-	p.release.Store(&c)
+	p := newPerfStorm(b.N + 1)
 	mcfg := Config{Backoff: Backoff{NoDelay: true}, RestartWindow: time.Nanosecond}
 	for i := range n {
 		_, err := g.Add("m"+strconv.Itoa(i), p.child, mcfg)
 		require.NoError(b, err)
 	}
 	require.NoError(b, g.Start(context.Background(), time.Now()))
-	perfGroupLoop(g, func() bool { return p.started.Load() == int64(n) })
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for i := range b.N {
 		// Done when the group has restarted every member, as the floor is
 		// done when it has started every goroutine again.
 		want := g.restarts + uint64(n)
-		p.next()
+		close(p.rounds[i])
 		perfGroupLoop(g, func() bool { return g.restarts == want })
 	}
 	b.StopTimer()

@@ -90,7 +90,6 @@ func (g *Group) Start(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(ctx))
 	}
 	now = g.t.clampNow(now)
-	g.values = ctx
 	g.start(now, context.WithoutCancel(ctx))
 	g.Advance(now)
 	return nil

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -33,13 +32,10 @@ type walk struct {
 	at   time.Time
 }
 
-// errGroupOver is the cause of a group's context once it has stopped.
-var errGroupOver = errors.New("supervisor: group stopped")
-
-// start starts g afresh under parent at now: a new context, a fresh restart
-// budget, and its members started in order.
+// start starts g afresh under parent (a context that is never done) at
+// now: a fresh restart budget, and its members started in order.
 func (g *Group) start(now time.Time, parent context.Context) {
-	g.ctx, g.cancel = context.WithCancelCause(parent)
+	g.ctx = parent
 	g.err, g.reason = nil, ""
 	if g.tracker != nil {
 		g.tracker.Reset()
@@ -277,9 +273,6 @@ func (g *Group) finish(now time.Time) {
 	g.state = GroupStopped
 	if g.err != nil {
 		g.state = GroupFailed
-	}
-	if g.cancel != nil {
-		g.cancel(errGroupOver)
 	}
 	g.emit(Event{Kind: EventShutdownFinished, Time: now, Reason: g.reason})
 	g.compact()

@@ -472,9 +472,13 @@ func (s *ChildSlot) launch(now time.Time) {
 	s.restartDue = false
 	// The started event comes before anything the child does, so that logs
 	// read in order; the child runs even if a listener panics.
-	defer func() { go a.run(ctx) }()
+	defer spawn(a, ctx)
 	s.emit(Event{Kind: EventStarted, Time: now, Attempt: a.number, Generation: a.generation})
 }
+
+// spawn runs attempt a's goroutine under ctx. A function of its own, so
+// that launch defers a call, which costs no closure.
+func spawn(a *Attempt, ctx context.Context) { go a.run(ctx) }
 
 // Done returns a channel that is closed when the active attempt returns,
 // or nil while no attempt is active (a nil channel blocks in a select, as
