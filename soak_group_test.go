@@ -2,13 +2,420 @@ package supervisor
 
 import (
 	"context"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
+
+// Tree soak settings. Like TestSoak, TestSoakTree runs only with
+// SUPERVISOR_SOAK=1; SUPERVISOR_SOAK_TREE_ATTEMPTS overrides its number of
+// attempts.
+const (
+	soakTreeAttemptsEnv = "SUPERVISOR_SOAK_TREE_ATTEMPTS"
+	soakTreeAttempts    = 200_000
+	soakTreeMids        = 10 // groups under the root
+	soakTreeLeaves      = 10 // groups under each mid group
+	soakTreeLeafSlots   = 4  // slots in each leaf group; each mid group holds one more
+	soakTreeTick        = 100 * time.Millisecond
+	soakTreeHeartbeat   = 400 * time.Millisecond
+	soakTreeMaxWork     = 300 * time.Millisecond
+)
+
+// stBehaviour is what a tree soak child does in one attempt.
+type stBehaviour int
+
+const (
+	stSucceed        stBehaviour = iota // works a while, returns nil
+	stFail                              // works a while, returns an error
+	stPanic                             // works a while, panics
+	stGoexit                            // works a while, calls runtime.Goexit
+	stUntilCancelled                    // beats until its context ends
+	stHang                              // ignores cancellation until released, usually past abandonment
+	stBehaviours
+)
+
+// stRates are the behaviours' chances, in percent.
+var stRates = [stBehaviours]int{30, 20, 6, 4, 30, 10}
+
+var stNames = [stBehaviours]string{"succeed", "fail", "panic", "goexit", "until_cancelled", "hang"}
+
+// stChildren are the tree soak's goroutine children: they draw a behaviour
+// per attempt. The hung ones wait in the soak's registry of release
+// channels.
+type stChildren struct {
+	*soakChildren
+	drawn [stBehaviours]atomic.Int64
+}
+
+func newSTChildren() *stChildren {
+	return &stChildren{soakChildren: &soakChildren{releaseAll: make(chan struct{})}}
+}
+
+func (c *stChildren) draw() stBehaviour {
+	r := rand.IntN(100)
+	for b, p := range stRates {
+		if r < p {
+			return stBehaviour(b)
+		}
+		r -= p
+	}
+	return stSucceed
+}
+
+func (c *stChildren) child(ctx context.Context, a *Attempt) error {
+	c.running.Add(1)
+	defer func() { c.running.Add(-1); c.returned.Add(1) }() // runs on panic and Goexit too
+	b := c.draw()
+	c.drawn[b].Add(1)
+	switch b {
+	case stUntilCancelled:
+		return stUntil(ctx, a)
+	case stHang:
+		return c.hang(a)
+	case stSucceed:
+		a.Ready() // the crashing ones never get ready
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Millisecond + rand.N(soakTreeMaxWork)):
+	}
+	switch b {
+	case stSucceed:
+		return nil
+	case stFail:
+		return errSoakFail
+	case stPanic:
+		panic("soak tree panic")
+	}
+	runtime.Goexit()
+	return nil
+}
+
+// stUntil gets ready and beats until ctx ends (a group restart, an
+// operator, the attempt's deadline or the shutdown).
+func stUntil(ctx context.Context, a *Attempt) error {
+	a.Ready()
+	tick := time.NewTicker(soakTreeHeartbeat / 4)
+	defer tick.Stop()
+	for {
+		a.Beat()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// hang gets ready, beats once (so it goes stale and is cancelled) and
+// ignores cancellation until released.
+func (c *stChildren) hang(a *Attempt) error {
+	a.Ready()
+	a.Beat()
+	c.hangs.Add(1)
+	rel := make(chan struct{})
+	c.mu.Lock()
+	c.hung = append(c.hung, rel)
+	c.mu.Unlock()
+	select {
+	case <-rel:
+	case <-c.releaseAll:
+	}
+	return errSoakLate
+}
+
+// stGroup is one group of the tree soak and what the events said of it.
+type stGroup struct {
+	g        *Group
+	level    int // 0 root, 1 mid, 2 leaf
+	restarts int // group_restart events
+	failed   int // group_failed events
+	auto     int // auto_shutdown events
+}
+
+// stTree is the tree soak: the tree, its groups and slots, and the counts
+// its events gave. The counts are written on the loop's goroutine only,
+// except the atomic ones, which the driver reads while Run runs.
+type stTree struct {
+	root      *Group
+	children  *stChildren
+	groups    []*stGroup
+	byPath    map[string]*stGroup
+	slots     []*soakSlot
+	slotPaths []string
+	bySlot    map[string]*soakSlot
+	stopOf    map[string]time.Duration // slot path -> StopTimeout
+	attempts  atomic.Int64             // started events
+	abandons  atomic.Int64             // abandoned events
+}
+
+// onEvent is the root's listener: the group events of the whole tree (the
+// slots' own listeners count theirs, and keep counting after a member
+// leaves its group).
+func (tr *stTree) onEvent(e Event) {
+	switch e.Kind {
+	case EventGroupRestart:
+		tr.byPath[e.Path].restarts++
+	case EventGroupFailed:
+		tr.byPath[e.Path].failed++
+	case EventAutoShutdown:
+		tr.byPath[e.Path].auto++
+	}
+}
+
+// soakTreeLeafConfig is the config of leaf k (0..99): the strategies
+// rotate, the intensity is off, tight (spent often), loose (spent now and
+// then) or the default, and every tenth leaf shuts down when any, or all,
+// of its significant members end.
+func soakTreeLeafConfig(k int) GroupConfig {
+	cfg := GroupConfig{Strategy: Strategy(k % 3)}
+	switch k % 4 {
+	case 0:
+		cfg.Intensity = NoIntensity
+	case 1:
+		cfg.Intensity, cfg.Period = 8, time.Second
+	case 2:
+		cfg.Intensity, cfg.Period = 40, 5*time.Second
+	}
+	switch k % 10 {
+	case 3:
+		cfg.AutoShutdown = AnySignificant
+	case 7:
+		cfg.AutoShutdown = AllSignificant
+	}
+	switch k {
+	case 17: // its automatic shutdown ends it for good: its parent does not restart it
+		cfg.Restart = Transient
+	case 59: // its first end takes it out of its parent
+		cfg.Restart = Temporary
+	}
+	return cfg
+}
+
+// soakTreeMidConfig is the config of mid group i (0..9).
+func soakTreeMidConfig(i int) GroupConfig {
+	cfg := GroupConfig{Strategy: Strategy((i + 1) % 3)}
+	switch i % 3 {
+	case 0:
+		cfg.Intensity = NoIntensity
+	case 1:
+		cfg.Intensity, cfg.Period = 60, 10*time.Second
+	case 2:
+		cfg.Intensity, cfg.Period = 30, 10*time.Second
+	}
+	return cfg
+}
+
+// soakTreeSlotConfig is the config of slot s of a group of cfg; n numbers
+// the slot in the tree.
+func soakTreeSlotConfig(n, s int, cfg GroupConfig) Config {
+	c := Config{
+		StopTimeout:      time.Duration(2+n%3) * 100 * time.Millisecond,
+		AttemptTimeout:   time.Duration(8+2*(n%3)) * 100 * time.Millisecond,
+		HeartbeatTimeout: soakTreeHeartbeat,
+		RestartLimit:     1 << 20,
+		Backoff:          Backoff{NoDelay: true},
+	}
+	if n%2 == 1 {
+		c.Backoff = Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}
+	}
+	if n%7 == 0 { // quarantined by its own limit now and then; operators resume it
+		c.RestartLimit, c.RestartWindow = 4, time.Second
+	}
+	if s == 0 && cfg.Strategy == RestForOne { // the next waits for its readiness
+		c.ReadyTimeout = 300 * time.Millisecond
+	}
+	switch {
+	case cfg.AutoShutdown == AnySignificant && s == 0, cfg.AutoShutdown == AllSignificant && s < 2:
+		c.Restart, c.Significant = Transient, true
+	case n%40 == 23: // leaves its group at its first end
+		c.Restart = Temporary
+	}
+	return c
+}
+
+// addSlot adds slot id to g, counting its events.
+func (tr *stTree) addSlot(t *testing.T, g *Group, id string, cfg Config) {
+	ss := &soakSlot{abandoned: make(map[uint64]int), stale: make(map[uint64]int)}
+	cfg.OnEvent = func(e Event) {
+		ss.onEvent(e)
+		switch e.Kind {
+		case EventStarted:
+			tr.attempts.Add(1)
+		case EventAbandoned:
+			tr.abandons.Add(1)
+		}
+	}
+	s, err := g.Add(id, tr.children.child, cfg)
+	require.NoError(t, err)
+	ss.s = s
+	tr.slots = append(tr.slots, ss)
+}
+
+// addGroup makes a group of cfg at level.
+func (tr *stTree) addGroup(t *testing.T, id string, level int, cfg GroupConfig) *Group {
+	g, err := NewGroup(id, cfg)
+	require.NoError(t, err)
+	tr.groups = append(tr.groups, &stGroup{g: g, level: level})
+	return g
+}
+
+// newSoakTree builds the tree: a root (one_for_one, no intensity, so that
+// the soak never ends early) over 10 mid groups, each holding a slot and
+// 10 leaf groups of 4 slots: 111 groups, 410 slots, 3 levels of groups.
+func newSoakTree(t *testing.T) *stTree {
+	tr := &stTree{children: newSTChildren(), byPath: map[string]*stGroup{}, bySlot: map[string]*soakSlot{},
+		stopOf: map[string]time.Duration{}}
+	tr.root = tr.addGroup(t, "root", 0, GroupConfig{Intensity: NoIntensity, OnEvent: tr.onEvent})
+	n := 0
+	for i := range soakTreeMids {
+		mcfg := soakTreeMidConfig(i)
+		mid := tr.addGroup(t, "m"+strconv.Itoa(i), 1, mcfg)
+		tr.addSlot(t, mid, "w", soakTreeSlotConfig(n, 1, mcfg))
+		n++
+		for j := range soakTreeLeaves {
+			lcfg := soakTreeLeafConfig(i*soakTreeLeaves + j)
+			leaf := tr.addGroup(t, "l"+strconv.Itoa(j), 2, lcfg)
+			for s := range soakTreeLeafSlots {
+				tr.addSlot(t, leaf, "s"+strconv.Itoa(s), soakTreeSlotConfig(n, s, lcfg))
+				n++
+			}
+			require.NoError(t, mid.AddGroup(leaf))
+		}
+		require.NoError(t, tr.root.AddGroup(mid))
+	}
+	for _, gr := range tr.groups {
+		tr.byPath[gr.g.Path()] = gr
+	}
+	now := time.Now()
+	for _, ss := range tr.slots {
+		r := ss.s.Record(now)
+		tr.bySlot[r.Path] = ss
+		tr.slotPaths = append(tr.slotPaths, r.Path)
+		tr.stopOf[r.Path] = ss.s.cfg.StopTimeout
+	}
+	return tr
+}
+
+// stFigures is what a tree soak run did.
+type stFigures struct {
+	attempts, exits, abandoned, stale uint64
+	groupRestarts                     uint64
+	failed, auto                      [3]int
+	kinds                             [Abandoned + 1]int
+	shutdown, shutdownBound           time.Duration
+	abandonedInShutdown               int64
+	fakeTime                          time.Duration
+}
+
+// TestSoakTree is the chaos soak on a supervision tree (issue 13): 111
+// groups nested 3 deep (root, 10 mid groups, 100 leaf groups) with mixed
+// strategies, intensities that are sometimes spent (groups fail, escalate,
+// and their parents restart them), significant members that shut their
+// groups down, whose 410 goroutine children succeed, fail, panic, call
+// Goexit, run until cancelled, or hang past abandonment and return late,
+// for at least 200,000 attempts, run by Group.Run in a synctest bubble.
+// At the end every count adds up, every late return gave exactly one stale
+// report, and the ordered shutdown took no longer than its bound.
+//
+// Run it with SUPERVISOR_SOAK=1 (CI: once, under -race).
+func TestSoakTree(t *testing.T) {
+	if os.Getenv(soakEnv) == "" || testing.Short() {
+		t.Skipf("the tree chaos soak runs with %s=1 (and not under -short)", soakEnv)
+	}
+	target := soakTreeAttempts
+	if v := os.Getenv(soakTreeAttemptsEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "%s", soakTreeAttemptsEnv)
+		target = n
+	}
+	t.Run("goroutines", func(t *testing.T) {
+		leaks := goleak.IgnoreCurrent()
+		began := time.Now()
+		var f stFigures
+		synctest.Test(t, func(t *testing.T) { f = runSoakTree(t, target) })
+		goleak.VerifyNone(t, leaks)
+		logSoakTree(t, f, time.Since(began))
+	})
+}
+
+func logSoakTree(t *testing.T, f stFigures, wall time.Duration) {
+	t.Logf("tree soak: %d attempts, %d exits, %d abandoned, %d stale reports, %d group restarts, %v fake time, %v wall time",
+		f.attempts, f.exits, f.abandoned, f.stale, f.groupRestarts, f.fakeTime, wall.Round(time.Millisecond))
+	t.Logf("tree soak: groups failed by level (root, mid, leaf) %v, automatic shutdowns %v", f.failed, f.auto)
+	t.Logf("tree soak: shutdown took %v (bound %v), %d attempts abandoned while it ran (members not reached yet keep running)", f.shutdown, f.shutdownBound, f.abandonedInShutdown)
+	for k := Succeeded; k <= Abandoned; k++ {
+		t.Logf("tree soak: exit %-9v %d", k, f.kinds[k])
+	}
+}
+
+func runSoakTree(t *testing.T, target int) stFigures {
+	origin := time.Now()
+	tr := newSoakTree(t)
+	var f stFigures
+	tr.drive(t, target, &f)
+	tr.windDown(t)
+	tr.verify(t, &f)
+	for b := range tr.children.drawn {
+		t.Logf("tree soak: behaviour %-15s %d", stNames[b], tr.children.drawn[b].Load())
+	}
+	f.fakeTime = time.Since(origin)
+	require.GreaterOrEqual(t, f.attempts, uint64(target))
+	return f
+}
+
+// drive runs the tree with Run until it has started target attempts,
+// releasing hung children now and then, then shuts it down and measures
+// how long the shutdown took.
+func (tr *stTree) drive(t *testing.T, target int, f *stFigures) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- tr.root.Run(ctx) }()
+	rng := rand.New(rand.NewPCG(13, 13))
+	for tr.attempts.Load() < int64(target) {
+		time.Sleep(soakTreeTick)
+		tr.children.releaseSome(rng, 10)
+	}
+	// No more releases: the shutdown meets the hung children as they are.
+	before := tr.abandons.Load()
+	began := time.Now()
+	cancel()
+	require.NoError(t, <-errc)
+	f.shutdown = time.Since(began)
+	f.abandonedInShutdown = tr.abandons.Load() - before
+}
+
+// windDown releases every hung child and advances the finished tree until
+// every late return is recorded.
+func (tr *stTree) windDown(t *testing.T) {
+	now := time.Now()
+	for _, ss := range tr.slots {
+		require.False(t, ss.s.Record(now).Active, "%s runs after the shutdown", ss.s.ID())
+	}
+	close(tr.children.releaseAll)
+	for range 1000 {
+		synctest.Wait()
+		select {
+		case <-tr.root.Wake():
+			tr.root.Advance(time.Now())
+			continue
+		default:
+		}
+		break
+	}
+	assert.Zero(t, tr.children.running.Load(), "every child returned")
+}
 
 // TestSoakTreeBugRestartDuringShutdown reproduces a bug the tree soak
 // found: a restart command (or ChildSlot.Restart) on a member slot whose
@@ -63,4 +470,109 @@ func TestSoakTreeBugRestartDuringShutdown(t *testing.T) {
 		require.True(t, g.Finished())
 		assert.False(t, bs.Record(time.Now()).Active, "Finished: every member stopped")
 	})
+}
+
+// verify checks that every count of every record adds up, slot by slot and
+// group by group, and sums the figures.
+func (tr *stTree) verify(t *testing.T, f *stFigures) {
+	now := time.Now()
+	for _, ss := range tr.slots {
+		tr.verifySlot(t, ss, now, f)
+	}
+	inTree := 0
+	for _, gr := range tr.groups {
+		rec := gr.g.Record(now)
+		require.True(t, gr.g.Finished(), "%s: finished", rec.Path)
+		require.Equal(t, uint64(gr.restarts), rec.Restarts, "%s: one group_restart event per restart in the record", rec.Path)
+		f.groupRestarts += rec.Restarts
+		f.failed[gr.level] += gr.failed
+		f.auto[gr.level] += gr.auto
+		inTree += tr.verifyMembers(t, rec)
+	}
+	assert.Equal(t, GroupStopped, tr.root.State())
+	assert.NoError(t, tr.root.Err())
+	f.shutdownBound = tr.shutdownBound(tr.root.Record(now))
+	assert.LessOrEqual(t, f.shutdown, f.shutdownBound, "the ordered shutdown's bound")
+	t.Logf("tree soak: %d groups, %d slots, %d of them still members at the end", len(tr.groups), len(tr.slots), inTree)
+	f.hangsReturned(t, tr.children)
+	require.Positive(t, f.abandoned, "the soak abandoned nothing: it tested nothing")
+	require.Positive(t, f.failed[1], "no mid group failed: escalation untested")
+	require.Positive(t, f.failed[2], "no leaf group failed: escalation untested")
+	require.Positive(t, f.auto[2], "no automatic shutdown")
+}
+
+// hangsReturned checks that every attempt's child returned exactly once.
+func (f *stFigures) hangsReturned(t *testing.T, c *stChildren) {
+	require.Equal(t, int64(f.attempts), c.returned.Load(), "every attempt's child returned exactly once")
+}
+
+// verifySlot checks one slot's record against its events.
+func (tr *stTree) verifySlot(t *testing.T, ss *soakSlot, now time.Time, f *stFigures) {
+	r := ss.s.Record(now)
+	id := r.Path
+	require.False(t, r.Active, "%s still holds an attempt", id)
+	require.Equal(t, r.Attempt, r.Exits, "%s: attempt == exits + active", id)
+	require.Zero(t, r.Abandoned, "%s: every abandoned attempt returned", id)
+	require.Equal(t, r.AbandonedTotal, r.StaleReports, "%s: one stale report per abandoned attempt", id)
+	require.Equal(t, int(r.Attempt), ss.started, "%s: one started event per attempt", id)
+	require.Equal(t, int(r.Exits), ss.exits, "%s: one exit event per exit", id)
+	require.Len(t, ss.abandoned, int(r.AbandonedTotal), id)
+	for n, c := range ss.abandoned {
+		require.Equal(t, 1, c, "%s: attempt %d abandoned once", id, n)
+		require.Equal(t, 1, ss.stale[n], "%s: attempt %d reported late exactly once", id, n)
+	}
+	require.Len(t, ss.stale, len(ss.abandoned), "%s: no stale report without an abandonment", id)
+	f.attempts += r.Attempt
+	f.exits += r.Exits
+	f.abandoned += r.AbandonedTotal
+	f.stale += r.StaleReports
+	for k, n := range ss.kinds {
+		f.kinds[k] += n
+	}
+}
+
+// verifyMembers checks the member records of group record rec: a slot's
+// exit counts by kind add up to its exits and match its events, and every
+// member has a shutdown outcome. It returns how many slots it checked.
+func (tr *stTree) verifyMembers(t *testing.T, rec GroupRecord) int {
+	slots := 0
+	for _, m := range rec.Members {
+		assert.NotZero(t, m.Shutdown, "%s/%s: a shutdown outcome", rec.Path, m.ID)
+		if m.Slot == nil {
+			continue
+		}
+		slots++
+		ss := tr.bySlot[m.Slot.Path]
+		require.NotNil(t, ss, m.Slot.Path)
+		require.NotNil(t, m.Exits, m.Slot.Path)
+		require.Equal(t, m.Slot.Exits, m.Exits.Total(), "%s: exit counts add up to exits", m.Slot.Path)
+		got := [Abandoned + 1]int{
+			Succeeded: int(m.Exits.Succeeded), Failed: int(m.Exits.Failed), Panicked: int(m.Exits.Panicked),
+			Cancelled: int(m.Exits.Cancelled), TimedOut: int(m.Exits.TimedOut), Unhealthy: int(m.Exits.Unhealthy),
+			Abandoned: int(m.Exits.Abandoned),
+		}
+		require.Equal(t, ss.kinds, got, "%s: exit counts by kind match the events", m.Slot.Path)
+	}
+	return slots
+}
+
+// shutdownBound returns the bound of the ordered shutdown of the tree whose
+// record is rec. The shutdown is one walk: each group stops its members in
+// reverse start order, one at a time, a nested group by its own walk
+// (depth-first), and waits for each slot until it returns or its
+// StopTimeout passes and it is abandoned; a group adds no wait of its own.
+// Nothing runs in parallel, so the bound is the sum of the StopTimeouts of
+// every slot the walk visits, not of those along the deepest path, which
+// would bound a shutdown that stopped siblings at once.
+func (tr *stTree) shutdownBound(rec GroupRecord) time.Duration {
+	var sum time.Duration
+	for _, m := range rec.Members {
+		switch {
+		case m.Group != nil:
+			sum += tr.shutdownBound(*m.Group)
+		case m.Slot != nil:
+			sum += tr.stopOf[m.Slot.Path]
+		}
+	}
+	return sum
 }
