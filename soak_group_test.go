@@ -147,6 +147,7 @@ type stGroup struct {
 	restarts int // group_restart events
 	failed   int // group_failed events
 	auto     int // auto_shutdown events
+	steady   bool
 }
 
 // stTree is the tree soak: the tree, its groups and slots, and the counts
@@ -163,8 +164,11 @@ type stTree struct {
 	stopOf    map[string]time.Duration // slot path -> StopTimeout
 	attempts  atomic.Int64             // started events
 	abandons  atomic.Int64             // abandoned events
-	// groupPaths are the nested groups' paths, for commands.
-	groupPaths []string
+	// groupPaths are the paths of the nested groups that take restart
+	// commands; steady lists the slots that take pauses and quarantines.
+	groupPaths  []string
+	steady      []*soakSlot
+	steadyPaths []string
 	// cmdEvents holds each command event's record by requester and
 	// reason, which are unique; cmdDup counts the events seen twice.
 	cmdEvents map[string]*CommandRecord
@@ -194,12 +198,47 @@ func (tr *stTree) onEvent(e Event) {
 // stCommandKey names a command by its requester and reason.
 func stCommandKey(c Command) string { return c.Requester + "|" + c.Reason }
 
-// soakTreeLeafConfig is the config of leaf k (0..99): the strategies
-// rotate, the intensity is off, tight (spent often), loose (spent now and
-// then) or the default, and every tenth leaf shuts down when any, or all,
-// of its significant members end.
-func soakTreeLeafConfig(k int) GroupConfig {
+// The tree soak cannot pause or quarantine a slot whose group may start
+// afresh (see TestSoakTreeBugResumeAfterGroupRestart): no operator could
+// ever resume it, and the tree would end up quarantined. So the slots the
+// operators pause and quarantine, and those with a tight restart limit
+// that quarantines them, are the "steady" ones: in a leaf that never fails
+// or shuts down, under a mid group that never fails and restarts one for
+// one, which no command restarts. Every slot takes restart commands; every
+// other nested group takes group restarts.
+
+// stSteadyMid reports whether mid group i is steady.
+func stSteadyMid(i int) bool { return i == 0 || i == soakTreeMids-1 }
+
+// soakTreeMidConfig is the config of mid group i (0..9): the strategies
+// and intensities (off, 60 or 30 within 10s, sometimes spent) mixed.
+func soakTreeMidConfig(i int) GroupConfig {
+	if stSteadyMid(i) {
+		return GroupConfig{Strategy: OneForOne, Intensity: NoIntensity}
+	}
+	cfg := GroupConfig{Strategy: Strategy(i % 3)}
+	switch i % 4 {
+	case 0:
+		cfg.Intensity = NoIntensity
+	case 1, 3:
+		cfg.Intensity, cfg.Period = 60, 10*time.Second
+	case 2:
+		cfg.Intensity, cfg.Period = 30, 10*time.Second
+	}
+	return cfg
+}
+
+// soakTreeLeafConfig is the config of leaf k (0..99), the leaf k%10 of mid
+// group k/10: the strategies rotate, the intensity is off, tight (spent
+// often), loose (spent now and then) or the default, and every tenth leaf
+// shuts down when any, or all, of its significant members end. It reports
+// whether the leaf is steady: every other leaf of a steady mid group.
+func soakTreeLeafConfig(k int) (GroupConfig, bool) {
 	cfg := GroupConfig{Strategy: Strategy(k % 3)}
+	if stSteadyMid(k/soakTreeLeaves) && k%2 == 0 {
+		cfg.Intensity = NoIntensity
+		return cfg, true
+	}
 	switch k % 4 {
 	case 0:
 		cfg.Intensity = NoIntensity
@@ -220,26 +259,12 @@ func soakTreeLeafConfig(k int) GroupConfig {
 	case 59: // its first end takes it out of its parent
 		cfg.Restart = Temporary
 	}
-	return cfg
-}
-
-// soakTreeMidConfig is the config of mid group i (0..9).
-func soakTreeMidConfig(i int) GroupConfig {
-	cfg := GroupConfig{Strategy: Strategy((i + 1) % 3)}
-	switch i % 3 {
-	case 0:
-		cfg.Intensity = NoIntensity
-	case 1:
-		cfg.Intensity, cfg.Period = 60, 10*time.Second
-	case 2:
-		cfg.Intensity, cfg.Period = 30, 10*time.Second
-	}
-	return cfg
+	return cfg, false
 }
 
 // soakTreeSlotConfig is the config of slot s of a group of cfg; n numbers
 // the slot in the tree.
-func soakTreeSlotConfig(n, s int, cfg GroupConfig) Config {
+func soakTreeSlotConfig(n, s int, cfg GroupConfig, steady bool) Config {
 	c := Config{
 		StopTimeout:      time.Duration(2+n%3) * 100 * time.Millisecond,
 		AttemptTimeout:   time.Duration(8+2*(n%3)) * 100 * time.Millisecond,
@@ -250,7 +275,7 @@ func soakTreeSlotConfig(n, s int, cfg GroupConfig) Config {
 	if n%2 == 1 {
 		c.Backoff = Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond}
 	}
-	if n%7 == 0 { // quarantined by its own limit now and then; operators resume it
+	if steady && n%3 == 0 { // quarantined by its own limit now and then; operators resume it
 		c.RestartLimit, c.RestartWindow = 4, time.Second
 	}
 	if s == 0 && cfg.Strategy == RestForOne { // the next waits for its readiness
@@ -266,7 +291,7 @@ func soakTreeSlotConfig(n, s int, cfg GroupConfig) Config {
 }
 
 // addSlot adds slot id to g, counting its events.
-func (tr *stTree) addSlot(t *testing.T, g *Group, id string, cfg Config) {
+func (tr *stTree) addSlot(t *testing.T, g *Group, id string, cfg Config, steady bool) {
 	ss := &soakSlot{abandoned: make(map[uint64]int), stale: make(map[uint64]int)}
 	cfg.OnEvent = func(e Event) {
 		ss.onEvent(e)
@@ -281,13 +306,16 @@ func (tr *stTree) addSlot(t *testing.T, g *Group, id string, cfg Config) {
 	require.NoError(t, err)
 	ss.s = s
 	tr.slots = append(tr.slots, ss)
+	if steady {
+		tr.steady = append(tr.steady, ss)
+	}
 }
 
 // addGroup makes a group of cfg at level.
-func (tr *stTree) addGroup(t *testing.T, id string, level int, cfg GroupConfig) *Group {
+func (tr *stTree) addGroup(t *testing.T, id string, level int, cfg GroupConfig, steady bool) *Group {
 	g, err := NewGroup(id, cfg)
 	require.NoError(t, err)
-	tr.groups = append(tr.groups, &stGroup{g: g, level: level})
+	tr.groups = append(tr.groups, &stGroup{g: g, level: level, steady: steady})
 	return g
 }
 
@@ -297,27 +325,33 @@ func (tr *stTree) addGroup(t *testing.T, id string, level int, cfg GroupConfig) 
 func newSoakTree(t *testing.T) *stTree {
 	tr := &stTree{children: newSTChildren(), byPath: map[string]*stGroup{}, bySlot: map[string]*soakSlot{},
 		stopOf: map[string]time.Duration{}, cmdEvents: map[string]*CommandRecord{}}
-	tr.root = tr.addGroup(t, "root", 0, GroupConfig{Intensity: NoIntensity, OnEvent: tr.onEvent})
+	tr.root = tr.addGroup(t, "root", 0, GroupConfig{Intensity: NoIntensity, OnEvent: tr.onEvent}, true)
 	n := 0
 	for i := range soakTreeMids {
-		mcfg := soakTreeMidConfig(i)
-		mid := tr.addGroup(t, "m"+strconv.Itoa(i), 1, mcfg)
-		tr.addSlot(t, mid, "w", soakTreeSlotConfig(n, 1, mcfg))
+		mcfg, msteady := soakTreeMidConfig(i), stSteadyMid(i)
+		mid := tr.addGroup(t, "m"+strconv.Itoa(i), 1, mcfg, msteady)
+		tr.addSlot(t, mid, "w", soakTreeSlotConfig(n, 1, mcfg, msteady), msteady)
 		n++
 		for j := range soakTreeLeaves {
-			lcfg := soakTreeLeafConfig(i*soakTreeLeaves + j)
-			leaf := tr.addGroup(t, "l"+strconv.Itoa(j), 2, lcfg)
+			lcfg, steady := soakTreeLeafConfig(i*soakTreeLeaves + j)
+			leaf := tr.addGroup(t, "l"+strconv.Itoa(j), 2, lcfg, steady)
 			for s := range soakTreeLeafSlots {
-				tr.addSlot(t, leaf, "s"+strconv.Itoa(s), soakTreeSlotConfig(n, s, lcfg))
+				tr.addSlot(t, leaf, "s"+strconv.Itoa(s), soakTreeSlotConfig(n, s, lcfg, steady), steady)
 				n++
 			}
 			require.NoError(t, mid.AddGroup(leaf))
 		}
 		require.NoError(t, tr.root.AddGroup(mid))
 	}
+	tr.index()
+	return tr
+}
+
+// index fills the tree's maps and the commands' target lists.
+func (tr *stTree) index() {
 	for _, gr := range tr.groups {
 		tr.byPath[gr.g.Path()] = gr
-		if gr.level > 0 {
+		if !gr.steady {
 			tr.groupPaths = append(tr.groupPaths, gr.g.Path())
 		}
 	}
@@ -328,7 +362,9 @@ func newSoakTree(t *testing.T) *stTree {
 		tr.slotPaths = append(tr.slotPaths, r.Path)
 		tr.stopOf[r.Path] = ss.s.cfg.StopTimeout
 	}
-	return tr
+	for _, ss := range tr.steady {
+		tr.steadyPaths = append(tr.steadyPaths, ss.s.Record(now).Path)
+	}
 }
 
 // stFigures is what a tree soak run did.
@@ -463,8 +499,11 @@ type stOperator struct {
 	id      int
 	rng     *rand.Rand
 	answers []CommandRecord
-	full    int   // submissions refused with ErrCommandQueueFull (then retried)
-	end     error // why it stopped
+	full    int // submissions refused with ErrCommandQueueFull (then retried)
+	// calmFrom indexes the first answer submitted in the calm, which the
+	// shutdown may have met.
+	calmFrom int
+	end      error // why it stopped
 }
 
 // operate submits random commands to the tree until it has ended. Once
@@ -478,6 +517,7 @@ func (tr *stTree) operate(op *stOperator, calm *atomic.Bool, calmed chan<- struc
 	}()
 	for i := 0; ; i++ {
 		if !acked && calm.Load() {
+			op.calmFrom = len(op.answers)
 			calmed <- struct{}{}
 			acked = true
 		}
@@ -499,8 +539,9 @@ func (tr *stTree) operate(op *stOperator, calm *atomic.Bool, calmed chan<- struc
 }
 
 // pick draws a command: a restart of a nested group (5%), of a slot (25%,
-// not when calm), a pause (15%), a quarantine (10%), or else a resume of a
-// slot the latest snapshot shows paused or quarantined.
+// not when calm), a pause (15%) or a quarantine (10%) of a steady slot,
+// or else a resume of a slot the latest snapshot shows paused or
+// quarantined.
 func (tr *stTree) pick(rng *rand.Rand, calm bool) Command {
 	switch r := rng.IntN(100); {
 	case r < 5:
@@ -508,13 +549,13 @@ func (tr *stTree) pick(rng *rand.Rand, calm bool) Command {
 	case r < 30 && !calm:
 		return Command{Op: CommandRestart, Path: tr.slotPaths[rng.IntN(len(tr.slotPaths))]}
 	case r < 45:
-		return Command{Op: CommandPause, Path: tr.slotPaths[rng.IntN(len(tr.slotPaths))]}
+		return Command{Op: CommandPause, Path: tr.steadyPaths[rng.IntN(len(tr.steadyPaths))]}
 	case r < 55:
-		return Command{Op: CommandQuarantine, Path: tr.slotPaths[rng.IntN(len(tr.slotPaths))]}
+		return Command{Op: CommandQuarantine, Path: tr.steadyPaths[rng.IntN(len(tr.steadyPaths))]}
 	}
 	down := stDownSlots(tr.root.Snapshot(), nil)
 	if len(down) == 0 {
-		return Command{Op: CommandResume, Path: tr.slotPaths[rng.IntN(len(tr.slotPaths))]}
+		return Command{Op: CommandResume, Path: tr.steadyPaths[rng.IntN(len(tr.steadyPaths))]}
 	}
 	return Command{Op: CommandResume, Path: down[rng.IntN(len(down))]}
 }
@@ -734,7 +775,7 @@ func (tr *stTree) verifyCommands(t *testing.T, ops []*stOperator, f *stFigures) 
 	seqs := map[uint64]bool{}
 	for _, op := range ops {
 		c.queueFull += op.full
-		for _, rec := range op.answers {
+		for i, rec := range op.answers {
 			c.submitted++
 			ev := tr.cmdEvents[stCommandKey(rec.Command)]
 			if rec.Seq == 0 { // answered by the tree's end, never applied
@@ -759,6 +800,9 @@ func (tr *stTree) verifyCommands(t *testing.T, ops []*stOperator, f *stFigures) 
 				require.ErrorIs(t, rec.Err, ErrCommandRefused, "%+v", rec.Command)
 				c.refused++
 				c.refusedByOp[rec.Op]++
+				if rec.Op == CommandResume && i < op.calmFrom { // before the shutdown stopped their groups
+					require.NotContains(t, rec.Error, "parent context done", "a steady slot lost its group's context")
+				}
 			}
 			if rec.Seq > last[rec.Path].Seq {
 				last[rec.Path] = rec
