@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"sync"
@@ -161,9 +162,13 @@ type stTree struct {
 	slots     []*soakSlot
 	slotPaths []string
 	bySlot    map[string]*soakSlot
-	stopOf    map[string]time.Duration // slot path -> StopTimeout
-	attempts  atomic.Int64             // started events
-	abandons  atomic.Int64             // abandoned events
+	// stopOf is, by slot path, the longest the shutdown waits for it: its
+	// StopTimeout, twice that for a process (killed at StopTimeout, then
+	// given one more to be reaped before it would be abandoned).
+	stopOf   map[string]time.Duration
+	attempts atomic.Int64 // started events
+	abandons atomic.Int64 // abandoned events
+	kills    atomic.Int64 // exits of processes killed by SIGKILL
 	// groupPaths are the paths of the nested groups that take restart
 	// commands; steady lists the slots that take pauses and quarantines.
 	groupPaths  []string
@@ -291,7 +296,7 @@ func soakTreeSlotConfig(n, s int, cfg GroupConfig, steady bool) Config {
 }
 
 // addSlot adds slot id to g, counting its events.
-func (tr *stTree) addSlot(t *testing.T, g *Group, id string, cfg Config, steady bool) {
+func (tr *stTree) addSlot(t *testing.T, g *Group, id string, fn ChildFunc, cfg Config, steady bool) {
 	ss := &soakSlot{abandoned: make(map[uint64]int), stale: make(map[uint64]int)}
 	cfg.OnEvent = func(e Event) {
 		ss.onEvent(e)
@@ -300,9 +305,13 @@ func (tr *stTree) addSlot(t *testing.T, g *Group, id string, cfg Config, steady 
 			tr.attempts.Add(1)
 		case EventAbandoned:
 			tr.abandons.Add(1)
+		case EventExited:
+			if killedBySignal(e.Exit.Err) {
+				tr.kills.Add(1)
+			}
 		}
 	}
-	s, err := g.Add(id, tr.children.child, cfg)
+	s, err := g.Add(id, fn, cfg)
 	require.NoError(t, err)
 	ss.s = s
 	tr.slots = append(tr.slots, ss)
@@ -330,13 +339,13 @@ func newSoakTree(t *testing.T) *stTree {
 	for i := range soakTreeMids {
 		mcfg, msteady := soakTreeMidConfig(i), stSteadyMid(i)
 		mid := tr.addGroup(t, "m"+strconv.Itoa(i), 1, mcfg, msteady)
-		tr.addSlot(t, mid, "w", soakTreeSlotConfig(n, 1, mcfg, msteady), msteady)
+		tr.addSlot(t, mid, "w", tr.children.child, soakTreeSlotConfig(n, 1, mcfg, msteady), msteady)
 		n++
 		for j := range soakTreeLeaves {
 			lcfg, steady := soakTreeLeafConfig(i*soakTreeLeaves + j)
 			leaf := tr.addGroup(t, "l"+strconv.Itoa(j), 2, lcfg, steady)
 			for s := range soakTreeLeafSlots {
-				tr.addSlot(t, leaf, "s"+strconv.Itoa(s), soakTreeSlotConfig(n, s, lcfg, steady), steady)
+				tr.addSlot(t, leaf, "s"+strconv.Itoa(s), tr.children.child, soakTreeSlotConfig(n, s, lcfg, steady), steady)
 				n++
 			}
 			require.NoError(t, mid.AddGroup(leaf))
@@ -408,10 +417,19 @@ func TestSoakTree(t *testing.T) {
 		goleak.VerifyNone(t, leaks)
 		logSoakTree(t, f, time.Since(began))
 	})
+	// Real processes cannot run in a bubble: a short real-time phase.
+	t.Run("processes", func(t *testing.T) {
+		procNeedShell(t)
+		leaks := goleak.IgnoreCurrent()
+		began := time.Now()
+		f := runSoakTreeProcesses(t)
+		goleak.VerifyNone(t, leaks)
+		logSoakTree(t, f, time.Since(began))
+	})
 }
 
 func logSoakTree(t *testing.T, f stFigures, wall time.Duration) {
-	t.Logf("tree soak: %d attempts, %d exits, %d abandoned, %d stale reports, %d group restarts, %v fake time, %v wall time",
+	t.Logf("tree soak: %d attempts, %d exits, %d abandoned, %d stale reports, %d group restarts, %v tree time (fake in the bubble), %v wall time",
 		f.attempts, f.exits, f.abandoned, f.stale, f.groupRestarts, f.fakeTime, wall.Round(time.Millisecond))
 	t.Logf("tree soak: groups failed by level (root, mid, leaf) %v, automatic shutdowns %v", f.failed, f.auto)
 	c := f.commands
@@ -903,4 +921,120 @@ func TestSoakTreeBugResumeAfterGroupRestart(t *testing.T) {
 		root.Shutdown(time.Now())
 		ghSettle(t, root)
 	})
+}
+
+// Settings of the tree soak's real-time phase with process children.
+const (
+	soakTreeProcAttempts = 150                    // attempts of the whole small tree
+	soakTreeProcStop     = 100 * time.Millisecond // every member's StopTimeout
+	soakTreeProcSlack    = 3 * time.Second        // what a loaded machine may add to the bound in real time
+)
+
+// newSoakTreeProcesses builds the real-time tree: a root (no intensity)
+// over svc (one_for_all: a restart stops its nested group sh too, killing
+// its processes), holding sh (rest_for_one) and the goroutine slot w. sh
+// holds three /bin/sh children (one that exits 0, one that exits 3, one
+// that ignores SIGTERM and is killed at its StopTimeout) and a goroutine
+// child. w, whose group never starts afresh, takes the pauses.
+func newSoakTreeProcesses(t *testing.T) *stTree {
+	tr := &stTree{children: newSTChildren(), byPath: map[string]*stGroup{}, bySlot: map[string]*soakSlot{},
+		stopOf: map[string]time.Duration{}, cmdEvents: map[string]*CommandRecord{}}
+	tr.root = tr.addGroup(t, "procs", 0, GroupConfig{Intensity: NoIntensity, OnEvent: tr.onEvent}, true)
+	svc := tr.addGroup(t, "svc", 1, GroupConfig{Strategy: OneForAll, Intensity: NoIntensity}, true)
+	sh := tr.addGroup(t, "sh", 2, GroupConfig{Strategy: RestForOne, Intensity: NoIntensity}, false)
+	shell := func(script string) ChildFunc {
+		return Process(func(ctx context.Context) *exec.Cmd { return exec.CommandContext(ctx, "/bin/sh", "-c", script) })
+	}
+	proc := Config{StopTimeout: soakTreeProcStop, AttemptTimeout: time.Second, RestartLimit: 1 << 20,
+		Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}}
+	gor := proc
+	gor.HeartbeatTimeout = soakTreeHeartbeat
+	var procs []*soakSlot
+	for _, c := range []struct{ id, script string }{
+		{"ok", "exec sleep 0.05"},
+		{"bad", "sleep 0.1; exit 3"},
+		{"stubborn", "trap '' TERM; exec sleep 30"},
+	} {
+		tr.addSlot(t, sh, c.id, shell(c.script), proc, false)
+		procs = append(procs, tr.slots[len(tr.slots)-1])
+	}
+	tr.addSlot(t, sh, "go", tr.children.child, gor, false)
+	tr.addSlot(t, svc, "w", tr.children.child, gor, true)
+	require.NoError(t, svc.AddGroup(sh))
+	require.NoError(t, tr.root.AddGroup(svc))
+	tr.index()
+	for _, ss := range procs {
+		tr.stopOf[ss.s.cfg.Path] = 2 * soakTreeProcStop
+	}
+	return tr
+}
+
+// runSoakTreeProcesses runs the real-time tree under Run, with an operator
+// goroutine sending commands, for soakTreeProcAttempts attempts, shuts it
+// down, and checks its counts as the bubble phase does. Every wait is
+// bounded.
+func runSoakTreeProcesses(t *testing.T) stFigures {
+	origin := time.Now()
+	tr := newSoakTreeProcesses(t)
+	var f stFigures
+	ops := tr.drive(t, soakTreeProcAttempts, &f)
+	tr.windDownReal(t)
+	now := time.Now()
+	for _, ss := range tr.slots {
+		tr.verifySlot(t, ss, now, &f)
+		r := ss.s.Record(now)
+		if tr.stopOf[r.Path] == 2*soakTreeProcStop { // a process child
+			assert.Zero(t, r.AbandonedTotal, "%s: a process is killed, never abandoned", r.Path)
+		}
+		t.Logf("tree soak: %-18s %4d attempts, %3d abandoned", r.Path, r.Attempt, r.AbandonedTotal)
+	}
+	for _, gr := range tr.groups {
+		rec := gr.g.Record(now)
+		require.True(t, gr.g.Finished(), rec.Path)
+		require.Equal(t, uint64(gr.restarts), rec.Restarts, "%s: one group_restart event per restart in the record", rec.Path)
+		f.groupRestarts += rec.Restarts
+		tr.verifyMembers(t, rec)
+	}
+	tr.verifyCommands(t, ops, &f)
+	f.shutdownBound = tr.shutdownBound(tr.root.Record(now))
+	assert.LessOrEqual(t, f.shutdown, f.shutdownBound+soakTreeProcSlack, "the ordered shutdown's bound, and the slack of real time")
+	assert.Positive(t, tr.kills.Load(), "no process was killed")
+	t.Logf("tree soak: %d process exits by SIGKILL", tr.kills.Load())
+	f.fakeTime = time.Since(origin)
+	return f
+}
+
+// windDownReal is windDown in real time: it releases every hung child and
+// advances the finished tree until every child has returned and every late
+// return is recorded, for at most procWaitLimit.
+func (tr *stTree) windDownReal(t *testing.T) {
+	now := time.Now()
+	for _, ss := range tr.slots {
+		require.False(t, ss.s.Record(now).Active, "%s runs after the shutdown", ss.s.ID())
+	}
+	close(tr.children.releaseAll)
+	limit := time.NewTimer(procWaitLimit)
+	defer limit.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for tr.children.running.Load() > 0 || tr.reaping() {
+		select {
+		case <-tr.root.Wake():
+		case <-tick.C:
+		case <-limit.C:
+			require.FailNow(t, "the released children did not all return")
+		}
+		tr.root.Advance(time.Now())
+	}
+}
+
+// reaping reports whether some slot still waits for an abandoned attempt.
+func (tr *stTree) reaping() bool {
+	now := time.Now()
+	for _, ss := range tr.slots {
+		if ss.s.Record(now).Abandoned > 0 {
+			return true
+		}
+	}
+	return false
 }
