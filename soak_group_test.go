@@ -388,17 +388,23 @@ type stFigures struct {
 	fakeTime                          time.Duration
 }
 
-// TestSoakTree is the chaos soak on a supervision tree (issue 13): 111
-// groups nested 3 deep (root, 10 mid groups, 100 leaf groups) with mixed
+// TestSoakTree is the chaos soak on a supervision tree (issue 13). Its
+// goroutines phase runs, under Group.Run in a synctest bubble, 111 groups
+// nested 3 deep (root, 10 mid groups, 100 leaf groups) with mixed
 // strategies, intensities that are sometimes spent (groups fail, escalate,
-// and their parents restart them), significant members that shut their
-// groups down, whose 410 goroutine children succeed, fail, panic, call
+// and their parents restart them) and significant members that shut their
+// groups down; its 410 goroutine children succeed, fail, panic, call
 // Goexit, run until cancelled, or hang past abandonment and return late,
-// for at least 200,000 attempts, run by Group.Run in a synctest bubble.
-// At the end every count adds up, every late return gave exactly one stale
-// report, and the ordered shutdown took no longer than its bound.
+// for at least 200,000 attempts, while 4 goroutines submit commands at
+// random. Its processes phase runs a small tree with /bin/sh children in
+// real time, which a bubble cannot hold. At the end of each, every count
+// in every record adds up, every late return gave exactly one stale
+// report, every applied command is in the events exactly once, the
+// ordered shutdown took no longer than its bound (see shutdownBound), and
+// no goroutine is left.
 //
-// Run it with SUPERVISOR_SOAK=1 (CI: once, under -race).
+// Run it with SUPERVISOR_SOAK=1 (CI: once, under -race, apart from
+// TestSoak).
 func TestSoakTree(t *testing.T) {
 	if os.Getenv(soakEnv) == "" || testing.Short() {
 		t.Skipf("the tree chaos soak runs with %s=1 (and not under -short)", soakEnv)
