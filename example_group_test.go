@@ -38,10 +38,10 @@ func ExampleGroup_Run() {
 		return nil
 	}
 	flaky := func(ctx context.Context, a *supervisor.Attempt) error {
-		a.Ready()
 		if a.Number() == 1 {
-			return errors.New("connection reset")
+			return errors.New("connection reset") // before Ready: api still waits
 		}
+		a.Ready()
 		cancel() // the second attempt is up: end the story
 		<-ctx.Done()
 		return nil

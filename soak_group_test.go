@@ -623,8 +623,8 @@ func (tr *stTree) windDown(t *testing.T) {
 	assert.Zero(t, tr.children.running.Load(), "every child returned")
 }
 
-// TestSoakTreeBugRestartDuringShutdown reproduces a bug the tree soak
-// found: a restart command (or ChildSlot.Restart) on a member slot whose
+// TestSoakTreeBugRestartDuringShutdown pins a bug the tree soak found
+// (fixed: Restart now refuses a frozen slot): a restart command (or ChildSlot.Restart) on a member slot whose
 // group is shutting down starts a new attempt, although the slot is frozen
 // ("frozen also refuses operator starts": Resume is refused with errFrozen,
 // Restart is not). When the shutdown walk has already passed the slot, the
@@ -632,7 +632,6 @@ func (tr *stTree) windDown(t *testing.T) {
 // that member still running, and a child that ignores cancellation keeps
 // its slot active with no loop left to abandon it.
 func TestSoakTreeBugRestartDuringShutdown(t *testing.T) {
-	t.Skip("bug: CommandRestart / ChildSlot.Restart on a member slot of a shutting-down group starts a new attempt after the ordered shutdown passed it; Group.Finished then reports true with that member running")
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		defer close(release)
@@ -889,8 +888,9 @@ func stSummary(r *GroupRecord) string {
 	return fmt.Sprintf("groups by depth:state %v, slots by operation/status %v", groups, slots)
 }
 
-// TestSoakTreeBugResumeAfterGroupRestart reproduces a bug the tree soak
-// found (the whole tree ended up quarantined): a member slot that is
+// TestSoakTreeBugResumeAfterGroupRestart pins a bug the tree soak found
+// (fixed: a group's context is never cancelled, so no slot keeps a dead
+// one) (the whole tree ended up quarantined): a member slot that is
 // paused or quarantined when its group ends and starts afresh (its parent
 // restarts it after it failed or shut down on its own, or an operator
 // restarts it) keeps, as its parent context, the context of the group's
@@ -899,7 +899,6 @@ func stSummary(r *GroupRecord) string {
 // afterwards: Resume (and Restart) refuse with "parent context done"
 // forever.
 func TestSoakTreeBugResumeAfterGroupRestart(t *testing.T) {
-	t.Skip("bug: a member slot paused or quarantined across a restart of its group can never be resumed: it keeps the group's previous, cancelled context and Resume refuses with \"parent context done\"")
 	synctest.Test(t, func(t *testing.T) {
 		l := newGHLog(t)
 		root := ghGroup(t, l, "app", GroupConfig{})
