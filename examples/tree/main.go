@@ -21,7 +21,9 @@
 // posts a few orders, tells the server to crash (-crashes times), posts a
 // few more, and then the program shuts the tree down in order (reverse
 // start order, one member at a time) and prints what became of each member.
-// With -serve it runs until SIGTERM or Ctrl-C instead, then does the same.
+// With -serve it runs until SIGTERM or Ctrl-C instead, then does the same
+// (go run does not pass a SIGTERM on to the program it runs: signal a
+// built binary, or press Ctrl-C, which reaches both).
 // The exit status is 1 when the root group gave up: with the default
 // restart intensity of the root, -crashes 4 shows it.
 //
