@@ -21,14 +21,30 @@
 // posts a few orders, tells the server to crash (-crashes times), posts a
 // few more, and then the program shuts the tree down in order (reverse
 // start order, one member at a time) and prints what became of each member.
-// With -serve it runs until SIGTERM or Ctrl-C instead, then does the same.
+// With -serve it runs until SIGTERM or Ctrl-C instead, then does the same
+// (go run does not pass a SIGTERM on to the program it runs: signal a
+// built binary, or press Ctrl-C, which reaches both).
 // The exit status is 1 when the root group gave up: with the default
 // restart intensity of the root, -crashes 4 shows it.
 //
+// Beside the tree, on its own listener, the program serves the admin
+// handler of package admin (-admin, a free port of 127.0.0.1 by default,
+// "" for none; it logs the URL): the status page at /, the probes /livez
+// and /readyz, the tree's JSON at /tree and /tree/{path}, and operator
+// commands at POST /commands. The admin server is not a member of the
+// tree: it reports on the tree through its restarts and its shutdown, and
+// closes once the tree has ended. Its authorizer is a demo one (see
+// demoAuthorize): it takes the requester from the X-Requester header of a
+// request from the loopback address, so that curl can send commands; a
+// real program checks a token or a client certificate (mTLS) instead.
+//
 //	go run ./examples/tree
 //	go run ./examples/tree -crashes 4          # the root fails: exit status 1
-//	go run ./examples/tree -serve -port 8080   # then:
+//	go run ./examples/tree -serve -port 8080 -admin 127.0.0.1:8081   # then:
 //	curl -X POST '127.0.0.1:8080/orders?id=7'; curl -X POST 127.0.0.1:8080/crash
+//	curl 127.0.0.1:8081/readyz; curl 127.0.0.1:8081/tree/app/http
+//	curl -X POST -H 'Content-Type: application/json' -H 'X-Requester: alice' \
+//	  -d '{"op":"pause","path":"/app/consumer","reason":"demo"}' 127.0.0.1:8081/commands
 package main
 
 import (
@@ -51,6 +67,7 @@ import (
 	"time"
 
 	"github.com/childslot/supervisor"
+	"github.com/childslot/supervisor/admin"
 )
 
 func main() {
@@ -103,16 +120,24 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	serve := fs.Bool("serve", false, "keep running until SIGTERM or Ctrl-C instead of playing the story")
 	crashes := fs.Int("crashes", 1, "how often the story makes the server crash")
 	pace := fs.Duration("pace", 400*time.Millisecond, "time between the story's requests")
+	adminAddr := fs.String("admin", "127.0.0.1:0", `address of the admin handler, a loopback one such as 127.0.0.1:8081 (port 0: any free port; "": no admin server)`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *port < 0 || *port > 65535 || *crashes < 0 || *pace <= 0 {
 		return errors.New("-port must be 0 to 65535, -crashes not negative, -pace positive")
 	}
+	if err := checkAdminAddr(*adminAddr); err != nil {
+		return err
+	}
 
 	logger := newLogger(w, time.Now())
 	sv := &server{port: *port, logger: logger, q: &queue{}, first: make(chan string, 1)}
 	app, err := tree(sv, logger)
+	if err != nil {
+		return err
+	}
+	stopAdmin, err := startAdmin(ctx, *adminAddr, app, logger)
 	if err != nil {
 		return err
 	}
@@ -129,6 +154,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	err = app.Run(runCtx)
 	cancel(errors.New("the tree has ended"))
 	story.Wait()
+	stopAdmin()
 
 	rec := app.Record(time.Now())
 	fmt.Fprintln(w, "\nwhat became of each member, in shutdown order (reverse start order):")
@@ -173,6 +199,77 @@ func tree(sv *server, logger *slog.Logger) (*supervisor.Group, error) {
 	}
 	_, err = app.Add("consumer", sv.q.consume(logger), supervisor.Config{StopTimeout: stopTimeout})
 	return app, err
+}
+
+// checkAdminAddr returns why addr, the -admin flag, is not empty nor a
+// loopback address with a port, or nil. The demo authorizer trusts a
+// header, which only a listener that nobody else reaches makes tolerable.
+func checkAdminAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-admin: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-admin %s: want a loopback address such as 127.0.0.1:8081: the demo authorizer trusts a header", addr)
+	}
+	return nil
+}
+
+// startAdmin serves the admin handler of app on addr, logs its URL, and
+// returns the function that closes the server once the tree has ended. An
+// empty addr serves nothing.
+func startAdmin(ctx context.Context, addr string, app *supervisor.Group, logger *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin server: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           admin.New(app, admin.Options{Authorize: demoAuthorize}),
+		ReadHeaderTimeout: time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("admin listening", "url", "http://"+ln.Addr().String()+"/")
+	return func() {
+		// A command still waiting for the loop, which has ended, gets
+		// stopTimeout; then its connection is closed.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close() // the server closes either way; nothing to report
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("admin server", "error", err)
+		}
+	}, nil
+}
+
+// demoAuthorize is the admin handler's authorizer of this demo, and only
+// that: it lets a request from the loopback address send commands and
+// takes who asks from its X-Requester header, which anyone on the machine
+// can set to any name. A real program checks a token or a client
+// certificate (mTLS), or trusts a header only from the authenticating
+// proxy in front of the port.
+func demoAuthorize(r *http.Request) (string, error) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return "", fmt.Errorf("remote address %q: %w", r.RemoteAddr, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return "", errors.New("this demo takes commands from 127.0.0.1 only")
+	}
+	who := strings.TrimSpace(r.Header.Get("X-Requester"))
+	if who == "" {
+		return "", errors.New("say who asks in the X-Requester header")
+	}
+	return who, nil
 }
 
 // jobGroup builds the nested group of jobs.
@@ -439,6 +536,9 @@ func logEvent(logger *slog.Logger, e supervisor.Event) {
 		attrs = append(attrs, "in", e.Delay.Round(time.Millisecond))
 	}
 	level := slog.LevelInfo
+	if c := e.Command; c != nil {
+		attrs = append(attrs, "op", c.Op.String(), "requester", c.Requester)
+	}
 	switch {
 	case e.Exit != nil:
 		attrs = append(attrs, "exit", e.Exit.String())
@@ -447,6 +547,10 @@ func logEvent(logger *slog.Logger, e supervisor.Event) {
 		}
 	case e.Reason != "":
 		attrs = append(attrs, "reason", e.Reason)
+	}
+	if e.Command != nil && e.Command.Error != "" {
+		attrs = append(attrs, "error", e.Command.Error)
+		level = slog.LevelWarn
 	}
 	if e.Kind == supervisor.EventGroupFailed {
 		level = slog.LevelError
@@ -484,14 +588,27 @@ func printMembers(w io.Writer, r supervisor.GroupRecord, depth int) {
 		name := indent + r.Path + "/" + m.ID
 		switch {
 		case m.Group != nil:
-			fmt.Fprintf(w, "%-24s %-16s %s group, restarts %d\n", name, m.Shutdown, m.Group.Strategy, m.Group.Restarts)
+			fmt.Fprintf(w, "%-24s %-16s %s group, restarts %d%s\n", name, m.Shutdown, m.Group.Strategy, m.Group.Restarts, lastCommand(m.LastCommand))
 			printMembers(w, *m.Group, depth+1)
 		case m.Slot != nil:
 			last := "no exit"
 			if m.Slot.LastExit != nil {
 				last = m.Slot.LastExit.String()
 			}
-			fmt.Fprintf(w, "%-24s %-16s attempts %d; last: %s\n", name, m.Shutdown, m.Slot.Attempt, last)
+			fmt.Fprintf(w, "%-24s %-16s attempts %d; last: %s%s\n", name, m.Shutdown, m.Slot.Attempt, last, lastCommand(m.LastCommand))
 		}
 	}
+}
+
+// lastCommand tells a member's latest operator command for its summary
+// line, or nothing when it had none.
+func lastCommand(c *supervisor.CommandRecord) string {
+	if c == nil {
+		return ""
+	}
+	s := fmt.Sprintf("; last command: %s by %s (%s)", c.Op, c.Requester, c.Reason)
+	if c.Error != "" {
+		s += ", refused: " + c.Error
+	}
+	return s
 }

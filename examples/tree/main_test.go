@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -234,6 +237,8 @@ func TestBadArguments(t *testing.T) {
 		{"port out of range", []string{"-port", "70000"}},
 		{"negative crashes", []string{"-crashes", "-1"}},
 		{"no pace", []string{"-pace", "0s"}},
+		{"admin not loopback", []string{"-admin", "0.0.0.0:8081"}},
+		{"admin without port", []string{"-admin", "127.0.0.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -241,6 +246,205 @@ func TestBadArguments(t *testing.T) {
 			err := run(t.Context(), &out, tt.args)
 			require.Error(t, err)
 			assert.Equal(t, 1, exitCode(err))
+		})
+	}
+}
+
+// waitFor polls out every 20ms until it matches re, and returns the
+// match; it fails the test at deadline or when run returns first.
+func waitFor(t *testing.T, out *syncBuffer, errc <-chan error, deadline <-chan time.Time, re string) []string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if m := rx.FindStringSubmatch(out.String()); m != nil {
+			return m
+		}
+		select {
+		case <-tick.C:
+		case err := <-errc:
+			require.FailNow(t, "run returned early", "waiting for %q: %v\n%s", re, err, out.String())
+		case <-deadline:
+			require.FailNow(t, "timed out", "waiting for %q in:\n%s", re, out.String())
+		}
+	}
+}
+
+// adminClient asks the admin server at base, as curl would.
+type adminClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+// do sends method path with body (a command, when not empty) as who
+// (no X-Requester header when empty) and returns the status and body.
+func (a adminClient) do(method, path, who, body string) (int, string) {
+	a.t.Helper()
+	req, err := http.NewRequestWithContext(a.t.Context(), method, a.base+path, strings.NewReader(body))
+	require.NoError(a.t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if who != "" {
+		req.Header.Set("X-Requester", who)
+	}
+	resp, err := a.c.Do(req)
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(a.t, err)
+	return resp.StatusCode, string(b)
+}
+
+// poll asks GET path until ok says yes to the answer, and returns its
+// body; it fails the test at deadline.
+func (a adminClient) poll(deadline <-chan time.Time, path string, ok func(code int, body string) bool) string {
+	a.t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		code, body := a.do(http.MethodGet, path, "", "")
+		if ok(code, body) {
+			return body
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			require.FailNow(a.t, "timed out", "GET %s: %d: %s", path, code, body)
+		}
+	}
+}
+
+// TestAdmin runs with -serve and drives the tree through its admin server
+// on 127.0.0.1, as the curl lines of the package doc do: the probes, the
+// JSON, and an operator who pauses the consumer, lets an order wait in the
+// queue, and resumes it, whose new attempt consumes the order.
+func TestAdmin(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out syncBuffer
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, &out, []string{"-serve"}) }()
+	deadline := time.After(bound)
+
+	base := waitFor(t, &out, errc, deadline, `msg="admin listening" url=(http://127\.0\.0\.1:\d+)/`)[1]
+	waitFor(t, &out, errc, deadline, "msg=group_started path=/app\n")
+	httpAddr := waitFor(t, &out, errc, deadline, `msg=listening path=/app/http attempt=1 addr=(\S+)`)[1]
+	client := &http.Client{Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
+	a := adminClient{t: t, base: base, c: client}
+
+	code, body := a.do(http.MethodGet, "/livez", "", "")
+	assert.Equal(t, http.StatusOK, code, body)
+	// Not ready for a moment while report waits for its restart: poll.
+	ready := a.poll(deadline, "/readyz", func(code int, _ string) bool { return code == http.StatusOK })
+	assert.JSONEq(t, `{"ready":true,"state":"running"}`, ready)
+	var tree supervisor.GroupRecord
+	code, body = a.do(http.MethodGet, "/tree", "", "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &tree))
+	assert.Equal(t, "/app", tree.Path)
+	assert.Equal(t, supervisor.GroupRunning, tree.State)
+	var httpMember supervisor.MemberRecord
+	code, body = a.do(http.MethodGet, "/tree/app/http", "", "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &httpMember))
+	assert.Equal(t, "/app/http", httpMember.Slot.Path)
+	code, body = a.do(http.MethodGet, "/tree/app/nope", "", "")
+	assert.Equal(t, http.StatusNotFound, code, body)
+	code, body = a.do(http.MethodGet, "/", "", "")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "<html")
+
+	// Commands: refused without a requester, applied with one.
+	pause := `{"op":"pause","path":"/app/consumer","reason":"demo"}`
+	code, body = a.do(http.MethodPost, "/commands", "", pause)
+	assert.Equal(t, http.StatusForbidden, code, body)
+	assert.Contains(t, body, "X-Requester")
+	code, body = a.do(http.MethodPost, "/commands", "alice", pause)
+	require.Equal(t, http.StatusOK, code, body)
+	var rec supervisor.CommandRecord
+	require.NoError(t, json.Unmarshal([]byte(body), &rec))
+	assert.Equal(t, supervisor.CommandPause, rec.Op)
+	assert.Equal(t, "alice", rec.Requester)
+	assert.Empty(t, rec.Error)
+	waitFor(t, &out, errc, deadline, `msg=command path=/app member=/app/consumer op=pause requester=alice reason=demo\n`)
+	waitFor(t, &out, errc, deadline, `msg=exited path=/app/consumer attempt=1 exit="attempt 1 was cancelled`)
+	// The record shows the pause (with the next snapshot) and who asked.
+	body = a.poll(deadline, "/tree/app/consumer", func(code int, body string) bool {
+		return code == http.StatusOK && strings.Contains(body, `"operation": "paused"`)
+	})
+	var consumer supervisor.MemberRecord
+	require.NoError(t, json.Unmarshal([]byte(body), &consumer))
+	require.NotNil(t, consumer.LastCommand, body)
+	assert.Equal(t, "alice", consumer.LastCommand.Requester)
+	assert.Equal(t, supervisor.OperationPaused, consumer.Slot.Operation)
+	// A paused member is out of service deliberately: still ready.
+	code, body = a.do(http.MethodGet, "/readyz", "", "")
+	assert.Equal(t, http.StatusOK, code, body)
+
+	// An order posted while the consumer is paused waits in the queue.
+	resp, err := client.Post("http://"+httpAddr+"/orders?id=8", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
+	code, body = a.do(http.MethodPost, "/commands", "alice", `{"op":"resume","path":"/app/consumer","reason":"demo over"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	waitFor(t, &out, errc, deadline, `msg=consumed path=/app/consumer attempt=2 order=8`)
+	// Pausing a member not in the tree: 404.
+	code, body = a.do(http.MethodPost, "/commands", "alice", `{"op":"pause","path":"/app/nope","reason":"demo"}`)
+	assert.Equal(t, http.StatusNotFound, code, body)
+
+	cancel()
+	select {
+	case err := <-errc:
+		require.NoError(t, err)
+	case <-deadline:
+		require.FailNow(t, "run did not return after the cancel")
+	}
+	t.Log("\n" + out.String())
+	log, summary := split(t, out.String())
+	inOrder(t, log,
+		`msg=paused path=/app/consumer`,
+		`msg=command path=/app member=/app/consumer op=pause requester=alice reason=demo\n`,
+		`msg=resumed path=/app/consumer`,
+		`msg=command path=/app member=/app/consumer op=resume requester=alice reason="demo over"\n`,
+	)
+	assert.Regexp(t, `level=WARN msg=command path=/app member=/app/nope op=pause requester=alice reason=demo error=`, log)
+	assert.NotContains(t, log, "msg=group_restart path=/app ", "a pause is no failure")
+	assert.Contains(t, summary, "attempts 2; last: attempt 2 was cancelled")
+	assert.Regexp(t, `/app/consumer\s+stopped\s+attempts 2; .*; last command: resume by alice \(demo over\)\n`, summary)
+	// The admin server closed with the tree.
+	_, err = client.Get(base + "/livez")
+	assert.Error(t, err)
+}
+
+// TestDemoAuthorize: commands from the loopback address with a requester
+// only.
+func TestDemoAuthorize(t *testing.T) {
+	tests := []struct {
+		name, remote, who, want, err string
+	}{
+		{"loopback", "127.0.0.1:5000", "alice", "alice", ""},
+		{"loopback v6", "[::1]:5000", "bob", "bob", ""},
+		{"no requester", "127.0.0.1:5000", " ", "", "X-Requester"},
+		{"elsewhere", "10.0.0.7:5000", "alice", "", "127.0.0.1 only"},
+		{"bad address", "pipe", "alice", "", "remote address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/commands", nil)
+			r.RemoteAddr = tt.remote
+			r.Header.Set("X-Requester", tt.who)
+			who, err := demoAuthorize(r)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, who)
 		})
 	}
 }
