@@ -1,0 +1,125 @@
+package supervisor
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Tests that kill group mutants gremlins found alive or never ran (see
+// RELIABILITY.md, "Mutation testing").
+
+// TestMutationNestedPathsBuiltBottomUp: a tree nested bottom-up (the leaf
+// into the middle group before the middle group into the root) gives every
+// group and slot below the root its full path, and their events reach the
+// root's listener.
+func TestMutationNestedPathsBuiltBottomUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		var ev ghEvents
+		leaf := ghSub(t, l, "leaf", GroupConfig{}, "w")
+		mid := ghSub(t, l, "mid", GroupConfig{}, "v")
+		require.NoError(t, mid.AddGroup(leaf))
+		root := ghGroup(t, l, "app", GroupConfig{OnEvent: ev.on}, "u")
+		require.NoError(t, root.AddGroup(mid))
+		assert.Equal(t, "/app/mid/leaf", leaf.Path())
+		require.NoError(t, root.Start(t.Context(), time.Now()))
+		ghSettle(t, root)
+		assert.Equal(t, []string{"start u", "start v", "start w"}, l.take(), "the leaf's start reaches the root's listener")
+		assert.Equal(t, "/app/mid/leaf/w", leaf.Slot("w").Record(time.Now()).Path)
+		assert.Equal(t, "/app/mid/v", mid.Slot("v").Record(time.Now()).Path)
+		var paths []string
+		for _, e := range ev.of(EventStarted) {
+			paths = append(paths, e.Path)
+		}
+		assert.Equal(t, []string{"/app/u", "/app/mid/v", "/app/mid/leaf/w"}, paths)
+		root.Shutdown(time.Now())
+		ghSettle(t, root)
+	})
+}
+
+// TestMutationNestedGroupEndsDuringParentShutdown: a permanent nested
+// group that ends on its own (its significant member finished) while its
+// parent's shutdown is still busy with a later member is not restarted,
+// and the shutdown goes on to its end.
+func TestMutationNestedGroupEndsDuringParentShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		root, err := NewGroup("app", ghRoot(l, GroupConfig{}))
+		require.NoError(t, err)
+		sub, err := NewGroup("batch", GroupConfig{Restart: Permanent, AutoShutdown: AnySignificant})
+		require.NoError(t, err)
+		cfg := ghCfg()
+		cfg.Restart, cfg.Significant = Transient, true
+		_, err = sub.Add("import", l.child("import"), cfg)
+		require.NoError(t, err)
+		require.NoError(t, root.AddGroup(sub))
+		stuck := ghCfg()
+		stuck.StopTimeout = 3 * time.Second
+		_, err = root.Add("stuck", l.childWith("stuck", false, true), stuck)
+		require.NoError(t, err)
+		require.NoError(t, root.Start(t.Context(), time.Now()))
+		ghSettle(t, root)
+		assert.Equal(t, []string{"start import", "start stuck"}, l.take())
+
+		root.Shutdown(time.Now())
+		ghSettle(t, root)
+		assert.Equal(t, GroupShuttingDown, root.State(), "stuck ignores its cancellation")
+		l.end("import", nil)
+		ghSettle(t, root)
+		assert.Equal(t, []string{"done import"}, l.take(), "no restart of batch during the shutdown")
+		assert.Equal(t, GroupStopped, sub.State())
+
+		ghWait(t, root, 4*time.Second)
+		assert.True(t, root.Finished())
+		assert.Equal(t, GroupStopped, root.State())
+		assert.NoError(t, root.Err())
+		rec := root.Record(time.Now())
+		assert.Equal(t, uint64(0), rec.Restarts)
+		assert.Equal(t, OutcomeAlreadyStopped, rec.Members[0].Shutdown)
+		assert.Equal(t, OutcomeAbandoned, rec.Members[1].Shutdown)
+		l.free()
+	})
+}
+
+// TestMutationStartWaitsThroughBackoff: in a start in order, a member whose
+// readiness is watched and that failed before getting ready holds the next
+// member back through its restart backoff, until an attempt gets ready.
+func TestMutationStartWaitsThroughBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
+		require.NoError(t, err)
+		cfg := Config{ReadyTimeout: 10 * time.Second, Backoff: Backoff{Initial: time.Second, Max: time.Second}}
+		n := 0
+		_, err = g.Add("db", func(ctx context.Context, a *Attempt) error {
+			n++
+			if n == 1 {
+				return errGH // fails before it was ever ready
+			}
+			a.Ready()
+			<-ctx.Done()
+			return nil
+		}, cfg)
+		require.NoError(t, err)
+		_, err = g.Add("api", l.child("api"), ghCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghWait(t, g, 500*time.Millisecond)
+		assert.Equal(t, []string{"start db"}, l.take(), "api waits while db waits out its backoff")
+		assert.Equal(t, GroupStarting, g.State())
+		rec := g.Record(time.Now())
+		require.NotNil(t, rec.Members[0].Slot.NextRestartAt, "db is due to restart")
+		assert.True(t, rec.Members[1].Waiting)
+
+		ghWait(t, g, time.Second)
+		assert.Equal(t, []string{"start db", "start api"}, l.take())
+		assert.Equal(t, GroupRunning, g.State())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
