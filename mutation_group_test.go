@@ -123,3 +123,59 @@ func TestMutationStartWaitsThroughBackoff(t *testing.T) {
 		ghSettle(t, g)
 	})
 }
+
+// TestMutationGroupConfigTemporary: Temporary, the last restart type, is a
+// valid restart type for a nested group.
+func TestMutationGroupConfigTemporary(t *testing.T) {
+	_, err := NewGroup("batch", GroupConfig{Restart: Temporary})
+	require.NoError(t, err)
+	_, err = NewGroup("batch", GroupConfig{Restart: Temporary + 1})
+	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// TestMutationGroupLenAfterRemove: Len counts the members still in the
+// group, not those removed.
+func TestMutationGroupLenAfterRemove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "a", "b", "c")
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		require.NoError(t, g.Remove("b", time.Now()))
+		assert.Equal(t, 3, g.Len(), "b counts while it stops")
+		ghSettle(t, g)
+		assert.Equal(t, 2, g.Len(), "b is gone")
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
+
+// TestMutationSnapshotInterval: a change is published no sooner than
+// SnapshotInterval after the last snapshot: 100 ms by default, the
+// configured interval otherwise.
+func TestMutationSnapshotInterval(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		interval time.Duration
+		want     time.Duration
+	}{{"default", 0, 100 * time.Millisecond}, {"configured", 500 * time.Millisecond, 500 * time.Millisecond}} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newGHLog(t)
+				g := ghGroup(t, l, "app", GroupConfig{SnapshotInterval: tt.interval}, "a")
+				require.NoError(t, g.Start(t.Context(), time.Now()))
+				ghSettle(t, g)
+				first := g.Snapshot()
+				require.NotNil(t, first)
+				l.end("a", errGH)
+				ghWait(t, g, tt.want/2)
+				assert.Same(t, first, g.Snapshot(), "within the interval the old snapshot stands")
+				ghWait(t, g, tt.want/2)
+				assert.NotSame(t, first, g.Snapshot(), "at the interval the change is published")
+				assert.Equal(t, uint64(2), g.Snapshot().Members[0].Slot.Attempt)
+				g.Shutdown(time.Now())
+				ghSettle(t, g)
+			})
+		})
+	}
+}

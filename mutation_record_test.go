@@ -119,3 +119,29 @@ func TestMutationGroupRecordWithoutStacks(t *testing.T) {
 	assert.True(t, strings.HasPrefix(r.Members[0].Slot.LastExit.Stack, "goroutine"), "the original keeps its stack")
 	assert.NotEmpty(t, inner.Members[0].Slot.LastExit.Stack)
 }
+
+// TestMutationEventLogValueMemberScope: a group event's log value has the
+// member and the scope only when the event has them.
+func TestMutationEventLogValueMemberScope(t *testing.T) {
+	got := coreLogJSON(t, "event", Event{ChildID: "app", Kind: EventGroupRestart, Member: "b", Scope: []string{"b", "c"}})
+	assert.Equal(t, "b", got["member"])
+	assert.Equal(t, []any{"b", "c"}, got["scope"])
+	got = coreLogJSON(t, "event", Event{ChildID: "w", Kind: EventStarted})
+	assert.NotContains(t, got, "member")
+	assert.NotContains(t, got, "scope")
+}
+
+// TestMutationExitStringKindPastVerbs: an exit kind just past the known
+// ones reads as its kind's text, without a panic.
+func TestMutationExitStringKindPastVerbs(t *testing.T) {
+	k := ExitKind(len(exitVerbs))
+	var s string
+	require.NotPanics(t, func() { s = Exit{Attempt: 2, Kind: k}.String() })
+	assert.True(t, strings.HasPrefix(s, "attempt 2 "+k.String()), s)
+}
+
+// TestMutationExitCountsTotal: Total adds every kind's count.
+func TestMutationExitCountsTotal(t *testing.T) {
+	c := ExitCounts{Succeeded: 1, Failed: 2, Panicked: 4, Cancelled: 8, TimedOut: 16, Unhealthy: 32, Abandoned: 64}
+	assert.Equal(t, uint64(127), c.Total())
+}
