@@ -179,3 +179,33 @@ func TestMutationSnapshotInterval(t *testing.T) {
 		})
 	}
 }
+
+// TestMutationAllSignificantWaitsForBackoff: under AllSignificant, a
+// significant member waiting out its restart backoff has not ended: the
+// end of the other one does not shut the group down.
+func TestMutationAllSignificantWaitsForBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{AutoShutdown: AllSignificant}))
+		require.NoError(t, err)
+		for _, id := range []string{"s1", "s2"} {
+			cfg := Config{Restart: Transient, Significant: true, Backoff: Backoff{Initial: time.Second, Max: time.Second}}
+			_, err = g.Add(id, l.child(id), cfg)
+			require.NoError(t, err)
+		}
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		l.take()
+		l.end("s2", errGH)
+		ghSettle(t, g)
+		require.NotNil(t, g.Slot("s2").Record(time.Now()).NextRestartAt, "s2 waits out its backoff")
+		l.end("s1", nil)
+		ghSettle(t, g)
+		assert.Equal(t, GroupRunning, g.State(), "s2 is to run again")
+		ghWait(t, g, 2*time.Second)
+		assert.Equal(t, []string{"fail s2", "done s1", "start s2"}, l.take())
+		l.end("s2", nil)
+		ghSettle(t, g)
+		assert.True(t, g.Finished(), "both ended: the group shuts down")
+	})
+}
