@@ -209,3 +209,71 @@ func TestMutationAllSignificantWaitsForBackoff(t *testing.T) {
 		assert.True(t, g.Finished(), "both ended: the group shuts down")
 	})
 }
+
+// ghReadyOnSignal is a member that reports Ready when told on ready, and
+// runs until cancelled.
+func ghReadyOnSignal(l *ghLog, id string, ready chan struct{}) ChildFunc {
+	return func(ctx context.Context, a *Attempt) error {
+		l.add("run " + id)
+		select {
+		case <-ready:
+			a.Ready()
+		case <-ctx.Done():
+			return nil
+		}
+		<-ctx.Done()
+		return nil
+	}
+}
+
+// TestMutationResumePassedOverWhileStarting: a member paused before the
+// start, and so passed over by it, starts as soon as it is resumed, also
+// while the group is still starting (waiting for a later member's
+// readiness) or restarting.
+func TestMutationResumePassedOverWhileStarting(t *testing.T) {
+	for _, restarting := range []bool{false, true} {
+		name := "starting"
+		if restarting {
+			name = "restarting"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newGHLog(t)
+				g, err := NewGroup("app", ghRoot(l, GroupConfig{Strategy: OneForAll}))
+				require.NoError(t, err)
+				p, err := g.Add("p", l.child("p"), ghCfg())
+				require.NoError(t, err)
+				_, err = g.Add("x", l.child("x"), ghCfg())
+				require.NoError(t, err)
+				ready := make(chan struct{}, 2)
+				cfg := ghCfg()
+				cfg.ReadyTimeout = time.Minute
+				_, err = g.Add("db", ghReadyOnSignal(l, "db", ready), cfg)
+				require.NoError(t, err)
+				require.NoError(t, p.Pause(time.Now()))
+				require.NoError(t, g.Start(t.Context(), time.Now()))
+				ghSettle(t, g)
+				assert.Equal(t, []string{"start x", "start db", "run db"}, l.take(), "p is passed over")
+				want := GroupStarting
+				if restarting {
+					ready <- struct{}{}
+					ghSettle(t, g)
+					require.Equal(t, GroupRunning, g.State())
+					l.end("x", errGH) // one for all: stop db, x; start x, db
+					ghSettle(t, g)
+					assert.Equal(t, []string{"fail x", "start x", "start db", "run db"}, l.take())
+					want = GroupRestarting
+				}
+				require.Equal(t, want, g.State(), "waiting for db's readiness")
+				require.NoError(t, p.Resume(time.Now()))
+				ghSettle(t, g)
+				assert.Equal(t, []string{"start p"}, l.take(), "resumed: p starts at once")
+				ready <- struct{}{}
+				ghSettle(t, g)
+				assert.Equal(t, GroupRunning, g.State())
+				g.Shutdown(time.Now())
+				ghSettle(t, g)
+			})
+		})
+	}
+}
