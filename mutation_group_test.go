@@ -277,3 +277,27 @@ func TestMutationResumePassedOverWhileStarting(t *testing.T) {
 		})
 	}
 }
+
+// TestMutationQuietAdvanceKeepsSnapshot: an Advance within a pulse that
+// finds nothing changed publishes no new snapshot, even past
+// SnapshotInterval; one a pulse after the last snapshot does.
+func TestMutationQuietAdvanceKeepsSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{SnapshotInterval: 100 * time.Millisecond, Pulse: 2 * time.Second}, "a")
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		first := g.Snapshot()
+		require.NotNil(t, first)
+		for range 3 {
+			time.Sleep(500 * time.Millisecond)
+			g.Advance(time.Now())
+			assert.Same(t, first, g.Snapshot(), "nothing changed: nothing published")
+		}
+		time.Sleep(500 * time.Millisecond)
+		g.Advance(time.Now())
+		assert.NotSame(t, first, g.Snapshot(), "a pulse later it is published again")
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
