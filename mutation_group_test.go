@@ -301,3 +301,35 @@ func TestMutationQuietAdvanceKeepsSnapshot(t *testing.T) {
 		ghSettle(t, g)
 	})
 }
+
+// TestMutationRemoveDuringStartKeepsPlace: members removed behind a start
+// in order that waits for a member's readiness do not make the start skip
+// the members after it.
+func TestMutationRemoveDuringStartKeepsPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "x", "y")
+		ready := make(chan struct{}, 1)
+		cfg := ghCfg()
+		cfg.ReadyTimeout = time.Minute
+		_, err := g.Add("db", ghReadyOnSignal(l, "db", ready), cfg)
+		require.NoError(t, err)
+		_, err = g.Add("z", l.child("z"), ghCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start x", "start y", "start db", "run db"}, l.take())
+		require.NoError(t, g.Remove("x", time.Now()))
+		require.NoError(t, g.Remove("y", time.Now()))
+		ghSettle(t, g)
+		assert.ElementsMatch(t, []string{"stop x", "stop y"}, l.take())
+		assert.Equal(t, 2, g.Len())
+		assert.Equal(t, GroupStarting, g.State())
+		ready <- struct{}{}
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start z"}, l.take(), "the start goes on with z")
+		assert.Equal(t, GroupRunning, g.State())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
