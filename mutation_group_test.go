@@ -1,0 +1,335 @@
+package supervisor
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Tests that kill group mutants gremlins found alive or never ran (see
+// RELIABILITY.md, "Mutation testing").
+
+// TestMutationNestedPathsBuiltBottomUp: a tree nested bottom-up (the leaf
+// into the middle group before the middle group into the root) gives every
+// group and slot below the root its full path, and their events reach the
+// root's listener.
+func TestMutationNestedPathsBuiltBottomUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		var ev ghEvents
+		leaf := ghSub(t, l, "leaf", GroupConfig{}, "w")
+		mid := ghSub(t, l, "mid", GroupConfig{}, "v")
+		require.NoError(t, mid.AddGroup(leaf))
+		root := ghGroup(t, l, "app", GroupConfig{OnEvent: ev.on}, "u")
+		require.NoError(t, root.AddGroup(mid))
+		assert.Equal(t, "/app/mid/leaf", leaf.Path())
+		require.NoError(t, root.Start(t.Context(), time.Now()))
+		ghSettle(t, root)
+		assert.Equal(t, []string{"start u", "start v", "start w"}, l.take(), "the leaf's start reaches the root's listener")
+		assert.Equal(t, "/app/mid/leaf/w", leaf.Slot("w").Record(time.Now()).Path)
+		assert.Equal(t, "/app/mid/v", mid.Slot("v").Record(time.Now()).Path)
+		var paths []string
+		for _, e := range ev.of(EventStarted) {
+			paths = append(paths, e.Path)
+		}
+		assert.Equal(t, []string{"/app/u", "/app/mid/v", "/app/mid/leaf/w"}, paths)
+		root.Shutdown(time.Now())
+		ghSettle(t, root)
+	})
+}
+
+// TestMutationNestedGroupEndsDuringParentShutdown: a permanent nested
+// group that ends on its own (its significant member finished) while its
+// parent's shutdown is still busy with a later member is not restarted,
+// and the shutdown goes on to its end.
+func TestMutationNestedGroupEndsDuringParentShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		root, err := NewGroup("app", ghRoot(l, GroupConfig{}))
+		require.NoError(t, err)
+		sub, err := NewGroup("batch", GroupConfig{Restart: Permanent, AutoShutdown: AnySignificant})
+		require.NoError(t, err)
+		cfg := ghCfg()
+		cfg.Restart, cfg.Significant = Transient, true
+		_, err = sub.Add("import", l.child("import"), cfg)
+		require.NoError(t, err)
+		require.NoError(t, root.AddGroup(sub))
+		stuck := ghCfg()
+		stuck.StopTimeout = 3 * time.Second
+		_, err = root.Add("stuck", l.childWith("stuck", false, true), stuck)
+		require.NoError(t, err)
+		require.NoError(t, root.Start(t.Context(), time.Now()))
+		ghSettle(t, root)
+		assert.Equal(t, []string{"start import", "start stuck"}, l.take())
+
+		root.Shutdown(time.Now())
+		ghSettle(t, root)
+		assert.Equal(t, GroupShuttingDown, root.State(), "stuck ignores its cancellation")
+		l.end("import", nil)
+		ghSettle(t, root)
+		assert.Equal(t, []string{"done import"}, l.take(), "no restart of batch during the shutdown")
+		assert.Equal(t, GroupStopped, sub.State())
+
+		ghWait(t, root, 4*time.Second)
+		assert.True(t, root.Finished())
+		assert.Equal(t, GroupStopped, root.State())
+		assert.NoError(t, root.Err())
+		rec := root.Record(time.Now())
+		assert.Equal(t, uint64(0), rec.Restarts)
+		assert.Equal(t, OutcomeAlreadyStopped, rec.Members[0].Shutdown)
+		assert.Equal(t, OutcomeAbandoned, rec.Members[1].Shutdown)
+		l.free()
+	})
+}
+
+// TestMutationStartWaitsThroughBackoff: in a start in order, a member whose
+// readiness is watched and that failed before getting ready holds the next
+// member back through its restart backoff, until an attempt gets ready.
+func TestMutationStartWaitsThroughBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
+		require.NoError(t, err)
+		cfg := Config{ReadyTimeout: 10 * time.Second, Backoff: Backoff{Initial: time.Second, Max: time.Second}}
+		n := 0
+		_, err = g.Add("db", func(ctx context.Context, a *Attempt) error {
+			n++
+			if n == 1 {
+				return errGH // fails before it was ever ready
+			}
+			a.Ready()
+			<-ctx.Done()
+			return nil
+		}, cfg)
+		require.NoError(t, err)
+		_, err = g.Add("api", l.child("api"), ghCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghWait(t, g, 500*time.Millisecond)
+		assert.Equal(t, []string{"start db"}, l.take(), "api waits while db waits out its backoff")
+		assert.Equal(t, GroupStarting, g.State())
+		rec := g.Record(time.Now())
+		require.NotNil(t, rec.Members[0].Slot.NextRestartAt, "db is due to restart")
+		assert.True(t, rec.Members[1].Waiting)
+
+		ghWait(t, g, time.Second)
+		assert.Equal(t, []string{"start db", "start api"}, l.take())
+		assert.Equal(t, GroupRunning, g.State())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
+
+// TestMutationGroupConfigTemporary: Temporary, the last restart type, is a
+// valid restart type for a nested group.
+func TestMutationGroupConfigTemporary(t *testing.T) {
+	_, err := NewGroup("batch", GroupConfig{Restart: Temporary})
+	require.NoError(t, err)
+	_, err = NewGroup("batch", GroupConfig{Restart: Temporary + 1})
+	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// TestMutationGroupLenAfterRemove: Len counts the members still in the
+// group, not those removed.
+func TestMutationGroupLenAfterRemove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "a", "b", "c")
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		require.NoError(t, g.Remove("b", time.Now()))
+		assert.Equal(t, 3, g.Len(), "b counts while it stops")
+		ghSettle(t, g)
+		assert.Equal(t, 2, g.Len(), "b is gone")
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
+
+// TestMutationSnapshotInterval: a change is published no sooner than
+// SnapshotInterval after the last snapshot: 100 ms by default, the
+// configured interval otherwise.
+func TestMutationSnapshotInterval(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		interval time.Duration
+		want     time.Duration
+	}{{"default", 0, 100 * time.Millisecond}, {"configured", 500 * time.Millisecond, 500 * time.Millisecond}} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newGHLog(t)
+				g := ghGroup(t, l, "app", GroupConfig{SnapshotInterval: tt.interval}, "a")
+				require.NoError(t, g.Start(t.Context(), time.Now()))
+				ghSettle(t, g)
+				first := g.Snapshot()
+				require.NotNil(t, first)
+				l.end("a", errGH)
+				ghWait(t, g, tt.want/2)
+				assert.Same(t, first, g.Snapshot(), "within the interval the old snapshot stands")
+				ghWait(t, g, tt.want/2)
+				assert.NotSame(t, first, g.Snapshot(), "at the interval the change is published")
+				assert.Equal(t, uint64(2), g.Snapshot().Members[0].Slot.Attempt)
+				g.Shutdown(time.Now())
+				ghSettle(t, g)
+			})
+		})
+	}
+}
+
+// TestMutationAllSignificantWaitsForBackoff: under AllSignificant, a
+// significant member waiting out its restart backoff has not ended: the
+// end of the other one does not shut the group down.
+func TestMutationAllSignificantWaitsForBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{AutoShutdown: AllSignificant}))
+		require.NoError(t, err)
+		for _, id := range []string{"s1", "s2"} {
+			cfg := Config{Restart: Transient, Significant: true, Backoff: Backoff{Initial: time.Second, Max: time.Second}}
+			_, err = g.Add(id, l.child(id), cfg)
+			require.NoError(t, err)
+		}
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		l.take()
+		l.end("s2", errGH)
+		ghSettle(t, g)
+		require.NotNil(t, g.Slot("s2").Record(time.Now()).NextRestartAt, "s2 waits out its backoff")
+		l.end("s1", nil)
+		ghSettle(t, g)
+		assert.Equal(t, GroupRunning, g.State(), "s2 is to run again")
+		ghWait(t, g, 2*time.Second)
+		assert.Equal(t, []string{"fail s2", "done s1", "start s2"}, l.take())
+		l.end("s2", nil)
+		ghSettle(t, g)
+		assert.True(t, g.Finished(), "both ended: the group shuts down")
+	})
+}
+
+// ghReadyOnSignal is a member that reports Ready when told on ready, and
+// runs until cancelled.
+func ghReadyOnSignal(l *ghLog, id string, ready chan struct{}) ChildFunc {
+	return func(ctx context.Context, a *Attempt) error {
+		l.add("run " + id)
+		select {
+		case <-ready:
+			a.Ready()
+		case <-ctx.Done():
+			return nil
+		}
+		<-ctx.Done()
+		return nil
+	}
+}
+
+// TestMutationResumePassedOverWhileStarting: a member paused before the
+// start, and so passed over by it, starts as soon as it is resumed, also
+// while the group is still starting (waiting for a later member's
+// readiness) or restarting.
+func TestMutationResumePassedOverWhileStarting(t *testing.T) {
+	for _, restarting := range []bool{false, true} {
+		name := "starting"
+		if restarting {
+			name = "restarting"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newGHLog(t)
+				g, err := NewGroup("app", ghRoot(l, GroupConfig{Strategy: OneForAll}))
+				require.NoError(t, err)
+				p, err := g.Add("p", l.child("p"), ghCfg())
+				require.NoError(t, err)
+				_, err = g.Add("x", l.child("x"), ghCfg())
+				require.NoError(t, err)
+				ready := make(chan struct{}, 2)
+				cfg := ghCfg()
+				cfg.ReadyTimeout = time.Minute
+				_, err = g.Add("db", ghReadyOnSignal(l, "db", ready), cfg)
+				require.NoError(t, err)
+				require.NoError(t, p.Pause(time.Now()))
+				require.NoError(t, g.Start(t.Context(), time.Now()))
+				ghSettle(t, g)
+				assert.Equal(t, []string{"start x", "start db", "run db"}, l.take(), "p is passed over")
+				want := GroupStarting
+				if restarting {
+					ready <- struct{}{}
+					ghSettle(t, g)
+					require.Equal(t, GroupRunning, g.State())
+					l.end("x", errGH) // one for all: stop db, x; start x, db
+					ghSettle(t, g)
+					assert.Equal(t, []string{"fail x", "start x", "start db", "run db"}, l.take())
+					want = GroupRestarting
+				}
+				require.Equal(t, want, g.State(), "waiting for db's readiness")
+				require.NoError(t, p.Resume(time.Now()))
+				ghSettle(t, g)
+				assert.Equal(t, []string{"start p"}, l.take(), "resumed: p starts at once")
+				ready <- struct{}{}
+				ghSettle(t, g)
+				assert.Equal(t, GroupRunning, g.State())
+				g.Shutdown(time.Now())
+				ghSettle(t, g)
+			})
+		})
+	}
+}
+
+// TestMutationQuietAdvanceKeepsSnapshot: an Advance within a pulse that
+// finds nothing changed publishes no new snapshot, even past
+// SnapshotInterval; one a pulse after the last snapshot does.
+func TestMutationQuietAdvanceKeepsSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{SnapshotInterval: 100 * time.Millisecond, Pulse: 2 * time.Second}, "a")
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		first := g.Snapshot()
+		require.NotNil(t, first)
+		for range 3 {
+			time.Sleep(500 * time.Millisecond)
+			g.Advance(time.Now())
+			assert.Same(t, first, g.Snapshot(), "nothing changed: nothing published")
+		}
+		time.Sleep(500 * time.Millisecond)
+		g.Advance(time.Now())
+		assert.NotSame(t, first, g.Snapshot(), "a pulse later it is published again")
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
+
+// TestMutationRemoveDuringStartKeepsPlace: members removed behind a start
+// in order that waits for a member's readiness do not make the start skip
+// the members after it.
+func TestMutationRemoveDuringStartKeepsPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "x", "y")
+		ready := make(chan struct{}, 1)
+		cfg := ghCfg()
+		cfg.ReadyTimeout = time.Minute
+		_, err := g.Add("db", ghReadyOnSignal(l, "db", ready), cfg)
+		require.NoError(t, err)
+		_, err = g.Add("z", l.child("z"), ghCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start x", "start y", "start db", "run db"}, l.take())
+		require.NoError(t, g.Remove("x", time.Now()))
+		require.NoError(t, g.Remove("y", time.Now()))
+		ghSettle(t, g)
+		assert.ElementsMatch(t, []string{"stop x", "stop y"}, l.take())
+		assert.Equal(t, 2, g.Len())
+		assert.Equal(t, GroupStarting, g.State())
+		ready <- struct{}{}
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start z"}, l.take(), "the start goes on with z")
+		assert.Equal(t, GroupRunning, g.State())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
