@@ -222,7 +222,8 @@ type Group struct {
 	// entry in a map shared by a hundred thousand siblings.
 	ctx context.Context
 
-	w walk // the restart or shutdown in progress
+	w    walk // the restart or shutdown in progress
+	busy bool // listed in the tree's busy groups
 }
 
 // GroupState is where a group's life stands.
@@ -370,7 +371,8 @@ func (g *Group) Add(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 	}
 	s.cfg.Exits = &g.t.q
 	s.grp = g
-	s.held = true // the group starts it
+	s.held = true       // the group starts it
+	g.t.sched.Update(s) // filed once: from now on the slot keeps its entry current
 	if s.cfg.OnEvent != nil {
 		g.t.listens = true
 	}
@@ -436,6 +438,7 @@ func (g *Group) adopt(t *tree, path string) {
 		}
 		m.slot.cfg.Exits = &t.q
 		m.slot.cfg.Path = path + "/" + m.slot.id
+		t.sched.Update(m.slot) // moves it from the nested group's own schedule
 	}
 }
 

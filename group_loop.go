@@ -23,8 +23,7 @@ type tree struct {
 	snap     atomic.Pointer[GroupRecord]
 	snapAt   time.Time
 	snapCost time.Duration
-	advanced atomic.Int64 // wall time of the latest Advance, in Unix nanoseconds
-	monoAdv  atomic.Int64 // the same on the root's TimeBase, plus one: zero before the first
+	monoAdv  atomic.Int64 // the latest Advance on the root's TimeBase, plus one: zero before the first
 	lastAdv  time.Time
 	q        ExitQueue
 	sched    Schedule
@@ -55,12 +54,10 @@ const advanceBatch = 1024
 // busyAdd lists g among the groups whose walk Advance carries on.
 func (t *tree) busyAdd(g *Group) {
 	t.kick = true
-	for _, b := range t.busy {
-		if b == g {
-			return
-		}
+	if !g.busy {
+		g.busy = true
+		t.busy = append(t.busy, g)
 	}
-	t.busy = append(t.busy, g)
 }
 
 // Start starts the tree whose root is g at now: its members start in order,
@@ -139,7 +136,6 @@ func (g *Group) Advance(now time.Time) {
 		t.changed = true
 	}
 	t.lastAdv = now
-	t.advanced.Store(t.root.base.Wall(now).UnixNano())
 	t.monoAdv.Store(t.root.base.Nanos(now) + 1)
 	if now.Sub(t.snapAt) >= t.root.cfg.Pulse {
 		// What changes without an event (heartbeats, readiness, restart
@@ -182,10 +178,7 @@ func (t *tree) serve(s *ChildSlot, now time.Time) {
 	if a := s.active; a != nil && a.isDone() {
 		_, _ = s.Collect(now) // cannot fail: the attempt is done
 	}
-	s.advance(now)
-	if s.grp != nil {
-		t.sched.Update(s)
-	}
+	s.advance(now) // a member slot refiles itself in the tree's schedule
 }
 
 // due advances the slots whose deadline has come, earliest first, and
@@ -198,8 +191,7 @@ func (t *tree) due(now time.Time) bool {
 			return served
 		}
 		served = true
-		s.advance(now)
-		t.sched.Update(s)
+		s.advance(now) // refiles s
 		if next, at2, ok := t.sched.Next(); ok && next == s && !at2.After(at) {
 			return served // nothing moved: leave it for the next call rather than spin
 		}
@@ -224,6 +216,8 @@ func (t *tree) walk(now time.Time) bool {
 		for _, g := range t.busy {
 			if g.w.kind != walkNone {
 				kept = append(kept, g)
+			} else {
+				g.busy = false
 			}
 		}
 		clear(t.busy[len(kept):])
@@ -314,11 +308,11 @@ func (g *Group) LastAdvance() time.Time {
 	if !g.valid() {
 		return time.Time{}
 	}
-	n := g.t.advanced.Load()
+	n := g.t.monoAdv.Load()
 	if n == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, n)
+	return time.Unix(0, g.t.root.base.WallNanos(n-1).UnixNano())
 }
 
 // Shutdown begins the ordered shutdown of g at now: its members stop in

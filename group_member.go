@@ -114,6 +114,7 @@ func (s *ChildSlot) groupStop(now time.Time, c *stopCause) bool {
 	}
 	if !a.cancelled {
 		s.cancelAttempt(a, now, c)
+		s.refile() // its stop deadline
 	}
 	return true
 }
@@ -136,19 +137,18 @@ func (s *ChildSlot) groupStart(ctx context.Context, now time.Time, owes bool) {
 	}
 	s.started, s.over, s.restartDue = true, false, false
 	s.launch(now)
+	s.refile()
 }
 
-// slotTouched refiles s in the tree's schedule after a method changed it,
-// and lets the next Advance look at what the change means for the group.
+// slotTouched lets the next Advance look at what a method that changed
+// member slot s (and refiled it in the tree's schedule) means for the group.
 func (g *Group) slotTouched(s *ChildSlot) {
 	t := g.t
-	t.sched.Update(s)
-	t.kick = true
+	t.kick = true // the slot's method refiled it; the walks may move
 	if !s.started && !s.held && s.op == OperationActive && !s.frozen && g.ctx != nil &&
 		(g.state == GroupRunning || g.state == GroupStarting || g.state == GroupRestarting) {
 		// Resumed after its start in order passed it over while paused.
 		s.groupStart(g.ctx, t.lastNow, false)
-		t.sched.Update(s)
 		return
 	}
 	if s.op == OperationRemoved {
@@ -170,9 +170,7 @@ func (g *Group) memberOf(s *ChildSlot) *member {
 // slotExited is told by member slot s that its attempt a ended with e (the
 // slot has planned what follows): the group applies its strategy.
 func (g *Group) slotExited(s *ChildSlot, a *Attempt, e *Exit, now time.Time) {
-	t := g.t
-	t.kick = true
-	t.sched.Update(s)
+	g.t.kick = true
 	m := g.memberOf(s)
 	if m == nil {
 		return

@@ -172,9 +172,7 @@ func (g *Group) stopMember(m *member, now time.Time, c *stopCause) bool {
 		sub.beginShutdown(now, c.reason)
 		return !sub.state.over()
 	}
-	wait := m.slot.groupStop(now, c)
-	g.t.sched.Update(m.slot)
-	return wait
+	return m.slot.groupStop(now, c)
 }
 
 // stepStart starts the member at hand and moves past it once it need not
@@ -232,7 +230,6 @@ func (g *Group) launchMember(m *member, now time.Time) {
 	default:
 		s.groupStart(g.ctx, now, m.owes)
 		m.owes = false
-		g.t.sched.Update(s)
 	}
 }
 

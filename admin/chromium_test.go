@@ -81,16 +81,26 @@ func demoTree(t *testing.T) *sv.Group {
 	return g
 }
 
-// waitFor polls g's snapshot, on the real clock and for at most ten
-// seconds, until ok holds.
+// waitFor looks at g's snapshot at each publication, for at most ten
+// seconds on the real clock (a real browser cannot run in a synctest
+// bubble), until ok holds. Snapshots are published at least every
+// SnapshotInterval while something changes, so a short ticker sees each.
 func waitFor(t *testing.T, g *sv.Group, ok func(*sv.GroupRecord) bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		if r := g.Snapshot(); r != nil && ok(r) {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-tick.C:
+			continue
+		case <-deadline.C:
+		}
+		break
 	}
 	var nr []notReady
 	if r := g.Snapshot(); r != nil {

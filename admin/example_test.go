@@ -41,17 +41,16 @@ func ExampleNew() {
 	serve(h, "GET", "/readyz", "")
 	serve(h, "POST", "/commands", `{"op":"restart","path":"/app/api","reason":"stuck"}`)
 
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	for app.Snapshot() == nil { // the loop publishes its first at once
-		time.Sleep(time.Millisecond)
+	// The program's own loop: Start advances once and publishes the first
+	// snapshot; the handler may be called from any goroutine.
+	if err := app.Start(context.Background(), time.Now()); err != nil {
+		panic(err)
 	}
 	serve(h, "GET", "/readyz", "")
 
-	stop()
-	if err := <-done; err != nil {
-		panic(err)
+	app.Shutdown(time.Now())
+	for app.Advance(time.Now()); !app.Finished(); app.Advance(time.Now()) {
+		<-app.Wake() // api returns once cancelled
 	}
 	// Output:
 	// GET /readyz 503 {
