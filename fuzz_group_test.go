@@ -524,4 +524,11 @@ var fgSeeds = [][]byte{
 	// Found by the fuzzer: a quarantined member of a nested group that its
 	// parent restarted could not be resumed.
 	[]byte("21009000002X07217&2"),
+	// Found by the fuzzer: a member added while its group's restart waited
+	// out a backoff, quarantined before the walk reached it and resumed
+	// after, starts at once (the model had left it down).
+	fgInput([]byte{0, fgG(OneForAll, 0, 0, 0, 0), 0, 0, fgN(1, 0, 0)},
+		[]byte{fgS(Permanent, false, 2, 1, 1, 0), 0},
+		fgStep(fgFail, 0), fgStep(fgAdd, 0), fgStep(fgQuarantine, 1), fgStep(fgSleep, 3),
+		fgStep(fgResume, 1), fgStep(fgFail, 1), fgStep(fgSleep, 2)),
 }

@@ -241,7 +241,12 @@ func (s *slot) resume() Result {
 	}
 	s.op = Active
 	if !s.started {
-		return OK // its group starts it
+		// A held slot waits for its group's walk; one the walk passed over
+		// while it was stopped starts now, if its group runs or walks.
+		if st := s.g.state; !s.held && (st == Running || st == Starting || st == Restarting) {
+			s.groupStart()
+		}
+		return OK
 	}
 	s.over = false
 	s.history = nil // a fresh budget
