@@ -12,10 +12,17 @@
 // fail as a whole because many of its independent children fail. Once
 // every slot has started, the fleet runs for -duration; then (or at
 // Ctrl-C) Run shuts the group down in order, and the program prints a
-// summary.
+// summary, with how late the loop served the restarts' deadlines.
+//
+// With -storm every child parks instead (as a server waits for work) until
+// all have started; then all fail at once, and the run ends once every one
+// has been restarted and parked again: the summary gives the library's
+// memory per parked child, the time and CPU the storm took to drain, and the
+// restarts' lateness during it.
 //
 //	go run ./examples/fleet
 //	go run ./examples/fleet -n 100000 -duration 10s
+//	go run ./examples/fleet -n 1000000 -storm
 package main
 
 import (
@@ -133,6 +140,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	fs.SetOutput(w)
 	n := fs.Int("n", 10_000, "number of slots")
 	duration := fs.Duration("duration", 3*time.Second, "how long the fleet runs before it is stopped")
+	stormy := fs.Bool("storm", false, "park every child, then fail them all at once; stop once all are back")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -146,8 +154,20 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	defer cancel(nil)
 	var stopAt *time.Timer
 	st := &stats{}
+	fn, cfg := child, config()
+	late := newLateness(*n)
+	var sm *storm
+	if *stormy {
+		sm = newStorm(*n)
+		fn, cfg, late = sm.child, sm.config(), sm.late
+	}
 	onEvent := func(e supervisor.Event) {
 		st.record(e)
+		if sm != nil {
+			sm.record(e)
+			return
+		}
+		late.record(e)
 		if e.Kind == supervisor.EventGroupStarted && stopAt == nil {
 			stopAt = time.AfterFunc(*duration, func() { cancel(errDuration) })
 		}
@@ -162,17 +182,27 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&st.before)
-	cfg := config()
 	for i := range *n {
-		if _, err := g.Add(fmt.Sprintf("worker-%05d", i), child, cfg); err != nil {
+		if _, err := g.Add(fmt.Sprintf("worker-%05d", i), fn, cfg); err != nil {
 			return err
 		}
+	}
+	driven := make(chan struct{})
+	if sm != nil {
+		go func() {
+			defer close(driven)
+			sm.drive(runCtx, cancel)
+		}()
+	} else {
+		close(driven)
 	}
 	start := time.Now()
 	err = g.Run(runCtx)
 	if stopAt != nil {
 		stopAt.Stop()
 	}
+	cancel(nil)
+	<-driven
 	if err != nil {
 		return err // cannot be ErrGroupFailed: the intensity is off
 	}
@@ -185,7 +215,42 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		}
 	}
 	print(w, st, *n, quarantined, st.shutdownAt.Sub(start), end.Sub(st.shutdownAt))
+	if sm != nil {
+		printStorm(w, sm, &st.before)
+	}
+	printLateness(w, late, sm != nil)
+	if rss, ok := peakRSS(); ok {
+		fmt.Fprintf(w, "  peak RSS           %.0f MiB\n", float64(rss)/(1<<20))
+	}
 	return nil
+}
+
+// printStorm writes what the storm cost.
+func printStorm(w io.Writer, sm *storm, before *runtime.MemStats) {
+	if !sm.drained {
+		fmt.Fprintln(w, "  storm              did not drain before the run ended")
+		return
+	}
+	perChild := func(after, before uint64) float64 { return float64(int64(after)-int64(before)) / float64(sm.n) }
+	fmt.Fprintf(w, "  parked             %.0f B heap + %.0f B goroutine stack per child, all parked\n",
+		perChild(sm.parkedMem.HeapAlloc, before.HeapAlloc), perChild(sm.parkedMem.StackInuse, before.StackInuse))
+	fmt.Fprintf(w, "  storm              %d failed at once, all back in %v (%v CPU)\n",
+		sm.failed.Load(), sm.drainWall.Round(time.Millisecond), sm.drainCPU.Round(time.Millisecond))
+}
+
+// printLateness writes how late the restarts' deadlines were served.
+func printLateness(w io.Writer, l *lateness, storm bool) {
+	what := "restart lateness  "
+	if storm {
+		what = "storm lateness    "
+	}
+	p50, p99, top, ok := l.quantiles()
+	if !ok {
+		fmt.Fprintf(w, "  %s no restarts\n", what)
+		return
+	}
+	fmt.Fprintf(w, "  %s p50 %v, p99 %v, max %v (%d restarts)\n", what,
+		p50.Round(time.Microsecond), p99.Round(time.Microsecond), top.Round(time.Microsecond), len(l.late))
 }
 
 // print writes the summary: n slots ran for ran, and their ordered

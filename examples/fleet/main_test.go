@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/childslot/supervisor"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -91,4 +93,47 @@ func TestRunBadArguments(t *testing.T) {
 			assert.Error(t, run(t.Context(), &out, tt.args))
 		})
 	}
+}
+
+// TestRunStorm runs -storm on the fake clock: every child parks, all fail
+// at once, each is restarted once after its backoff and parks again, and
+// the run then stops in order. On the fake clock the loop keeps up, so
+// every restart starts exactly when its backoff ends.
+func TestRunStorm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out bytes.Buffer
+		require.NoError(t, run(t.Context(), &out, []string{"-n", "200", "-storm", "-duration", "1h"}))
+		s := out.String()
+		t.Log("\n" + s)
+
+		assert.Equal(t, 400, field(t, s, "attempts started"), "each child ran once before the storm and once after")
+		assert.Equal(t, 200, field(t, s, "failed"), "the storm failed every child once")
+		assert.Equal(t, 200, field(t, s, "cancelled"), "the shutdown cancelled every parked child")
+		assert.Equal(t, 200, field(t, s, "restarts"), "one restart per child")
+		assert.Zero(t, field(t, s, "timed_out"), "parked children have no AttemptTimeout")
+		assert.Contains(t, s, "storm              200 failed at once, all back in")
+		assert.Regexp(t, `parked\s+\d+ B heap \+ \d+ B goroutine stack per child`, s)
+		assert.Contains(t, s, "storm lateness     p50 0s, p99 0s, max 0s (200 restarts)",
+			"on the fake clock every restart starts when its backoff ends")
+		assert.NotContains(t, s, "for 1h", "the run ends once the storm has drained, not at -duration")
+	})
+}
+
+// TestLatenessQuantiles checks the quantiles on known values, and that a
+// start with no restart due (a first start) is not counted.
+func TestLatenessQuantiles(t *testing.T) {
+	l := newLateness(3)
+	_, _, _, ok := l.quantiles()
+	assert.False(t, ok, "no restarts yet")
+	l.record(supervisor.Event{Kind: supervisor.EventStarted, ChildID: "worker-00001"})
+	_, _, _, ok = l.quantiles()
+	assert.False(t, ok, "a first start is no restart")
+	for i := range 100 {
+		l.late = append(l.late, time.Duration(100-i)*time.Millisecond)
+	}
+	p50, p99, top, ok := l.quantiles()
+	require.True(t, ok)
+	assert.Equal(t, 50*time.Millisecond, p50)
+	assert.Equal(t, 99*time.Millisecond, p99)
+	assert.Equal(t, 100*time.Millisecond, top)
 }
