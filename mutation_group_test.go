@@ -365,3 +365,66 @@ func TestMutationOneAdvanceServesEveryDueDeadline(t *testing.T) {
 		ghSettle(t, g)
 	})
 }
+
+// TestMutationStartWaitsForPendingRestart: a start in order that waits for
+// a watched member's readiness keeps waiting while an operator restart of
+// that member is between its two attempts (the old one collected, the new
+// one not launched yet): the next member starts only once the new attempt
+// is ready. Here a listener collects the old attempt in the middle of an
+// Advance, so that the walk sees the member before the restart launches.
+func TestMutationStartWaitsForPendingRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		var db *ChildSlot
+		release := make(chan struct{})
+		collected := false
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{OnEvent: func(e Event) {
+			if e.Kind == EventShutdownFinished && e.ChildID == "other" && !collected {
+				collected = true
+				close(release) // db's old attempt returns now, after this Advance drained the exits
+				synctest.Wait()
+				_, err := db.Collect(time.Now())
+				assert.NoError(t, err)
+			}
+		}}))
+		require.NoError(t, err)
+		other := ghSub(t, l, "other", GroupConfig{Restart: Transient}, "o")
+		require.NoError(t, g.AddGroup(other))
+		ready := make(chan struct{}, 1)
+		cfg := ghCfg()
+		cfg.ReadyTimeout, cfg.StopTimeout = time.Minute, time.Minute
+		db, err = g.Add("db", func(ctx context.Context, a *Attempt) error {
+			select {
+			case <-ready:
+				a.Ready()
+			case <-ctx.Done():
+				<-release // the old attempt outlives its cancellation
+				return nil
+			}
+			<-ctx.Done()
+			return nil
+		}, cfg)
+		require.NoError(t, err)
+		_, err = g.Add("api", l.child("api"), ghCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start o", "start db"}, l.take())
+
+		d, err := db.Restart(time.Now())
+		require.NoError(t, err)
+		require.Equal(t, FenceQueuedAfterStop, d)
+		other.Shutdown(time.Now())
+		ghSettle(t, g)
+		require.True(t, collected)
+		assert.Equal(t, []string{"stop o", "start db"}, l.take(), "db restarted; api still waits for it")
+		assert.Equal(t, GroupStarting, g.State())
+
+		ready <- struct{}{}
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start api"}, l.take(), "db's new attempt is ready: api starts")
+		assert.Equal(t, GroupRunning, g.State())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
