@@ -428,3 +428,34 @@ func TestMutationStartWaitsForPendingRestart(t *testing.T) {
 		ghSettle(t, g)
 	})
 }
+
+// TestMutationCompactsGoneMembers: a group whose members come and go keeps
+// its member list bounded at a constant cost per removal: the entries of
+// members that left stay until they are half of the list, then all go at
+// once, and the members after them keep their places in start order (a
+// rest for one restart still covers exactly the failed member and those
+// after it).
+func TestMutationCompactsGoneMembers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{Strategy: RestForOne}, "a", "b", "c", "d")
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		l.take()
+		require.NoError(t, g.Remove("a", time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, 3, g.Len())
+		assert.Len(t, g.members, 4, "one entry of four gone: no pass over the list for it")
+		require.NoError(t, g.Remove("b", time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, 2, g.Len())
+		assert.Len(t, g.members, 2, "half the entries gone: dropped")
+		assert.ElementsMatch(t, []string{"stop a", "stop b"}, l.take())
+
+		l.end("c", errGH)
+		ghSettle(t, g)
+		assert.Equal(t, []string{"fail c", "stop d", "start c", "start d"}, l.take())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
