@@ -67,8 +67,9 @@ func (g *Group) emitRestart(now time.Time, m *member, lo, hi int) {
 	if !g.t.listens {
 		return
 	}
-	scope := make([]string, 0, hi-lo)
-	for _, x := range g.members[lo:hi] {
+	span := g.members[lo:hi]
+	scope := make([]string, 0, len(span))
+	for _, x := range span {
 		if !x.gone {
 			scope = append(scope, x.id())
 		}
