@@ -373,9 +373,8 @@ func (g *Group) Add(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 	s.grp = g
 	s.held = true       // the group starts it
 	g.t.sched.Update(s) // filed once: from now on the slot keeps its entry current
-	if s.cfg.OnEvent != nil {
-		g.t.listens = true
-	}
+	// The slot calls its own OnEvent itself: the tree's listens is for
+	// the groups' listeners only.
 	m := &member{slot: s, significant: cfg.Significant}
 	g.join(m)
 	return s, nil
@@ -421,10 +420,7 @@ func (g *Group) AddGroup(sub *Group) error {
 // adopt moves g and everything below it into tree t under path. Nothing
 // below g has started, so no child reads what changes.
 func (g *Group) adopt(t *tree, path string) {
-	if g.cfg.OnEvent != nil {
-		t.listens = true
-	}
-	if g.t.listens {
+	if g.t.listens { // g's own OnEvent or one below it: NewGroup and adopt set it
 		t.listens = true
 	}
 	g.t, g.path = t, path

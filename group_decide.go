@@ -67,8 +67,9 @@ func (g *Group) emitRestart(now time.Time, m *member, lo, hi int) {
 	if !g.t.listens {
 		return
 	}
-	scope := make([]string, 0, hi-lo)
-	for _, x := range g.members[lo:hi] {
+	span := g.members[lo:hi]
+	scope := make([]string, 0, len(span))
+	for _, x := range span {
 		if !x.gone {
 			scope = append(scope, x.id())
 		}
@@ -202,9 +203,10 @@ func (g *Group) dropIfStopped(m *member, now time.Time) {
 
 // compact drops the entries of members that left, once they are half of
 // the list and no walk holds a place in it: amortized, each entry is
-// moved a constant number of times.
+// moved a constant number of times. With none gone the test returns on its
+// own (0 < len), and an empty list compacts to itself.
 func (g *Group) compact() {
-	if g.w.kind != walkNone || g.gone == 0 || g.gone*2 < len(g.members) {
+	if g.w.kind != walkNone || g.gone*2 < len(g.members) {
 		return
 	}
 	kept := g.members[:0]

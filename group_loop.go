@@ -33,7 +33,7 @@ type tree struct {
 	// kick says that something changed outside Advance (an operator
 	// control, a member added): NextDeadline then asks for an Advance now.
 	kick    bool
-	listens bool // some OnEvent in the tree: events are built at all
+	listens bool // some group in the tree has an OnEvent: group events are built at all
 }
 
 // clampNow returns now, or the latest now the tree has seen when now is

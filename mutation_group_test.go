@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -332,4 +333,148 @@ func TestMutationRemoveDuringStartKeepsPlace(t *testing.T) {
 		g.Shutdown(time.Now())
 		ghSettle(t, g)
 	})
+}
+
+// TestMutationOneAdvanceServesEveryDueDeadline: one Advance gives every
+// member slot whose deadline has come its turn, not only the first: two
+// members whose backoffs end at the same instant both restart in the
+// Advance at that instant.
+func TestMutationOneAdvanceServesEveryDueDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
+		require.NoError(t, err)
+		cfg := Config{Backoff: Backoff{Initial: time.Second, Max: time.Second, NoJitter: true}}
+		for _, id := range []string{"a", "b"} {
+			_, err = g.Add(id, l.child(id), cfg)
+			require.NoError(t, err)
+		}
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		l.end("a", errGH)
+		l.end("b", errGH)
+		ghSettle(t, g)
+		assert.ElementsMatch(t, []string{"start a", "start b", "fail a", "fail b"}, l.take())
+		ra, rb := g.Slot("a").Record(time.Now()).NextRestartAt, g.Slot("b").Record(time.Now()).NextRestartAt
+		require.NotNil(t, ra)
+		require.NotNil(t, rb)
+		require.Equal(t, *ra, *rb, "due at one instant")
+		time.Sleep(time.Until(*ra))
+		g.Advance(time.Now())
+		assert.ElementsMatch(t, []string{"start a", "start b"}, l.take(), "both backoffs ended: both restart")
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
+
+// TestMutationStartWaitsForPendingRestart: a start in order that waits for
+// a watched member's readiness keeps waiting while an operator restart of
+// that member is between its two attempts (the old one collected, the new
+// one not launched yet): the next member starts only once the new attempt
+// is ready. Here a listener collects the old attempt in the middle of an
+// Advance, so that the walk sees the member before the restart launches.
+func TestMutationStartWaitsForPendingRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		var db *ChildSlot
+		release := make(chan struct{})
+		collected := false
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{OnEvent: func(e Event) {
+			if e.Kind == EventShutdownFinished && e.ChildID == "other" && !collected {
+				collected = true
+				close(release) // db's old attempt returns now, after this Advance drained the exits
+				synctest.Wait()
+				_, err := db.Collect(time.Now())
+				assert.NoError(t, err)
+			}
+		}}))
+		require.NoError(t, err)
+		other := ghSub(t, l, "other", GroupConfig{Restart: Transient}, "o")
+		require.NoError(t, g.AddGroup(other))
+		ready := make(chan struct{}, 1)
+		cfg := ghCfg()
+		cfg.ReadyTimeout, cfg.StopTimeout = time.Minute, time.Minute
+		db, err = g.Add("db", func(ctx context.Context, a *Attempt) error {
+			select {
+			case <-ready:
+				a.Ready()
+			case <-ctx.Done():
+				<-release // the old attempt outlives its cancellation
+				return nil
+			}
+			<-ctx.Done()
+			return nil
+		}, cfg)
+		require.NoError(t, err)
+		_, err = g.Add("api", l.child("api"), ghCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start o", "start db"}, l.take())
+
+		d, err := db.Restart(time.Now())
+		require.NoError(t, err)
+		require.Equal(t, FenceQueuedAfterStop, d)
+		other.Shutdown(time.Now())
+		ghSettle(t, g)
+		require.True(t, collected)
+		assert.Equal(t, []string{"stop o", "start db"}, l.take(), "db restarted; api still waits for it")
+		assert.Equal(t, GroupStarting, g.State())
+
+		ready <- struct{}{}
+		ghSettle(t, g)
+		assert.Equal(t, []string{"start api"}, l.take(), "db's new attempt is ready: api starts")
+		assert.Equal(t, GroupRunning, g.State())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
+
+// TestMutationCompactsGoneMembers: a group whose members come and go keeps
+// its member list bounded at a constant cost per removal: the entries of
+// members that left stay until they are half of the list, then all go at
+// once, and the members after them keep their places in start order (a
+// rest for one restart still covers exactly the failed member and those
+// after it).
+func TestMutationCompactsGoneMembers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{Strategy: RestForOne}, "a", "b", "c", "d")
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		l.take()
+		require.NoError(t, g.Remove("a", time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, 3, g.Len())
+		assert.Len(t, g.members, 4, "one entry of four gone: no pass over the list for it")
+		require.NoError(t, g.Remove("b", time.Now()))
+		ghSettle(t, g)
+		assert.Equal(t, 2, g.Len())
+		assert.Len(t, g.members, 2, "half the entries gone: dropped")
+		assert.ElementsMatch(t, []string{"stop a", "stop b"}, l.take())
+
+		l.end("c", errGH)
+		ghSettle(t, g)
+		assert.Equal(t, []string{"fail c", "stop d", "start c", "start d"}, l.take())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+	})
+}
+
+// TestMutationRecordAllocsFlat: a group's record costs the same few
+// allocations whatever the number of its member slots (their records and
+// exit counts share one slab each), so a large tree's snapshot does not
+// cost the loop allocations per member.
+func TestMutationRecordAllocsFlat(t *testing.T) {
+	allocs := func(n int) float64 {
+		g, err := NewGroup("app", GroupConfig{})
+		require.NoError(t, err)
+		for i := range n {
+			_, err := g.Add(fmt.Sprint("m", i), func(ctx context.Context, _ *Attempt) error { <-ctx.Done(); return nil }, Config{})
+			require.NoError(t, err)
+		}
+		now := time.Now()
+		return testing.AllocsPerRun(20, func() { _ = g.Record(now) })
+	}
+	assert.Equal(t, allocs(1), allocs(64))
 }
