@@ -37,6 +37,7 @@ func perfGroupIdle(tb testing.TB, n int) (*Group, func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(tb, g.Start(ctx, time.Now()))
+	perfGroupLoop(g, func() bool { return g.State() == GroupRunning }) // a start walk goes a batch per Advance
 	started.Wait()
 	g.Advance(time.Now())
 	return g, func() {
@@ -301,6 +302,7 @@ func perfGroupStorm(b *testing.B, n int, events bool) {
 		require.NoError(b, err)
 	}
 	require.NoError(b, g.Start(context.Background(), time.Now()))
+	perfGroupLoop(g, func() bool { return g.State() == GroupRunning })
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {

@@ -34,6 +34,11 @@ type tree struct {
 	// control, a member added): NextDeadline then asks for an Advance now.
 	kick    bool
 	listens bool // some group in the tree has an OnEvent: group events are built at all
+	// visits counts the members the start walks reached in this Advance;
+	// more says a walk stopped at advanceBatch of them and goes on in the
+	// next Advance, which NextDeadline then asks for at once.
+	visits int
+	more   bool
 }
 
 // clampNow returns now, or the latest now the tree has seen when now is
@@ -46,9 +51,11 @@ func (t *tree) clampNow(now time.Time) time.Time {
 	return now
 }
 
-// advanceBatch bounds the exits and the deadlines one Advance serves, so
-// that a storm of exits cannot starve the deadlines, nor the other way
-// round; the loop comes back at once for the rest.
+// advanceBatch bounds the exits and the deadlines one Advance serves, and
+// the members its start walks reach, so that a storm of exits cannot starve
+// the deadlines, nor the other way round, and a start of a million members
+// does not run on one stale now (each attempt's deadlines count from the
+// now it started at); the loop comes back at once for the rest.
 const advanceBatch = 1024
 
 // busyAdd lists g among the groups whose walk Advance carries on.
@@ -62,7 +69,11 @@ func (t *tree) busyAdd(g *Group) {
 
 // Start starts the tree whose root is g at now: its members start in order,
 // a member whose readiness is watched (Config.ReadyTimeout) holding back the
-// next until it reports Ready, and nested groups likewise. ctx gives the
+// next until it reports Ready, and nested groups likewise. Start and each
+// Advance after it reach at most 1,024 members, so that a large tree starts
+// over several Advances, each at its own now, with exits and deadlines
+// served between them (NextDeadline asks for the next at once); the group
+// reports EventGroupStarted, and State GroupRunning, once all have started. ctx gives the
 // members' contexts their values, never its cancellation: the children's
 // contexts are the group's, and the caller ends the tree by
 // [Group.Shutdown], or [Group.Run] does when its ctx ends, so that the
@@ -108,7 +119,10 @@ func (g *Group) Wake() <-chan struct{} {
 // order, restarts and shutdowns, and gives each slot that has a deadline
 // due its own Advance (restarts after backoff, stale heartbeats, stop
 // deadlines). Its cost follows what is due, not how many members the tree
-// holds. Called on a nested group, it advances the whole tree.
+// holds, and is bounded: at most 1,024 exits, 1,024 deadlines and 1,024
+// members of start walks per call; what is left is due at once (Wake stays
+// signalled, NextDeadline returns a past instant). Called on a nested group,
+// it advances the whole tree.
 func (g *Group) Advance(now time.Time) {
 	if !g.valid() {
 		return
@@ -132,6 +146,7 @@ func (g *Group) Advance(now time.Time) {
 	if t.due(now) {
 		t.changed = true
 	}
+	t.visits, t.more = 0, false
 	if t.walk(now) {
 		t.changed = true
 	}
@@ -239,7 +254,7 @@ func (g *Group) NextDeadline() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	t := g.t
-	if t.kick {
+	if t.kick || t.more {
 		return t.lastNow, true
 	}
 	var d deadline

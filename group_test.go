@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -690,5 +691,73 @@ func TestStartedEventComesFirst(t *testing.T) {
 		assert.Equal(t, []string{"start a", "start eager", "eager ran"}, l.take())
 		g.Shutdown(time.Now())
 		ghSettle(t, g)
+	})
+}
+
+// TestGroupStartsLargeTreeInBatches: a start in order reaches at most
+// advanceBatch members per Advance, each batch at its own now, and
+// NextDeadline asks for the next batch at once. A huge group so starts
+// over many Advances, serving exits and deadlines between its batches, and
+// no attempt's deadlines count from a now that was seconds old when it
+// started (a million members launched on Start's now timed out before
+// they ran).
+func TestGroupStartsLargeTreeInBatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 2*advanceBatch + 10
+		startedAt := map[string]time.Time{}
+		g, err := NewGroup("big", GroupConfig{Intensity: NoIntensity, OnEvent: func(e Event) {
+			if e.Kind == EventStarted {
+				startedAt[e.ChildID] = e.Time
+			}
+		}})
+		require.NoError(t, err)
+		park := func(ctx context.Context, _ *Attempt) error { <-ctx.Done(); return nil }
+		cfg := Config{AttemptTimeout: time.Second, Backoff: Backoff{NoDelay: true}}
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("m%04d", i)
+			_, err := g.Add(ids[i], park, cfg)
+			require.NoError(t, err)
+		}
+		t0 := time.Now()
+		require.NoError(t, g.Start(t.Context(), t0))
+		started := len(startedAt)
+		assert.Equal(t, advanceBatch, started, "Start reaches the first batch")
+		assert.Equal(t, GroupStarting, g.State())
+		at, ok := g.NextDeadline()
+		require.True(t, ok)
+		assert.Equal(t, t0, at, "the next batch is due at once")
+
+		t1 := t0.Add(300 * time.Millisecond)
+		g.Advance(t1)
+		started = len(startedAt)
+		assert.Equal(t, 2*advanceBatch, started)
+		t2 := t1.Add(300 * time.Millisecond)
+		g.Advance(t2)
+		started = len(startedAt)
+		assert.Equal(t, n, started)
+		assert.Equal(t, GroupRunning, g.State(), "the last batch ends the start")
+		for i, want := range []time.Time{t0, t1, t2} {
+			id := ids[min(i*advanceBatch, n-1)]
+			assert.Equal(t, want, startedAt[id], "%s started at its batch's now", id)
+		}
+		assert.Equal(t, t0, startedAt[ids[advanceBatch-1]])
+		assert.Equal(t, t1, startedAt[ids[advanceBatch]])
+
+		// Each attempt's timeout counts from its own start: at t0+1s only
+		// the first batch is due to time out.
+		g.Advance(t0.Add(time.Second))
+		synctest.Wait()
+		g.Advance(t0.Add(time.Second))
+		var timedOut int
+		for _, m := range g.Record(time.Now()).Members {
+			if e := m.Slot.LastExit; e != nil && e.Kind == TimedOut {
+				timedOut++
+			}
+		}
+		assert.Equal(t, advanceBatch, timedOut, "the later batches' deadlines are later")
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+		assert.True(t, g.Finished())
 	})
 }

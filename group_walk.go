@@ -192,6 +192,12 @@ func (g *Group) stepStart(now time.Time) bool {
 		}
 		return true
 	}
+	t := g.t
+	if t.visits >= advanceBatch {
+		t.more = true // the next Advance goes on, with its own now
+		return false
+	}
+	t.visits++
 	m := g.members[g.w.cur]
 	if !m.gone {
 		g.launchMember(m, now)
