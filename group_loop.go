@@ -39,6 +39,10 @@ type tree struct {
 	// next Advance, which NextDeadline then asks for at once.
 	visits int
 	more   bool
+	// How far behind the latest Advance left the loop (see Backlog).
+	backExits   atomic.Int64
+	backOverdue atomic.Int64
+	backStarts  atomic.Int64
 }
 
 // clampNow returns now, or the latest now the tree has seen when now is
@@ -152,6 +156,7 @@ func (g *Group) Advance(now time.Time) {
 	}
 	t.lastAdv = now
 	t.monoAdv.Store(t.root.base.Nanos(now) + 1)
+	t.storeBacklog(now)
 	if now.Sub(t.snapAt) >= t.root.cfg.Pulse {
 		// What changes without an event (heartbeats, readiness, restart
 		// budgets leaving their window) is published once a pulse.
@@ -288,6 +293,54 @@ func (g *Group) Snapshot() *GroupRecord {
 		return nil
 	}
 	return g.t.snap.Load()
+}
+
+// Backlog is how far behind its own work a tree's loop is: what its latest
+// Advance, bounded to a batch of each kind, left for the next. A loop that
+// keeps up shows zeros; in a storm the figures say how far behind it fell
+// and how fast it catches up, rather than leaving it to be guessed from
+// children's timeouts.
+type Backlog struct {
+	// Exits counts the member slots whose exits wait to be collected.
+	Exits int
+	// Overdue is how long the earliest deadline left unserved (a restart
+	// after its backoff, a stop or liveness deadline) had been due at that
+	// Advance's now; zero when every due deadline was served.
+	Overdue time.Duration
+	// Starts counts the members that start walks have yet to reach.
+	Starts int
+}
+
+// storeBacklog publishes, at the end of an Advance at now, what it left.
+func (t *tree) storeBacklog(now time.Time) {
+	t.backExits.Store(int64(t.q.Len()))
+	var overdue time.Duration
+	if _, at, ok := t.sched.Next(); ok && at.Before(now) {
+		overdue = now.Sub(at)
+	}
+	t.backOverdue.Store(int64(overdue))
+	starts := 0
+	for _, g := range t.busy {
+		if g.w.kind == walkStart {
+			starts += len(g.members) - g.w.cur
+		}
+	}
+	t.backStarts.Store(int64(starts))
+}
+
+// Backlog returns what the tree's latest Advance left for the next (each
+// figure as that Advance stored it): zeros before the first. It is safe to
+// call from any goroutine.
+func (g *Group) Backlog() Backlog {
+	if !g.valid() {
+		return Backlog{}
+	}
+	t := g.t
+	return Backlog{
+		Exits:   int(t.backExits.Load()),
+		Overdue: time.Duration(t.backOverdue.Load()),
+		Starts:  int(t.backStarts.Load()),
+	}
 }
 
 // SinceAdvance returns how long before now the tree's latest Advance was,

@@ -761,3 +761,56 @@ func TestGroupStartsLargeTreeInBatches(t *testing.T) {
 		assert.True(t, g.Finished())
 	})
 }
+
+// TestGroupBacklog: when more is due than one Advance serves, Backlog says
+// what is left: exits waiting, how overdue the earliest unserved deadline
+// is, and members a start walk has yet to reach; zeros once caught up.
+func TestGroupBacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = advanceBatch + 100
+		g, err := NewGroup("big", GroupConfig{Intensity: NoIntensity})
+		require.NoError(t, err)
+		assert.Equal(t, Backlog{}, g.Backlog(), "zeros before the first Advance")
+		fail := make(chan struct{})
+		fn := func(ctx context.Context, a *Attempt) error {
+			if a.Number() > 1 { // a restarted member parks
+				<-ctx.Done()
+				return nil
+			}
+			select {
+			case <-fail:
+				return errors.New("storm")
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		// A fixed 1s backoff, so that every restart is a deadline.
+		cfg := Config{Backoff: Backoff{Initial: time.Second, Max: time.Second, Multiplier: 2, NoJitter: true}}
+		for i := range n {
+			_, err := g.Add(fmt.Sprintf("m%04d", i), fn, cfg)
+			require.NoError(t, err)
+		}
+		t0 := time.Now()
+		require.NoError(t, g.Start(t.Context(), t0))
+		assert.Equal(t, Backlog{Starts: n - advanceBatch}, g.Backlog(), "the start walk's second batch")
+		g.Advance(t0)
+		assert.Equal(t, Backlog{}, g.Backlog(), "all started")
+
+		close(fail)
+		synctest.Wait()
+		g.Advance(t0)
+		assert.Equal(t, Backlog{Exits: n - advanceBatch}, g.Backlog(), "one batch of exits collected")
+		g.Advance(t0)
+		assert.Equal(t, Backlog{}, g.Backlog(), "every exit collected; the restarts are due at t0+1s")
+
+		// Three seconds late, one batch of the restarts is served; the
+		// rest were due 2s before.
+		g.Advance(t0.Add(3 * time.Second))
+		assert.Equal(t, Backlog{Overdue: 2 * time.Second}, g.Backlog())
+		g.Advance(t0.Add(3 * time.Second))
+		assert.Equal(t, Backlog{}, g.Backlog(), "caught up")
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+		assert.True(t, g.Finished())
+	})
+}

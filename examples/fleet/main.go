@@ -191,7 +191,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	if sm != nil {
 		go func() {
 			defer close(driven)
-			sm.drive(runCtx, cancel)
+			sm.drive(runCtx, cancel, g)
 		}()
 	} else {
 		close(driven)
@@ -236,6 +236,8 @@ func printStorm(w io.Writer, sm *storm, before *runtime.MemStats) {
 		perChild(sm.parkedMem.HeapAlloc, before.HeapAlloc), perChild(sm.parkedMem.StackInuse, before.StackInuse))
 	fmt.Fprintf(w, "  storm              %d failed at once, all back in %v (%v CPU)\n",
 		sm.failed.Load(), sm.drainWall.Round(time.Millisecond), sm.drainCPU.Round(time.Millisecond))
+	fmt.Fprintf(w, "  backlog peak       %d exits queued, deadlines %v overdue (sampled every 5ms)\n",
+		sm.peak.Exits, sm.peak.Overdue.Round(time.Millisecond))
 }
 
 // printLateness writes how late the restarts' deadlines were served.

@@ -113,6 +113,7 @@ func TestRunStorm(t *testing.T) {
 		assert.Zero(t, field(t, s, "timed_out"), "parked children have no AttemptTimeout")
 		assert.Contains(t, s, "storm              200 failed at once, all back in")
 		assert.Regexp(t, `parked\s+\d+ B heap \+ \d+ B goroutine stack per child`, s)
+		assert.Regexp(t, `backlog peak\s+\d+ exits queued, deadlines \d+\S* overdue`, s)
 		assert.Contains(t, s, "storm lateness     p50 0s, p99 0s, max 0s (200 restarts)",
 			"on the fake clock every restart starts when its backoff ends")
 		assert.NotContains(t, s, "for 1h", "the run ends once the storm has drained, not at -duration")

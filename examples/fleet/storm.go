@@ -34,6 +34,7 @@ type storm struct {
 	drainWall time.Duration    // from the storm until every child parked again
 	drainCPU  time.Duration    // the process's CPU time over the same span
 	drained   bool
+	peak      supervisor.Backlog // the largest of each figure the loop reported during the storm
 
 	late *lateness // the restarts' lateness during the storm
 }
@@ -76,9 +77,10 @@ func (s *storm) record(e supervisor.Event) {
 }
 
 // drive waits until every child has parked, measures memory, lets the storm
-// loose, waits until every child has parked again, and cancels the run.
+// loose, waits until every child has parked again, sampling g's Backlog on
+// the way, and cancels the run.
 // It returns early when ctx ends.
-func (s *storm) drive(ctx context.Context, cancel context.CancelCauseFunc) {
+func (s *storm) drive(ctx context.Context, cancel context.CancelCauseFunc, g *supervisor.Group) {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	wait := func(cond func() bool) bool {
@@ -105,7 +107,13 @@ func (s *storm) drive(ctx context.Context, cancel context.CancelCauseFunc) {
 	fresh := make(chan struct{})
 	s.gate.Store(&fresh) // restarted children park on the new gate
 	close(*old)
-	if !wait(func() bool { return s.failed.Load() == n && s.parked.Load() == n }) {
+	drainedNow := func() bool {
+		b := g.Backlog()
+		s.peak.Exits = max(s.peak.Exits, b.Exits)
+		s.peak.Overdue = max(s.peak.Overdue, b.Overdue)
+		return s.failed.Load() == n && s.parked.Load() == n
+	}
+	if !wait(drainedNow) {
 		return
 	}
 	s.drainWall = time.Since(s.began)
