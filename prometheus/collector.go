@@ -28,7 +28,8 @@ type Config struct {
 // Collector is a [prom.Collector] that reports a supervision tree's
 // latest snapshot. Its methods are safe to call from any goroutine, as a
 // registry does, concurrently and while the tree's loop runs: it only
-// reads [supervisor.Group.Snapshot] and [supervisor.Group.LastAdvance].
+// reads [supervisor.Group.Snapshot], [supervisor.Group.LastAdvance] and
+// [supervisor.Group.Backlog].
 // The zero Collector is unusable; use [NewCollector].
 type Collector struct {
 	g *supervisor.Group
@@ -46,7 +47,10 @@ type Collector struct {
 	intensityUsed  *prom.Desc
 	intensityLimit *prom.Desc
 
-	lastAdvance *prom.Desc
+	lastAdvance    *prom.Desc
+	backlogExits   *prom.Desc
+	backlogOverdue *prom.Desc
+	backlogStarts  *prom.Desc
 }
 
 // NewCollector returns a collector of the tree that g belongs to: its
@@ -108,6 +112,15 @@ func NewCollector(g *supervisor.Group, cfg Config) *Collector {
 		lastAdvance: desc("last_advance_timestamp_seconds",
 			"Unix time of the latest Advance of the tree's loop; a loop that stops advancing leaves every other value as it was and shows here.",
 			"path"),
+		backlogExits: desc("loop_backlog_exits",
+			"Member exits the tree's latest Advance left queued for the next (it collects a bounded batch per call): above 0 only while the loop is behind, as in a storm of failures.",
+			"path"),
+		backlogOverdue: desc("loop_overdue_seconds",
+			"How long the earliest deadline the tree's latest Advance left unserved (a restart after its backoff, a stop or liveness deadline) had been due: how far behind the loop is; 0 when it keeps up.",
+			"path"),
+		backlogStarts: desc("loop_backlog_starts",
+			"Members that the tree's start walks have yet to reach (a walk starts a bounded batch per Advance).",
+			"path"),
 	}
 }
 
@@ -132,7 +145,7 @@ func (c *Collector) Describe(ch chan<- *prom.Desc) {
 	for _, d := range []*prom.Desc{
 		c.memberUp, c.memberQuarantined, c.memberRestarts, c.memberExits, c.memberAbandoned, c.memberStale,
 		c.groupState, c.groupRestarts, c.groupMembers, c.intensityUsed, c.intensityLimit,
-		c.lastAdvance,
+		c.lastAdvance, c.backlogExits, c.backlogOverdue, c.backlogStarts,
 	} {
 		ch <- d
 	}
@@ -148,6 +161,10 @@ func (c *Collector) Collect(ch chan<- prom.Metric) {
 	last := c.g.LastAdvance()
 	if !last.IsZero() {
 		ch <- gauge(c.lastAdvance, float64(last.UnixNano())/1e9, r.Path)
+		b := c.g.Backlog()
+		ch <- gauge(c.backlogExits, float64(b.Exits), r.Path)
+		ch <- gauge(c.backlogOverdue, b.Overdue.Seconds(), r.Path)
+		ch <- gauge(c.backlogStarts, float64(b.Starts), r.Path)
 	}
 	c.collectGroup(ch, r, last)
 }

@@ -3,6 +3,7 @@ package prometheus_test
 import (
 	"context"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	supervisorprom "github.com/childslot/supervisor/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -29,8 +31,8 @@ func TestCollectorLint(t *testing.T) {
 		problems, err := testutil.CollectAndLint(c)
 		require.NoError(t, err)
 		assert.Empty(t, problems)
-		assert.Equal(t, 12, countDescs(c), "every family described")
-		assert.Len(t, familyNames(t, c), 12, "and every one collected")
+		assert.Equal(t, 15, countDescs(c), "every family described")
+		assert.Len(t, familyNames(t, c), 15, "and every one collected")
 		app.Shutdown(time.Now())
 		wait(t, app, time.Second)
 	})
@@ -292,7 +294,7 @@ func TestCollectorScrapeWhileRunning(t *testing.T) {
 						t.Errorf("gather: %v", err)
 						return
 					}
-					if len(mfs) != 0 && len(mfs) != 10 { // 12 but the intensity gauges: it is off
+					if len(mfs) != 0 && len(mfs) != 13 { // 15 but the intensity gauges: it is off
 						t.Errorf("a scrape of %d families", len(mfs))
 					}
 					for _, mf := range mfs {
@@ -319,4 +321,76 @@ func TestCollectorScrapeWhileRunning(t *testing.T) {
 		cancel()
 		require.NoError(t, <-errc)
 	})
+}
+
+// TestCollectorBacklog: in a storm larger than one Advance serves, the
+// loop's backlog gauges say how far behind it is, and drop to zero once it
+// has caught up.
+func TestCollectorBacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 1100 // one Advance collects 1,024 exits
+		g, err := supervisor.NewGroup("fleet", supervisor.GroupConfig{Intensity: supervisor.NoIntensity})
+		require.NoError(t, err)
+		fail := make(chan struct{})
+		child := func(ctx context.Context, a *supervisor.Attempt) error {
+			if a.Number() == 1 {
+				select {
+				case <-fail:
+					return context.DeadlineExceeded
+				case <-ctx.Done():
+				}
+				return nil
+			}
+			<-ctx.Done()
+			return nil
+		}
+		cfg := supervisor.Config{Backoff: supervisor.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 2, NoJitter: true}}
+		for i := range n {
+			_, err := g.Add("m"+strconv.Itoa(i), child, cfg)
+			require.NoError(t, err)
+		}
+		c := supervisorprom.NewCollector(g, supervisorprom.Config{})
+		t0 := time.Now()
+		require.NoError(t, g.Start(t.Context(), t0))
+		g.Advance(t0)
+		want := func(exits, starts int, overdue string) string {
+			return "# HELP supervisor_loop_backlog_exits x\n# TYPE supervisor_loop_backlog_exits gauge\n" +
+				"supervisor_loop_backlog_exits{path=\"/fleet\"} " + strconv.Itoa(exits) + "\n" +
+				"# HELP supervisor_loop_backlog_starts x\n# TYPE supervisor_loop_backlog_starts gauge\n" +
+				"supervisor_loop_backlog_starts{path=\"/fleet\"} " + strconv.Itoa(starts) + "\n" +
+				"# HELP supervisor_loop_overdue_seconds x\n# TYPE supervisor_loop_overdue_seconds gauge\n" +
+				"supervisor_loop_overdue_seconds{path=\"/fleet\"} " + overdue + "\n"
+		}
+		names := []string{"supervisor_loop_backlog_exits", "supervisor_loop_backlog_starts", "supervisor_loop_overdue_seconds"}
+		check := func(exits, starts int, overdue, why string) {
+			t.Helper()
+			got, err := testutil.CollectAndFormat(c, expfmt.TypeTextPlain, names...)
+			require.NoError(t, err)
+			assert.Equal(t, helpless(want(exits, starts, overdue)), helpless(string(got)), why)
+		}
+		check(0, 0, "0", "started, caught up")
+		close(fail)
+		synctest.Wait()
+		g.Advance(t0)
+		check(n-1024, 0, "0", "a batch of exits collected, the rest queued")
+		g.Advance(t0)
+		g.Advance(t0.Add(4 * time.Second))
+		check(0, 0, "3", "a batch of restarts served 4s in, the rest due since 1s")
+		g.Advance(t0.Add(4 * time.Second))
+		check(0, 0, "0", "caught up")
+		g.Shutdown(time.Now())
+		wait(t, g, time.Second)
+	})
+}
+
+// helpless drops the HELP lines of an exposition, which the test does not
+// repeat.
+func helpless(s string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		if !strings.HasPrefix(line, "# HELP") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
