@@ -32,9 +32,12 @@
 //	supervisor_group_intensity_used{path}        gauge    restarts counted in the intensity's period
 //	supervisor_group_intensity_limit{path}       gauge    restarts the intensity allows in its period
 //	supervisor_last_advance_timestamp_seconds{path}  gauge  Unix time of the tree's latest Advance
+//	supervisor_loop_backlog_exits{path}          gauge    exits the latest Advance left queued
+//	supervisor_loop_overdue_seconds{path}        gauge    how long its earliest unserved deadline was due
+//	supervisor_loop_backlog_starts{path}         gauge    members the start walks have yet to reach
 //
 // The intensity gauges are absent for a group whose intensity is off, and
-// the last one has the root's path. The attempts ever abandoned are
+// the last four have the root's path. The attempts ever abandoned are
 // supervisor_member_exits_total{kind="abandoned"}; each of them is either
 // still running (supervisor_member_abandoned_running) or has returned
 // (supervisor_member_stale_reports_total).
