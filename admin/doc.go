@@ -9,7 +9,8 @@
 //
 //	GET  /livez        200 while the tree's loop advances; 503 once it has not
 //	                   for Options.Stall, before its first Advance, and once
-//	                   the tree has ended
+//	                   the tree has ended; its "backlog" says how far behind
+//	                   the loop is (exits queued, overdue_ms, starts)
 //	GET  /readyz       200 when the tree is ready; else 503 with each member
 //	                   that is not, by path, and why (see Readiness)
 //	GET  /tree         200 with the tree's GroupRecord
@@ -79,9 +80,10 @@
 // # Concurrency
 //
 // The handler is safe for concurrent use by any number of requests. It
-// reads only [supervisor.Group.Snapshot] and [supervisor.Group.LastAdvance]
-// and calls only [supervisor.Group.Submit], the Group's methods that are
-// safe from any goroutine: everything else belongs to the tree's loop.
+// reads only [supervisor.Group.Snapshot], [supervisor.Group.LastAdvance]
+// and [supervisor.Group.Backlog] and calls only [supervisor.Group.Submit],
+// the Group's methods that are safe from any goroutine: everything else
+// belongs to the tree's loop.
 //
 // # Status page
 //

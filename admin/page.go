@@ -134,10 +134,15 @@ func liveText(l liveness) string {
 		return "loop not started"
 	}
 	ago := ago(time.Duration(l.AgeMS) * time.Millisecond)
+	text := "loop not live · last advance " + ago + " ago"
 	if l.Live {
-		return "loop live · advanced " + ago + " ago"
+		text = "loop live · advanced " + ago + " ago"
 	}
-	return "loop not live · last advance " + ago + " ago"
+	if b := l.Backlog; b != (backlog{}) {
+		text += fmt.Sprintf(" · behind: %d exits queued, deadlines %v overdue, %d to start",
+			b.Exits, time.Duration(b.OverdueMS)*time.Millisecond, b.Starts)
+	}
+	return text
 }
 
 // appendRows appends the rows of group g at depth, and of everything below

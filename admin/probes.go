@@ -15,9 +15,19 @@ type liveness struct {
 	// before the first.
 	LastAdvance *time.Time `json:"last_advance,omitempty"`
 	// AgeMS is how long ago that was, in whole milliseconds.
-	AgeMS   int64  `json:"age_ms"`
-	StallMS int64  `json:"stall_ms"`
-	Error   string `json:"error,omitempty"`
+	AgeMS   int64 `json:"age_ms"`
+	StallMS int64 `json:"stall_ms"`
+	// Backlog is what the latest Advance left for the next: zeros while
+	// the loop keeps up; in a storm, how far behind it is.
+	Backlog backlog `json:"backlog"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// backlog is [sv.Backlog] in JSON.
+type backlog struct {
+	Exits     int   `json:"exits"`
+	OverdueMS int64 `json:"overdue_ms"`
+	Starts    int   `json:"starts"`
 }
 
 // live judges the tree's loop at now: live while it advanced within Stall.
@@ -31,6 +41,8 @@ func (h *handler) live(now time.Time, snap *sv.GroupRecord) liveness {
 	}
 	last = last.UTC()
 	l.LastAdvance, l.AgeMS = &last, age.Milliseconds()
+	b := h.g.Backlog()
+	l.Backlog = backlog{Exits: b.Exits, OverdueMS: b.Overdue.Milliseconds(), Starts: b.Starts}
 	switch {
 	case snap != nil && (snap.State == sv.GroupStopped || snap.State == sv.GroupFailed):
 		l.Error = "the tree has ended (" + snap.State.String() + "): its loop no longer advances"

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"testing/synctest"
@@ -266,4 +268,68 @@ func TestReadyzVerdicts(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestLivezBacklog: in a storm larger than one Advance serves, /livez stays
+// live and its backlog says how far behind the loop is; the page's loop
+// line says so too; caught up, the backlog is zeros again.
+func TestLivezBacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 1100 // one Advance collects 1,024 exits
+		g, err := sv.NewGroup("fleet", sv.GroupConfig{Intensity: sv.NoIntensity})
+		require.NoError(t, err)
+		fail := make(chan struct{})
+		child := func(ctx context.Context, a *sv.Attempt) error {
+			if a.Number() == 1 {
+				select {
+				case <-fail:
+					return errBoom
+				case <-ctx.Done():
+				}
+			}
+			<-ctx.Done()
+			return nil
+		}
+		cfg := sv.Config{Backoff: sv.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 2, NoJitter: true}}
+		for i := range n {
+			_, err := g.Add(fmt.Sprintf("m%04d", i), child, cfg)
+			require.NoError(t, err)
+		}
+		h := New(g, Options{})
+		t0 := time.Now()
+		require.NoError(t, g.Start(t.Context(), t0))
+		livez := func() liveness {
+			t.Helper()
+			w := do(h, "GET", "/livez", "")
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			return decode[liveness](t, w)
+		}
+		assert.Equal(t, backlog{Starts: n - 1024}, livez().Backlog, "the start's second batch")
+		g.Advance(t0)
+		assert.Equal(t, backlog{}, livez().Backlog)
+
+		close(fail)
+		synctest.Wait()
+		g.Advance(t0)
+		l := livez()
+		assert.True(t, l.Live, "behind is not dead")
+		assert.Equal(t, backlog{Exits: n - 1024}, l.Backlog)
+		g.Advance(t0)
+		g.Advance(t0.Add(3 * time.Second))
+		l = livez()
+		assert.Equal(t, backlog{OverdueMS: 2000}, l.Backlog, "a batch of restarts served 3s in, the rest due since 1s")
+		assert.Contains(t, liveText(l), "behind: 0 exits queued, deadlines 2s overdue, 0 to start")
+		g.Advance(t0.Add(3 * time.Second))
+		l = livez()
+		assert.Equal(t, backlog{}, l.Backlog, "caught up")
+		assert.NotContains(t, liveText(l), "behind")
+		// The ordered shutdown stops one member per exit: more rounds than
+		// settle's bound.
+		g.Shutdown(time.Now())
+		for i := 0; i < 10*n && !g.Finished(); i++ {
+			synctest.Wait()
+			g.Advance(time.Now())
+		}
+		assert.True(t, g.Finished())
+	})
 }
