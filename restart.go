@@ -330,13 +330,10 @@ func (b Backoff) delay(n int) time.Duration {
 	}
 	n = max(n, 0)
 	d := float64(b.Initial) * math.Pow(b.Multiplier, float64(n))
-	switch {
-	case !(d < float64(b.Max)): // also NaN and +Inf
+	if !(d < float64(b.Max)) { // also NaN and +Inf
 		return max(b.Max, 0)
-	case d <= 0: // only from a Backoff that fails validate
-		return 0
 	}
-	return time.Duration(d)
+	return time.Duration(max(d, 0)) // d < 0 only from a Backoff that fails validate
 }
 
 // Sequence returns a new sequence of b's delays, with a jitter source of its
