@@ -59,7 +59,7 @@ func (s *ChildSlot) reap(now time.Time) {
 	}
 	clear(s.abandoned[len(kept):])
 	s.abandoned = kept
-	s.reaping = len(kept) > 0
+	s.reaping = len(kept) != 0
 }
 
 // check applies the active, running attempt's deadlines at now.

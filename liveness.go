@@ -65,10 +65,7 @@ type signals struct {
 }
 
 func (s *signals) storeBeat(sinceBase int64) {
-	if sinceBase < 0 {
-		sinceBase = 0
-	}
-	s.beat.Store(sinceBase + 1)
+	s.beat.Store(max(sinceBase, 0) + 1)
 }
 
 // lastBeat returns the latest beat in nanoseconds since the TimeBase.
@@ -112,8 +109,8 @@ func (s *signals) signalled() bool {
 // own time counts, never the time the loop looked (the seed design's fault).
 func (s *signals) staleAt(start int64, timeout time.Duration) int64 {
 	from := start
-	if b, ok := s.lastBeat(); ok && b > from {
-		from = b
+	if b, ok := s.lastBeat(); ok {
+		from = max(from, b)
 	}
 	return addSat(from, timeout)
 }
@@ -122,8 +119,5 @@ func (s *signals) staleAt(start int64, timeout time.Duration) int64 {
 // wrapping: a timeout of math.MaxInt64 means "not for centuries", never
 // "long ago".
 func addSat(n int64, d time.Duration) int64 {
-	if n > math.MaxInt64-int64(d) {
-		return math.MaxInt64
-	}
-	return n + int64(d)
+	return min(n, math.MaxInt64-int64(d)) + int64(d)
 }

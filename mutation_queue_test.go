@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -69,4 +70,22 @@ func TestMutationAdvanceDueBoundAppends(t *testing.T) {
 		got := q.AdvanceDue(time.Now().Add(2*time.Hour), pre, 2)
 		assert.Len(t, got, 3, "the one already there and two served")
 	})
+}
+
+// TestMutationExitQueueNeverEmptyStaysSmall: a queue that is never empty
+// (a loop that drains one slot per wake-up while exits keep coming) holds
+// memory for what is queued, not for every slot that has passed through.
+func TestMutationExitQueueNeverEmptyStaysSmall(t *testing.T) {
+	q := NewExitQueue()
+	a := coreNew(t, func(context.Context, *Attempt) error { return nil }, Config{})
+	b := coreNew(t, func(context.Context, *Attempt) error { return nil }, Config{})
+	q.post(a)
+	q.post(b)
+	for range 1000 {
+		got := q.DrainN(nil, 1)
+		require.Len(t, got, 1)
+		require.Equal(t, 1, q.Len(), "one stays queued")
+		q.post(got[0]) // it exits again
+	}
+	assert.LessOrEqual(t, len(q.slots), 4, "the drained prefix is compacted away")
 }

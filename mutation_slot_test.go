@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -63,4 +65,73 @@ func TestMutationGroupShutdownDropsPendingRestart(t *testing.T) {
 		assert.True(t, g.Finished())
 		assert.Equal(t, []string{"start a", "stop a"}, l.take(), "no new generation")
 	})
+}
+
+// TestMutationRecordWaitingForRestartNoAllocs: Record does not allocate in
+// the steady state, also while the slot waits out a backoff: NextRestartAt
+// is built once per restart time and shared by every later Record.
+func TestMutationRecordWaitingForRestartNoAllocs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		s := coreNew(t, coreRunFor(time.Second, errors.New("boom"))(h), Config{Backoff: Backoff{Initial: time.Hour, Max: time.Hour, NoJitter: true}})
+		coreStartAt(t, s, h)
+		h.attempt(t)
+		coreCollect(t, s)
+		now := time.Now()
+		first := s.Record(now).NextRestartAt
+		require.NotNil(t, first, "a restart is due in an hour")
+		assert.True(t, first.Equal(now.Add(time.Hour)), "restart at %v", *first)
+		assert.Same(t, first, s.Record(now).NextRestartAt, "built once, then shared")
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = s.Record(now) }))
+	})
+}
+
+// TestMutationReadyNobodyWaitsForDoesNotWake: a member's Ready wakes the
+// group's loop only when a start in order waits for it (ReadyTimeout set);
+// a Ready that nothing waits for leaves Wake quiet.
+func TestMutationReadyNobodyWaitsForDoesNotWake(t *testing.T) {
+	tests := []struct {
+		name         string
+		readyTimeout time.Duration
+		wakes        bool
+	}{
+		{name: "no ReadyTimeout", wakes: false},
+		{name: "ReadyTimeout", readyTimeout: time.Hour, wakes: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				say := make(chan struct{})
+				child := func(ctx context.Context, a *Attempt) error {
+					select {
+					case <-say:
+						a.Ready()
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				g, err := NewGroup("app", GroupConfig{})
+				require.NoError(t, err)
+				cfg := ghCfg()
+				cfg.ReadyTimeout = tt.readyTimeout
+				_, err = g.Add("a", child, cfg)
+				require.NoError(t, err)
+				require.NoError(t, g.Start(t.Context(), time.Now()))
+				ghSettle(t, g)
+				close(say)
+				synctest.Wait()
+				select {
+				case <-g.Wake():
+					assert.True(t, tt.wakes, "Wake received for a Ready nothing waits for")
+				default:
+					assert.False(t, tt.wakes, "Wake did not receive for the Ready the start waits for")
+				}
+				g.Shutdown(time.Now())
+				ghWait(t, g, time.Second)
+				require.True(t, g.Finished())
+			})
+		})
+	}
 }

@@ -57,8 +57,8 @@ func (q *ExitQueue) DrainN(buf []*ChildSlot, max int) []*ChildSlot {
 	q.mu.Lock()
 	queued := q.slots[q.head:]
 	n := len(queued)
-	if max > 0 && max < n {
-		n = max
+	if max > 0 {
+		n = min(n, max)
 	}
 	for i, s := range queued[:n] {
 		s.queued = false

@@ -191,18 +191,12 @@ func (t *RestartTracker) advance(now time.Time) (time.Time, int64) {
 }
 
 // rebase moves base to now, which lies too far past base for an offset,
-// drops the restarts that have left the window, and restates the others from
-// the new base. It is the slow path of advance, reached at most once every
-// 292 years of the caller's clock.
+// and restates the restarts from the new base. It is the slow path of
+// advance, reached at most once every 292 years of the caller's clock.
+// advance then drops the restarts that have left the window, as it does on
+// every call: an age too large for a Duration saturates at math.MaxInt64,
+// which no window exceeds.
 func (t *RestartTracker) rebase(now time.Time) {
-	for t.n > 0 {
-		age := now.Sub(t.base.Add(time.Duration(t.ring[t.head])))
-		if age < t.window {
-			break
-		}
-		t.head = t.wrap(t.head + 1)
-		t.n--
-	}
 	for i := range t.n {
 		j := t.wrap(t.head + i)
 		t.ring[j] = -int64(now.Sub(t.base.Add(time.Duration(t.ring[j]))))
@@ -336,13 +330,10 @@ func (b Backoff) delay(n int) time.Duration {
 	}
 	n = max(n, 0)
 	d := float64(b.Initial) * math.Pow(b.Multiplier, float64(n))
-	switch {
-	case !(d < float64(b.Max)): // also NaN and +Inf
+	if !(d < float64(b.Max)) { // also NaN and +Inf
 		return max(b.Max, 0)
-	case d <= 0: // only from a Backoff that fails validate
-		return 0
 	}
-	return time.Duration(d)
+	return time.Duration(max(d, 0)) // d < 0 only from a Backoff that fails validate
 }
 
 // Sequence returns a new sequence of b's delays, with a jitter source of its

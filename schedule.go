@@ -195,8 +195,10 @@ func (q *Schedule) up(i int) {
 func (q *Schedule) down(i int) bool {
 	start, n := i, len(q.heap)
 	for {
+		// 2*i+1 cannot overflow: i < n, and n entries of 24 bytes or more
+		// fit in the address space only for n far below math.MaxInt/2.
 		c := 2*i + 1
-		if c >= n || c < 0 { // c < 0: int overflow
+		if c >= n {
 			break
 		}
 		if r := c + 1; r < n && q.less(r, c) {

@@ -575,9 +575,7 @@ func (s *ChildSlot) setLastExit(e Exit) {
 	c := s.coldState()
 	c.lastExit = e
 	c.lastExitRec = nil
-	if int(e.Kind) < len(c.exitKinds) {
-		c.exitKinds[e.Kind]++
-	}
+	c.exitKinds[e.Kind]++ // every kind, from classify or abandon, is at most Abandoned
 }
 
 // plan decides what follows exit e at now.
