@@ -135,41 +135,57 @@ func (st *stats) totalExits() uint64 {
 	return n
 }
 
-func run(ctx context.Context, w io.Writer, args []string) error {
+// options are the command line's.
+type options struct {
+	n        int
+	duration time.Duration
+	storm    bool
+}
+
+func parse(w io.Writer, args []string) (options, error) {
 	fs := flag.NewFlagSet("fleet", flag.ContinueOnError)
 	fs.SetOutput(w)
-	n := fs.Int("n", 10_000, "number of slots")
-	duration := fs.Duration("duration", 3*time.Second, "how long the fleet runs before it is stopped")
-	stormy := fs.Bool("storm", false, "park every child, then fail them all at once; stop once all are back")
+	var o options
+	fs.IntVar(&o.n, "n", 10_000, "number of slots")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long the fleet runs before it is stopped")
+	fs.BoolVar(&o.storm, "storm", false, "park every child, then fail them all at once; stop once all are back")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, err
 	}
-	if *n <= 0 || *duration <= 0 {
-		return errors.New("-n and -duration must be positive")
+	if o.n <= 0 || o.duration <= 0 {
+		return o, errors.New("-n and -duration must be positive")
 	}
+	return o, nil
+}
 
-	// The fleet runs for duration once every slot has started, as the
-	// group reports.
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var stopAt *time.Timer
-	st := &stats{}
+// fleet is one run: the group and what its listener measures.
+type fleet struct {
+	g      *supervisor.Group
+	st     *stats
+	late   *lateness
+	sm     *storm // nil unless -storm
+	stopAt *time.Timer
+}
+
+// newFleet builds the group of o.n slots; cancel ends the run.
+func newFleet(o options, cancel context.CancelCauseFunc) (*fleet, error) {
+	f := &fleet{st: &stats{}, late: newLateness(o.n)}
 	fn, cfg := child, config()
-	late := newLateness(*n)
-	var sm *storm
-	if *stormy {
-		sm = newStorm(*n)
-		fn, cfg, late = sm.child, sm.config(), sm.late
+	if o.storm {
+		f.sm = newStorm(o.n)
+		fn, cfg, f.late = f.sm.child, f.sm.config(), f.sm.late
 	}
 	onEvent := func(e supervisor.Event) {
-		st.record(e)
-		if sm != nil {
-			sm.record(e)
+		f.st.record(e)
+		if f.sm != nil {
+			f.sm.record(e)
 			return
 		}
-		late.record(e)
-		if e.Kind == supervisor.EventGroupStarted && stopAt == nil {
-			stopAt = time.AfterFunc(*duration, func() { cancel(errDuration) })
+		f.late.record(e)
+		// The fleet runs for duration once every slot has started, as the
+		// group reports.
+		if e.Kind == supervisor.EventGroupStarted && f.stopAt == nil {
+			f.stopAt = time.AfterFunc(o.duration, func() { cancel(errDuration) })
 		}
 	}
 	g, err := supervisor.NewGroup("fleet", supervisor.GroupConfig{
@@ -178,28 +194,41 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		OnEvent:   onEvent,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	f.g = g
 	runtime.GC()
-	runtime.ReadMemStats(&st.before)
-	for i := range *n {
+	runtime.ReadMemStats(&f.st.before)
+	for i := range o.n {
 		if _, err := g.Add(fmt.Sprintf("worker-%05d", i), fn, cfg); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	driven := make(chan struct{})
-	if sm != nil {
-		go func() {
-			defer close(driven)
-			sm.drive(runCtx, cancel, g)
-		}()
-	} else {
-		close(driven)
+	return f, nil
+}
+
+func run(ctx context.Context, w io.Writer, args []string) error {
+	o, err := parse(w, args)
+	if err != nil {
+		return err
 	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	f, err := newFleet(o, cancel)
+	if err != nil {
+		return err
+	}
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		if f.sm != nil {
+			f.sm.drive(runCtx, cancel, f.g)
+		}
+	}()
 	start := time.Now()
-	err = g.Run(runCtx)
-	if stopAt != nil {
-		stopAt.Stop()
+	err = f.g.Run(runCtx)
+	if f.stopAt != nil {
+		f.stopAt.Stop()
 	}
 	cancel(nil)
 	<-driven
@@ -207,22 +236,27 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		return err // cannot be ErrGroupFailed: the intensity is off
 	}
 	end := time.Now()
+	f.summary(w, o.n, start, end)
+	return nil
+}
 
+// summary writes what the run from start to end measured.
+func (f *fleet) summary(w io.Writer, n int, start, end time.Time) {
+	st := f.st
 	quarantined := 0
-	for _, m := range g.Record(end).Members {
+	for _, m := range f.g.Record(end).Members {
 		if m.Slot.Operation == supervisor.OperationQuarantined {
 			quarantined++
 		}
 	}
-	print(w, st, *n, quarantined, st.shutdownAt.Sub(start), end.Sub(st.shutdownAt))
-	if sm != nil {
-		printStorm(w, sm, &st.before)
+	print(w, st, n, quarantined, st.shutdownAt.Sub(start), end.Sub(st.shutdownAt))
+	if f.sm != nil {
+		printStorm(w, f.sm, &st.before)
 	}
-	printLateness(w, late, sm != nil)
+	printLateness(w, f.late, f.sm != nil)
 	if rss, ok := peakRSS(); ok {
 		fmt.Fprintf(w, "  peak RSS           %.0f MiB\n", float64(rss)/(1<<20))
 	}
-	return nil
 }
 
 // printStorm writes what the storm cost.
