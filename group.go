@@ -95,6 +95,12 @@ func (a *AutoShutdown) UnmarshalText(text []byte) error {
 // own restart limits.
 const NoIntensity = -1
 
+// NoSnapshots, as a root's GroupConfig.SnapshotInterval, turns the tree's
+// published snapshots off: Snapshot returns nil, and the loop never builds
+// one. Record, on the loop's goroutine, still works. The admin handler and
+// the Prometheus collector read snapshots: they report nothing without.
+const NoSnapshots time.Duration = -1
+
 // Defaults of the zero GroupConfig fields.
 const (
 	// DefaultIntensity is twice a member's default RestartLimit, within the
@@ -131,7 +137,9 @@ type GroupConfig struct {
 	// down; the zero value is AutoShutdownNever.
 	AutoShutdown AutoShutdown
 	// SnapshotInterval, for a root group, is the shortest time between two
-	// publications of the tree's Snapshot. Zero means 100ms.
+	// publications of the tree's Snapshot. Zero means 100ms; NoSnapshots
+	// turns them off, for a large tree nothing reads from other goroutines
+	// (a snapshot of a million members is about 400 MB to build).
 	SnapshotInterval time.Duration
 	// Pulse, for a root group, is the longest the tree's loop goes without
 	// an Advance when nothing is due (NextDeadline offers it), so that
@@ -158,8 +166,8 @@ func (c GroupConfig) withDefaults() (GroupConfig, error) {
 		return c, fmt.Errorf("%w: Intensity is negative (%d); NoIntensity turns it off", ErrInvalidConfig, c.Intensity)
 	case c.Period < 0:
 		return c, fmt.Errorf("%w: Period is negative (%v)", ErrInvalidConfig, c.Period)
-	case c.SnapshotInterval < 0:
-		return c, fmt.Errorf("%w: SnapshotInterval is negative (%v)", ErrInvalidConfig, c.SnapshotInterval)
+	case c.SnapshotInterval < NoSnapshots:
+		return c, fmt.Errorf("%w: SnapshotInterval is negative (%v); NoSnapshots turns them off", ErrInvalidConfig, c.SnapshotInterval)
 	case c.Pulse < 0:
 		return c, fmt.Errorf("%w: Pulse is negative (%v)", ErrInvalidConfig, c.Pulse)
 	case c.Significant && c.Restart == Permanent:

@@ -170,6 +170,10 @@ func (g *Group) Advance(now time.Time) {
 // what building the last one took, so that a large tree spends at most a
 // twentieth of its loop on snapshots.
 func (t *tree) publish(now time.Time) {
+	if t.root.cfg.SnapshotInterval == NoSnapshots {
+		t.changed = false // nothing to publish, nothing to come back for
+		return
+	}
 	if !t.changed && t.snap.Load() != nil {
 		return
 	}
@@ -287,7 +291,7 @@ func (g *Group) NextDeadline() (time.Time, bool) {
 // loop at most a twentieth of its time). It is safe to call from any
 // goroutine, never blocks the loop and allocates nothing. The record is
 // shared: treat it as read-only. Snapshot returns nil before the tree's
-// first Advance.
+// first Advance, and always under NoSnapshots.
 func (g *Group) Snapshot() *GroupRecord {
 	if !g.valid() {
 		return nil

@@ -182,6 +182,35 @@ func TestGroupSnapshot(t *testing.T) {
 	})
 }
 
+// TestGroupNoSnapshots: with snapshots off the loop publishes nothing,
+// not even the final state, and an idle tree is not kept busy by a
+// publication it never makes; a SnapshotInterval below NoSnapshots is
+// refused.
+func TestGroupNoSnapshots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{SnapshotInterval: NoSnapshots}, "a", "b")
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		assert.Nil(t, g.Snapshot())
+		at, ok := g.NextDeadline()
+		require.True(t, ok, "the pulse")
+		assert.Equal(t, time.Now().Add(g.Pulse()), at, "idle: nothing due before the pulse")
+		l.end("a", errGH)
+		ghSettle(t, g)
+		assert.Equal(t, uint64(2), g.Record(time.Now()).Members[0].Slot.Attempt, "Record still works")
+		at, _ = g.NextDeadline()
+		assert.Equal(t, time.Now().Add(g.Pulse()), at)
+		assert.Nil(t, g.Snapshot())
+		g.Shutdown(time.Now())
+		ghSettle(t, g)
+		assert.True(t, g.Finished())
+		assert.Nil(t, g.Snapshot())
+	})
+	_, err := NewGroup("app", GroupConfig{SnapshotInterval: NoSnapshots - 1})
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+}
+
 func TestGroupCommands(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newGHLog(t)

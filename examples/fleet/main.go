@@ -23,6 +23,7 @@
 //	go run ./examples/fleet
 //	go run ./examples/fleet -n 100000 -duration 10s
 //	go run ./examples/fleet -n 1000000 -storm
+//	go run ./examples/fleet -n 1000000 -storm -snapshots=false
 package main
 
 import (
@@ -35,6 +36,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/childslot/supervisor"
@@ -137,9 +139,11 @@ func (st *stats) totalExits() uint64 {
 
 // options are the command line's.
 type options struct {
-	n        int
-	duration time.Duration
-	storm    bool
+	n          int
+	duration   time.Duration
+	storm      bool
+	snapshots  bool
+	cpuprofile string
 }
 
 func parse(w io.Writer, args []string) (options, error) {
@@ -149,6 +153,8 @@ func parse(w io.Writer, args []string) (options, error) {
 	fs.IntVar(&o.n, "n", 10_000, "number of slots")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long the fleet runs before it is stopped")
 	fs.BoolVar(&o.storm, "storm", false, "park every child, then fail them all at once; stop once all are back")
+	fs.BoolVar(&o.snapshots, "snapshots", true, "publish the tree's snapshots, as a tree an admin page or a metrics scrape reads does")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -188,11 +194,15 @@ func newFleet(o options, cancel context.CancelCauseFunc) (*fleet, error) {
 			f.stopAt = time.AfterFunc(o.duration, func() { cancel(errDuration) })
 		}
 	}
-	g, err := supervisor.NewGroup("fleet", supervisor.GroupConfig{
+	gcfg := supervisor.GroupConfig{
 		Strategy:  supervisor.OneForOne,
 		Intensity: supervisor.NoIntensity,
 		OnEvent:   onEvent,
-	})
+	}
+	if !o.snapshots {
+		gcfg.SnapshotInterval = supervisor.NoSnapshots
+	}
+	g, err := supervisor.NewGroup("fleet", gcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +221,13 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	o, err := parse(w, args)
 	if err != nil {
 		return err
+	}
+	if o.cpuprofile != "" {
+		stop, err := profile(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -238,6 +255,22 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	end := time.Now()
 	f.summary(w, o.n, start, end)
 	return nil
+}
+
+// profile starts a CPU profile into the file at path; stop ends it.
+func profile(path string) (stop func(), err error) {
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		out.Close()
+	}, nil
 }
 
 // summary writes what the run from start to end measured.

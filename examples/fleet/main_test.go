@@ -120,6 +120,17 @@ func TestRunStorm(t *testing.T) {
 	})
 }
 
+// TestRunStormWithoutSnapshots: -snapshots=false runs the same storm with
+// the tree's snapshots off.
+func TestRunStormWithoutSnapshots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out bytes.Buffer
+		require.NoError(t, run(t.Context(), &out, []string{"-n", "50", "-storm", "-snapshots=false"}))
+		assert.Contains(t, out.String(), "storm              50 failed at once, all back in")
+		assert.Equal(t, 100, field(t, out.String(), "attempts started"))
+	})
+}
+
 // TestLatenessQuantiles checks the quantiles on known values, and that a
 // start with no restart due (a first start) is not counted.
 func TestLatenessQuantiles(t *testing.T) {
