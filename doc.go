@@ -27,8 +27,10 @@
 // A program with a loop of its own drives the tree as it would a slot:
 // Start, then Advance on every receive from Wake (one channel for the whole
 // tree) and at NextDeadline; Shutdown begins the ordered shutdown. From
-// other goroutines, [Group.Snapshot] reads the tree's latest [GroupRecord]
-// and [Group.Submit] hands the loop an audited operator [Command].
+// other goroutines, [Group.Snapshot] reads the tree's latest [GroupRecord],
+// [Group.Backlog] says how far behind the loop is (each Advance does a
+// bounded batch of work), and [Group.Submit] hands the loop an audited
+// operator [Command].
 //
 // # Model
 //
@@ -111,7 +113,8 @@
 //
 // A ChildSlot belongs to the goroutine that runs the loop; its methods are not
 // safe for concurrent use, except Done. So does a Group, with its member
-// slots, except Wake, Snapshot, LastAdvance and Submit. The child's [Attempt] methods (Beat,
+// slots, except Wake, Snapshot, LastAdvance, SinceAdvance, Backlog and
+// Submit. The child's [Attempt] methods (Beat,
 // Ready, NotReady) are safe from any goroutine and do not allocate. Values the
 // slot returns ([Exit], [Liveness], [Record], [Event]) are plain snapshots
 // that may be handed to any goroutine; their WithoutStacks methods leave a
