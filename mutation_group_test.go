@@ -478,3 +478,68 @@ func TestMutationRecordAllocsFlat(t *testing.T) {
 	}
 	assert.Equal(t, allocs(1), allocs(64))
 }
+
+// TestMutationRestartStopsMemberWhoseExitIsQueued: when more members fail
+// at once than one Advance collects, a one_for_all restart's stop walk
+// reaches members whose attempt has returned but whose exit still waits
+// in the queue; the group collects each on the spot and goes on in the
+// same Advance, rather than waiting for an exit that has already come.
+// Every member restarts once and the group runs again. (This covers
+// group_member.go:113, which gremlins found not covered; its negation
+// mutant is equivalent: the Collect sets the tree's kick, so the walk
+// steps again in the same Advance and finds the member stopped.)
+func TestMutationRestartStopsMemberWhoseExitIsQueued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = advanceBatch + 8
+		g, err := NewGroup("all", GroupConfig{Strategy: OneForAll, Intensity: NoIntensity})
+		require.NoError(t, err)
+		fail := make(chan struct{})
+		fn := func(ctx context.Context, a *Attempt) error {
+			if a.Number() == 1 {
+				select {
+				case <-fail:
+					return errGH
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			<-ctx.Done()
+			return nil
+		}
+		for i := range n {
+			_, err := g.Add(fmt.Sprintf("m%04d", i), fn, ghCfg())
+			require.NoError(t, err)
+		}
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		ghSettle(t, g)
+		require.Equal(t, GroupRunning, g.State())
+		close(fail)
+		synctest.Wait()
+		// One Advance collects a batch of exits; the stop walk of the
+		// restart they start collects the rest as it reaches them, from
+		// the last member down.
+		g.Advance(time.Now())
+		collected := 0
+		for _, m := range g.Record(time.Now()).Members {
+			if m.Slot.Exits == 1 {
+				collected++
+			}
+		}
+		assert.Equal(t, n, collected, "every returned member's exit collected in that one Advance")
+		for i := 0; i < 4*n && g.State() != GroupRunning; i++ {
+			g.Advance(time.Now())
+			synctest.Wait()
+		}
+		assert.Equal(t, GroupRunning, g.State(), "the restart finished")
+		assert.Equal(t, uint64(1), g.Record(time.Now()).Restarts, "one restart for the storm")
+		for id, attempts := range ghAttempts(g) {
+			assert.Equal(t, uint64(2), attempts, "%s ran again once", id)
+		}
+		g.Shutdown(time.Now())
+		for i := 0; i < 4*n && !g.Finished(); i++ {
+			synctest.Wait()
+			g.Advance(time.Now())
+		}
+		assert.True(t, g.Finished())
+	})
+}
