@@ -228,9 +228,8 @@ func (g *Group) launchMember(m *member, now time.Time) {
 	case s.active != nil, s.op != OperationActive:
 		s.held, s.frozen = false, false
 		m.owes = false // the restart it owed is not the group's to make
-		if s.active == nil {
-			s.parent = g.ctx // resumed later, it runs in the group's present life
-		}
+		// Resumed later, it runs under g.ctx: the same context for every
+		// life of the group (it is never cancelled), so nothing to renew.
 	case s.started && s.cfg.Restart == Temporary:
 		g.leave(m, now, "temporary member stopped by the group")
 	default:

@@ -44,9 +44,10 @@ func TestMutationStatusLineCounts(t *testing.T) {
 		cancelling,
 		slot(OperationActive, StatusStopped),
 		slot(OperationActive, StatusStopped),
+		slot(OperationActive, StatusStopped), // three: as many stopped as restarting would hide a swap
 		{ID: "sub", Group: sub},
 	}}
-	assert.Equal(t, "/app running: 3 up, 3 restarting, 2 paused, 1 quarantined, 2 stopped; 3 group restarts",
+	assert.Equal(t, "/app running: 3 up, 3 restarting, 2 paused, 1 quarantined, 3 stopped; 3 group restarts",
 		statusLine(rec))
 	assert.Equal(t, "/app running: 0 up; 0 group restarts",
 		statusLine(&GroupRecord{Path: "/app", State: GroupRunning}), "only the up count is always there")
