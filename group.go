@@ -95,9 +95,9 @@ func (a *AutoShutdown) UnmarshalText(text []byte) error {
 // own restart limits.
 const NoIntensity = -1
 
-// NoSnapshots, as a root's GroupConfig.SnapshotInterval, turns the tree's
-// published snapshots off: Snapshot returns nil, and the loop never builds
-// one. Record, on the loop's goroutine, still works. The admin handler and
+// NoSnapshots turns a tree's published snapshots off, as a root's
+// GroupConfig.SnapshotInterval: Snapshot returns nil, and the loop never
+// builds one. Record, on the loop's goroutine, still works. The admin handler and
 // the Prometheus collector read snapshots: they report nothing without.
 const NoSnapshots time.Duration = -1
 
