@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -100,43 +99,6 @@ func (l *ghLog) childWith(id string, ready, stubborn bool) ChildFunc {
 }
 
 var errGH = errors.New("boom")
-
-// ghSettle lets the children run and advances g until nothing is due now.
-func ghSettle(t *testing.T, g *Group) {
-	t.Helper()
-	for range 10000 {
-		synctest.Wait()
-		now := time.Now()
-		g.Advance(now)
-		synctest.Wait()
-		select {
-		case <-g.Wake():
-			continue
-		default:
-		}
-		if at, ok := g.NextDeadline(); ok && !at.After(now) {
-			continue
-		}
-		return
-	}
-	require.FailNow(t, "the group never settled")
-}
-
-// ghWait lets fake time pass by d, serving every deadline on the way.
-func ghWait(t *testing.T, g *Group, d time.Duration) {
-	t.Helper()
-	end := time.Now().Add(d)
-	for {
-		ghSettle(t, g)
-		at, ok := g.NextDeadline()
-		if !ok || at.After(end) {
-			time.Sleep(time.Until(end))
-			ghSettle(t, g)
-			return
-		}
-		time.Sleep(time.Until(at))
-	}
-}
 
 // ghCfg is a member config with no backoff, so that restarts are at once.
 func ghCfg() Config { return Config{Backoff: Backoff{NoDelay: true}} }

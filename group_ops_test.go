@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 // ghNotifySocket listens on a real unix datagram socket and points
@@ -150,25 +152,25 @@ func TestGroupSnapshot(t *testing.T) {
 		assert.False(t, ok)
 		assert.Equal(t, time.Second, g.Pulse())
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		first := g.Snapshot()
 		require.NotNil(t, first)
 		assert.Equal(t, GroupRunning, first.State)
 		assert.Equal(t, time.Now(), g.LastAdvance())
 
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Same(t, first, g.Snapshot(), "nothing changed: nothing published")
 		l.end("a", errGH)
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Same(t, first, g.Snapshot(), "within SnapshotInterval the old one stands")
-		ghWait(t, g, time.Second)
+		looptest.Wait(t, g, time.Second)
 		next := g.Snapshot()
 		assert.NotSame(t, first, next)
 		assert.Equal(t, uint64(2), next.Members[0].Slot.Attempt)
 		assert.Equal(t, uint64(1), first.Members[0].Slot.Attempt, "a published record never changes")
 		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = g.Snapshot() }))
 		quiet := g.Snapshot()
-		ghWait(t, g, g.Pulse())
+		looptest.Wait(t, g, g.Pulse())
 		assert.NotSame(t, quiet, g.Snapshot(), "republished once a pulse, for what changes without events")
 		since, ok := g.SinceAdvance(time.Now())
 		require.True(t, ok)
@@ -177,7 +179,7 @@ func TestGroupSnapshot(t *testing.T) {
 		since, _ = g.SinceAdvance(time.Now())
 		assert.Equal(t, 2500*time.Millisecond, since)
 		g.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, GroupStopped, g.Snapshot().State, "the final state is always published")
 	})
 }
@@ -191,19 +193,19 @@ func TestGroupNoSnapshots(t *testing.T) {
 		l := newGHLog(t)
 		g := ghGroup(t, l, "app", GroupConfig{SnapshotInterval: NoSnapshots}, "a", "b")
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Nil(t, g.Snapshot())
 		at, ok := g.NextDeadline()
 		require.True(t, ok, "the pulse")
 		assert.Equal(t, time.Now().Add(g.Pulse()), at, "idle: nothing due before the pulse")
 		l.end("a", errGH)
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, uint64(2), g.Record(time.Now()).Members[0].Slot.Attempt, "Record still works")
 		at, _ = g.NextDeadline()
 		assert.Equal(t, time.Now().Add(g.Pulse()), at)
 		assert.Nil(t, g.Snapshot())
 		g.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.True(t, g.Finished())
 		assert.Nil(t, g.Snapshot())
 	})
@@ -219,13 +221,13 @@ func TestGroupCommands(t *testing.T) {
 		sub := ghSub(t, l, "jobs", GroupConfig{}, "x")
 		require.NoError(t, root.AddGroup(sub))
 		require.NoError(t, root.Start(t.Context(), time.Now()))
-		ghSettle(t, root)
+		looptest.Settle(t, root)
 		l.take()
 		do := func(c Command) CommandRecord {
 			t.Helper()
 			done, err := root.Submit(c)
 			require.NoError(t, err)
-			ghSettle(t, root)
+			looptest.Settle(t, root)
 			select {
 			case r := <-done:
 				return r
@@ -285,7 +287,7 @@ func TestGroupCommands(t *testing.T) {
 			_, err := root.Submit(bad)
 			assert.ErrorIs(t, err, ErrInvalidCommand, "%+v", bad)
 		}
-		ghSettle(t, root)
+		looptest.Settle(t, root)
 		assert.Equal(t, before.Members, root.Record(time.Now()).Members, "refused commands change nothing")
 
 		r = do(who(CommandShutdown, "/app"))
@@ -309,7 +311,7 @@ func TestGroupCommandQueueFull(t *testing.T) {
 		l := newGHLog(t)
 		g := ghGroup(t, l, "app", GroupConfig{}, "a")
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		c := Command{Op: CommandRestart, Path: "/app/a", Requester: "bot", Reason: "load test"}
 		var dones []<-chan CommandRecord
 		for range CommandQueueSize {
@@ -319,7 +321,7 @@ func TestGroupCommandQueueFull(t *testing.T) {
 		}
 		_, err := g.Submit(c)
 		require.ErrorIs(t, err, ErrCommandQueueFull)
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		for _, d := range dones {
 			r := <-d
 			if r.Err != nil {
@@ -329,7 +331,7 @@ func TestGroupCommandQueueFull(t *testing.T) {
 		_, err = g.Submit(c)
 		require.NoError(t, err, "the loop took the queue")
 		g.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 	})
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 // ghSnapshot is one named record of the group golden scenario.
@@ -44,15 +46,15 @@ func ghGoldenScenario(t *testing.T) []ghSnapshot {
 		snaps = append(snaps, ghSnapshot{State: state, Record: root.Record(time.Now())})
 	}
 	require.NoError(t, root.Start(t.Context(), time.Now()))
-	ghWait(t, root, time.Second)
+	looptest.Wait(t, root, time.Second)
 	snap("running")
 	l.end("api", errGH)
-	ghSettle(t, root)
+	looptest.Settle(t, root)
 	snap("restarting")
-	ghWait(t, root, time.Second)
+	looptest.Wait(t, root, time.Second)
 	snap("restarted")
 	root.Shutdown(time.Now())
-	ghSettle(t, root)
+	looptest.Settle(t, root)
 	snap("stopped")
 	return snaps
 }

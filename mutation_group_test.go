@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 // Tests that kill group mutants gremlins found alive or never ran (see
@@ -29,7 +31,7 @@ func TestMutationNestedPathsBuiltBottomUp(t *testing.T) {
 		require.NoError(t, root.AddGroup(mid))
 		assert.Equal(t, "/app/mid/leaf", leaf.Path())
 		require.NoError(t, root.Start(t.Context(), time.Now()))
-		ghSettle(t, root)
+		looptest.Settle(t, root)
 		assert.Equal(t, []string{"start u", "start v", "start w"}, l.take(), "the leaf's start reaches the root's listener")
 		assert.Equal(t, "/app/mid/leaf/w", leaf.Slot("w").Record(time.Now()).Path)
 		assert.Equal(t, "/app/mid/v", mid.Slot("v").Record(time.Now()).Path)
@@ -39,7 +41,7 @@ func TestMutationNestedPathsBuiltBottomUp(t *testing.T) {
 		}
 		assert.Equal(t, []string{"/app/u", "/app/mid/v", "/app/mid/leaf/w"}, paths)
 		root.Shutdown(time.Now())
-		ghSettle(t, root)
+		looptest.Settle(t, root)
 	})
 }
 
@@ -64,18 +66,18 @@ func TestMutationNestedGroupEndsDuringParentShutdown(t *testing.T) {
 		_, err = root.Add("stuck", l.childWith("stuck", false, true), stuck)
 		require.NoError(t, err)
 		require.NoError(t, root.Start(t.Context(), time.Now()))
-		ghSettle(t, root)
+		looptest.Settle(t, root)
 		assert.Equal(t, []string{"start import", "start stuck"}, l.take())
 
 		root.Shutdown(time.Now())
-		ghSettle(t, root)
+		looptest.Settle(t, root)
 		assert.Equal(t, GroupShuttingDown, root.State(), "stuck ignores its cancellation")
 		l.end("import", nil)
-		ghSettle(t, root)
+		looptest.Settle(t, root)
 		assert.Equal(t, []string{"done import"}, l.take(), "no restart of batch during the shutdown")
 		assert.Equal(t, GroupStopped, sub.State())
 
-		ghWait(t, root, 4*time.Second)
+		looptest.Wait(t, root, 4*time.Second)
 		assert.True(t, root.Finished())
 		assert.Equal(t, GroupStopped, root.State())
 		assert.NoError(t, root.Err())
@@ -110,18 +112,18 @@ func TestMutationStartWaitsThroughBackoff(t *testing.T) {
 		_, err = g.Add("api", l.child("api"), ghCfg())
 		require.NoError(t, err)
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghWait(t, g, 500*time.Millisecond)
+		looptest.Wait(t, g, 500*time.Millisecond)
 		assert.Equal(t, []string{"start db"}, l.take(), "api waits while db waits out its backoff")
 		assert.Equal(t, GroupStarting, g.State())
 		rec := g.Record(time.Now())
 		require.NotNil(t, rec.Members[0].Slot.NextRestartAt, "db is due to restart")
 		assert.True(t, rec.Members[1].Waiting)
 
-		ghWait(t, g, time.Second)
+		looptest.Wait(t, g, time.Second)
 		assert.Equal(t, []string{"start db", "start api"}, l.take())
 		assert.Equal(t, GroupRunning, g.State())
 		g.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 	})
 }
 
@@ -141,13 +143,13 @@ func TestMutationGroupLenAfterRemove(t *testing.T) {
 		l := newGHLog(t)
 		g := ghGroup(t, l, "app", GroupConfig{}, "a", "b", "c")
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		require.NoError(t, g.Remove("b", time.Now()))
 		assert.Equal(t, 3, g.Len(), "b counts while it stops")
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, 2, g.Len(), "b is gone")
 		g.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 	})
 }
 
@@ -165,17 +167,17 @@ func TestMutationSnapshotInterval(t *testing.T) {
 				l := newGHLog(t)
 				g := ghGroup(t, l, "app", GroupConfig{SnapshotInterval: tt.interval}, "a")
 				require.NoError(t, g.Start(t.Context(), time.Now()))
-				ghSettle(t, g)
+				looptest.Settle(t, g)
 				first := g.Snapshot()
 				require.NotNil(t, first)
 				l.end("a", errGH)
-				ghWait(t, g, tt.want/2)
+				looptest.Wait(t, g, tt.want/2)
 				assert.Same(t, first, g.Snapshot(), "within the interval the old snapshot stands")
-				ghWait(t, g, tt.want/2)
+				looptest.Wait(t, g, tt.want/2)
 				assert.NotSame(t, first, g.Snapshot(), "at the interval the change is published")
 				assert.Equal(t, uint64(2), g.Snapshot().Members[0].Slot.Attempt)
 				g.Shutdown(time.Now())
-				ghSettle(t, g)
+				looptest.Settle(t, g)
 			})
 		})
 	}
@@ -195,18 +197,18 @@ func TestMutationAllSignificantWaitsForBackoff(t *testing.T) {
 			require.NoError(t, err)
 		}
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		l.take()
 		l.end("s2", errGH)
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		require.NotNil(t, g.Slot("s2").Record(time.Now()).NextRestartAt, "s2 waits out its backoff")
 		l.end("s1", nil)
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, GroupRunning, g.State(), "s2 is to run again")
-		ghWait(t, g, 2*time.Second)
+		looptest.Wait(t, g, 2*time.Second)
 		assert.Equal(t, []string{"fail s2", "done s1", "start s2"}, l.take())
 		l.end("s2", nil)
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.True(t, g.Finished(), "both ended: the group shuts down")
 	})
 }
@@ -253,27 +255,27 @@ func TestMutationResumePassedOverWhileStarting(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, p.Pause(time.Now()))
 				require.NoError(t, g.Start(t.Context(), time.Now()))
-				ghSettle(t, g)
+				looptest.Settle(t, g)
 				assert.Equal(t, []string{"start x", "start db", "run db"}, l.take(), "p is passed over")
 				want := GroupStarting
 				if restarting {
 					ready <- struct{}{}
-					ghSettle(t, g)
+					looptest.Settle(t, g)
 					require.Equal(t, GroupRunning, g.State())
 					l.end("x", errGH) // one for all: stop db, x; start x, db
-					ghSettle(t, g)
+					looptest.Settle(t, g)
 					assert.Equal(t, []string{"fail x", "start x", "start db", "run db"}, l.take())
 					want = GroupRestarting
 				}
 				require.Equal(t, want, g.State(), "waiting for db's readiness")
 				require.NoError(t, p.Resume(time.Now()))
-				ghSettle(t, g)
+				looptest.Settle(t, g)
 				assert.Equal(t, []string{"start p"}, l.take(), "resumed: p starts at once")
 				ready <- struct{}{}
-				ghSettle(t, g)
+				looptest.Settle(t, g)
 				assert.Equal(t, GroupRunning, g.State())
 				g.Shutdown(time.Now())
-				ghSettle(t, g)
+				looptest.Settle(t, g)
 			})
 		})
 	}
@@ -287,7 +289,7 @@ func TestMutationQuietAdvanceKeepsSnapshot(t *testing.T) {
 		l := newGHLog(t)
 		g := ghGroup(t, l, "app", GroupConfig{SnapshotInterval: 100 * time.Millisecond, Pulse: 2 * time.Second}, "a")
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		first := g.Snapshot()
 		require.NotNil(t, first)
 		for range 3 {
@@ -299,7 +301,7 @@ func TestMutationQuietAdvanceKeepsSnapshot(t *testing.T) {
 		g.Advance(time.Now())
 		assert.NotSame(t, first, g.Snapshot(), "a pulse later it is published again")
 		g.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 	})
 }
 
@@ -318,20 +320,20 @@ func TestMutationRemoveDuringStartKeepsPlace(t *testing.T) {
 		_, err = g.Add("z", l.child("z"), ghCfg())
 		require.NoError(t, err)
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, []string{"start x", "start y", "start db", "run db"}, l.take())
 		require.NoError(t, g.Remove("x", time.Now()))
 		require.NoError(t, g.Remove("y", time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.ElementsMatch(t, []string{"stop x", "stop y"}, l.take())
 		assert.Equal(t, 2, g.Len())
 		assert.Equal(t, GroupStarting, g.State())
 		ready <- struct{}{}
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, []string{"start z"}, l.take(), "the start goes on with z")
 		assert.Equal(t, GroupRunning, g.State())
 		g.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 	})
 }
 
@@ -350,10 +352,10 @@ func TestMutationOneAdvanceServesEveryDueDeadline(t *testing.T) {
 			require.NoError(t, err)
 		}
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		l.end("a", errGH)
 		l.end("b", errGH)
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.ElementsMatch(t, []string{"start a", "start b", "fail a", "fail b"}, l.take())
 		ra, rb := g.Slot("a").Record(time.Now()).NextRestartAt, g.Slot("b").Record(time.Now()).NextRestartAt
 		require.NotNil(t, ra)
@@ -363,7 +365,7 @@ func TestMutationOneAdvanceServesEveryDueDeadline(t *testing.T) {
 		g.Advance(time.Now())
 		assert.ElementsMatch(t, []string{"start a", "start b"}, l.take(), "both backoffs ended: both restart")
 		g.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 	})
 }
 
@@ -409,24 +411,24 @@ func TestMutationStartWaitsForPendingRestart(t *testing.T) {
 		_, err = g.Add("api", l.child("api"), ghCfg())
 		require.NoError(t, err)
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, []string{"start o", "start db"}, l.take())
 
 		d, err := db.Restart(time.Now())
 		require.NoError(t, err)
 		require.Equal(t, FenceQueuedAfterStop, d)
 		other.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		require.True(t, collected)
 		assert.Equal(t, []string{"stop o", "start db"}, l.take(), "db restarted; api still waits for it")
 		assert.Equal(t, GroupStarting, g.State())
 
 		ready <- struct{}{}
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, []string{"start api"}, l.take(), "db's new attempt is ready: api starts")
 		assert.Equal(t, GroupRunning, g.State())
 		g.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 	})
 }
 
@@ -441,23 +443,23 @@ func TestMutationCompactsGoneMembers(t *testing.T) {
 		l := newGHLog(t)
 		g := ghGroup(t, l, "app", GroupConfig{Strategy: RestForOne}, "a", "b", "c", "d")
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		l.take()
 		require.NoError(t, g.Remove("a", time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, 3, g.Len())
 		assert.Len(t, g.members, 4, "one entry of four gone: no pass over the list for it")
 		require.NoError(t, g.Remove("b", time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, 2, g.Len())
 		assert.Len(t, g.members, 2, "half the entries gone: dropped")
 		assert.ElementsMatch(t, []string{"stop a", "stop b"}, l.take())
 
 		l.end("c", errGH)
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		assert.Equal(t, []string{"fail c", "stop d", "start c", "start d"}, l.take())
 		g.Shutdown(time.Now())
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 	})
 }
 
@@ -511,7 +513,7 @@ func TestMutationRestartStopsMemberWhoseExitIsQueued(t *testing.T) {
 			require.NoError(t, err)
 		}
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		require.Equal(t, GroupRunning, g.State())
 		close(fail)
 		synctest.Wait()
@@ -526,20 +528,14 @@ func TestMutationRestartStopsMemberWhoseExitIsQueued(t *testing.T) {
 			}
 		}
 		assert.Equal(t, n, collected, "every returned member's exit collected in that one Advance")
-		for i := 0; i < 4*n && g.State() != GroupRunning; i++ {
-			g.Advance(time.Now())
-			synctest.Wait()
-		}
+		looptest.Settle(t, g)
 		assert.Equal(t, GroupRunning, g.State(), "the restart finished")
 		assert.Equal(t, uint64(1), g.Record(time.Now()).Restarts, "one restart for the storm")
 		for id, attempts := range ghAttempts(g) {
 			assert.Equal(t, uint64(2), attempts, "%s ran again once", id)
 		}
 		g.Shutdown(time.Now())
-		for i := 0; i < 4*n && !g.Finished(); i++ {
-			synctest.Wait()
-			g.Advance(time.Now())
-		}
+		looptest.Settle(t, g)
 		assert.True(t, g.Finished())
 	})
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 // Tests that kill slot mutants gremlins found alive (see RELIABILITY.md,
@@ -52,16 +54,16 @@ func TestMutationGroupShutdownDropsPendingRestart(t *testing.T) {
 		s, err := g.Add("a", l.childWith("a", false, true), ghCfg())
 		require.NoError(t, err)
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		d, err := s.Restart(time.Now())
 		require.NoError(t, err)
 		require.Equal(t, FenceQueuedAfterStop, d)
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		require.NotNil(t, s.Record(time.Now()).PendingRestart)
 		g.Shutdown(time.Now())
 		assert.Nil(t, s.Record(time.Now()).PendingRestart, "the shutdown dropped the restart")
 		l.free()
-		ghWait(t, g, time.Second)
+		looptest.Wait(t, g, time.Second)
 		assert.True(t, g.Finished())
 		assert.Equal(t, []string{"start a", "stop a"}, l.take(), "no new generation")
 	})
@@ -119,7 +121,7 @@ func TestMutationReadyNobodyWaitsForDoesNotWake(t *testing.T) {
 				_, err = g.Add("a", child, cfg)
 				require.NoError(t, err)
 				require.NoError(t, g.Start(t.Context(), time.Now()))
-				ghSettle(t, g)
+				looptest.Settle(t, g)
 				close(say)
 				synctest.Wait()
 				select {
@@ -129,7 +131,7 @@ func TestMutationReadyNobodyWaitsForDoesNotWake(t *testing.T) {
 					assert.False(t, tt.wakes, "Wake did not receive for the Ready the start waits for")
 				}
 				g.Shutdown(time.Now())
-				ghWait(t, g, time.Second)
+				looptest.Wait(t, g, time.Second)
 				require.True(t, g.Finished())
 			})
 		})

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 // Tree soak settings. Like TestSoak, TestSoakTree runs only with
@@ -657,21 +659,21 @@ func TestSoakTreeBugRestartDuringShutdown(t *testing.T) {
 		bs, err := g.Add("b", b, Config{StopTimeout: time.Second})
 		require.NoError(t, err)
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 
 		g.Shutdown(time.Now())
-		ghSettle(t, g) // b stopped; the walk waits for a
+		looptest.Settle(t, g) // b stopped; the walk waits for a
 		require.Equal(t, GroupShuttingDown, g.State())
 		require.False(t, bs.Record(time.Now()).Active, "the walk stopped b")
 
 		done, err := g.Submit(Command{Op: CommandRestart, Path: "/app/b", Requester: "soak", Reason: "repro"})
 		require.NoError(t, err)
-		ghSettle(t, g)
+		looptest.Settle(t, g)
 		r := <-done
 		assert.ErrorIs(t, r.Err, ErrCommandRefused, "a frozen slot refuses an operator start, as Resume does")
 		assert.Equal(t, uint64(1), bs.Record(time.Now()).Attempt, "nothing starts in a group shutting down")
 
-		ghWait(t, g, 3*time.Second) // a is abandoned; the shutdown finishes
+		looptest.Wait(t, g, 3*time.Second) // a is abandoned; the shutdown finishes
 		require.True(t, g.Finished())
 		assert.False(t, bs.Record(time.Now()).Active, "Finished: every member stopped")
 	})
@@ -905,12 +907,12 @@ func TestSoakTreeBugResumeAfterGroupRestart(t *testing.T) {
 		sub := ghSub(t, l, "jobs", GroupConfig{}, "x", "y")
 		require.NoError(t, root.AddGroup(sub))
 		require.NoError(t, root.Start(t.Context(), time.Now()))
-		ghSettle(t, root)
+		looptest.Settle(t, root)
 		do := func(op CommandOp, path string) CommandRecord {
 			t.Helper()
 			done, err := root.Submit(Command{Op: op, Path: path, Requester: "soak", Reason: "repro"})
 			require.NoError(t, err)
-			ghSettle(t, root)
+			looptest.Settle(t, root)
 			return <-done
 		}
 		require.NoError(t, do(CommandQuarantine, "/app/jobs/x").Err)
@@ -924,7 +926,7 @@ func TestSoakTreeBugResumeAfterGroupRestart(t *testing.T) {
 		assert.Equal(t, OperationActive, x.Operation())
 		assert.True(t, x.Record(time.Now()).Active, "it runs again")
 		root.Shutdown(time.Now())
-		ghSettle(t, root)
+		looptest.Settle(t, root)
 	})
 }
 

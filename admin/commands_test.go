@@ -14,6 +14,8 @@ import (
 	sv "github.com/childslot/supervisor"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 // digest is what a refused request must not change: each slot's operation,
@@ -206,7 +208,7 @@ func TestCommandQueueFullAndTimeout(t *testing.T) {
 		assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 		assert.Equal(t, "1", w.Header().Get("Retry-After"))
 		assert.Contains(t, decode[errorBody](t, w).Error, "command queue full")
-		settle(t, g)
+		looptest.Settle(t, g)
 	})
 }
 

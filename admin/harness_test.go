@@ -15,6 +15,8 @@ import (
 
 	sv "github.com/childslot/supervisor"
 	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 // kids drives the children of a test tree from the test: each runs until
@@ -116,7 +118,7 @@ func stop(t *testing.T, g *sv.Group) {
 	t.Helper()
 	g.Shutdown(time.Now())
 	for range 100 {
-		settle(t, g)
+		looptest.Settle(t, g)
 		if g.Finished() {
 			return
 		}
@@ -125,34 +127,13 @@ func stop(t *testing.T, g *sv.Group) {
 	require.FailNow(t, "the tree never finished")
 }
 
-// settle lets the children run and advances g until nothing is due now.
-func settle(t *testing.T, g *sv.Group) {
-	t.Helper()
-	for range 1000 {
-		synctest.Wait()
-		now := time.Now()
-		g.Advance(now)
-		synctest.Wait()
-		select {
-		case <-g.Wake():
-			continue
-		default:
-		}
-		if at, ok := g.NextDeadline(); ok && !at.After(now) {
-			continue
-		}
-		return
-	}
-	require.FailNow(t, "the tree never settled")
-}
-
 // fresh settles g and waits out the snapshot interval, so that its
 // Snapshot shows everything settled.
 func fresh(t *testing.T, g *sv.Group) {
 	t.Helper()
-	settle(t, g)
+	looptest.Settle(t, g)
 	time.Sleep(testInterval)
-	settle(t, g)
+	looptest.Settle(t, g)
 }
 
 // runLoop runs g.Run in the background until the test ends.

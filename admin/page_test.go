@@ -11,6 +11,8 @@ import (
 	sv "github.com/childslot/supervisor"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 var nonceRE = regexp.MustCompile(`script-src 'nonce-([A-Z2-7]+)'; style-src 'nonce-([A-Z2-7]+)'`)
@@ -46,7 +48,7 @@ func TestPage(t *testing.T) {
 		done, err := g.Submit(sv.Command{Op: sv.CommandQuarantine, Path: "/app/api", Requester: "bob",
 			Reason: `<img src=x onerror=alert(1)>`})
 		require.NoError(t, err)
-		settle(t, g)
+		looptest.Settle(t, g)
 		require.NoError(t, (<-done).Err)
 		fresh(t, g)
 

@@ -11,6 +11,8 @@ import (
 	sv "github.com/childslot/supervisor"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 func TestLivez(t *testing.T) {
@@ -135,7 +137,7 @@ func TestReadyz(t *testing.T) {
 			t.Helper()
 			done, err := g.Submit(sv.Command{Op: op, Path: path, Requester: "test", Reason: reason})
 			require.NoError(t, err)
-			settle(t, g)
+			looptest.Settle(t, g)
 			require.NoError(t, (<-done).Err)
 		}
 
@@ -179,7 +181,7 @@ func TestReadyz(t *testing.T) {
 		check()
 
 		g.Shutdown(time.Now())
-		settle(t, g)
+		looptest.Settle(t, g)
 		check(notReady{"/app", "loop not live", "the tree has ended"}, notReady{"/app", "stopped", "shutdown requested"})
 	})
 }
@@ -323,13 +325,6 @@ func TestLivezBacklog(t *testing.T) {
 		l = livez()
 		assert.Equal(t, backlog{}, l.Backlog, "caught up")
 		assert.NotContains(t, liveText(l), "behind")
-		// The ordered shutdown stops one member per exit: more rounds than
-		// settle's bound.
-		g.Shutdown(time.Now())
-		for i := 0; i < 10*n && !g.Finished(); i++ {
-			synctest.Wait()
-			g.Advance(time.Now())
-		}
-		assert.True(t, g.Finished())
+		stop(t, g)
 	})
 }

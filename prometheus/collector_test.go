@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 // TestCollectorLint checks every name, type and help string against the
@@ -27,14 +29,14 @@ func TestCollectorLint(t *testing.T) {
 		app := storyTree(t, s)
 		c := supervisorprom.NewCollector(app, supervisorprom.Config{})
 		require.NoError(t, app.Start(t.Context(), time.Now()))
-		settle(t, app)
+		looptest.Settle(t, app)
 		problems, err := testutil.CollectAndLint(c)
 		require.NoError(t, err)
 		assert.Empty(t, problems)
 		assert.Equal(t, 15, countDescs(c), "every family described")
 		assert.Len(t, familyNames(t, c), 15, "and every one collected")
 		app.Shutdown(time.Now())
-		wait(t, app, time.Second)
+		looptest.Wait(t, app, time.Second)
 	})
 }
 
@@ -112,10 +114,10 @@ func TestCollectorConfig(t *testing.T) {
 				_, err = g.Add("db", s.child("db", false), memberCfg())
 				require.NoError(t, err)
 				require.NoError(t, g.Start(t.Context(), time.Now()))
-				settle(t, g)
+				looptest.Settle(t, g)
 				defer func() {
 					g.Shutdown(time.Now())
-					settle(t, g)
+					looptest.Settle(t, g)
 				}()
 				c := supervisorprom.NewCollector(g, tt.cfg)
 				err = prometheus.NewPedanticRegistry().Register(c)
@@ -166,11 +168,11 @@ func TestCollectorFailedGroup(t *testing.T) {
 		}
 		c := supervisorprom.NewCollector(app, supervisorprom.Config{})
 		require.NoError(t, app.Start(t.Context(), time.Now()))
-		settle(t, app)
+		looptest.Settle(t, app)
 		s.end("api", errFail)
-		settle(t, app)
+		looptest.Settle(t, app)
 		s.end("api", errFail) // the second restart in the minute: refused
-		wait(t, app, time.Second)
+		looptest.Wait(t, app, time.Second)
 		require.ErrorIs(t, app.Err(), supervisor.ErrGroupFailed)
 		compare(t, c, `
 # HELP supervisor_group_intensity_limit Restarts the group's restart intensity allows within its period; one more fails the group. Absent when the intensity is off.
@@ -212,10 +214,10 @@ func TestCollectorRemovedMember(t *testing.T) {
 		}
 		c := supervisorprom.NewCollector(app, supervisorprom.Config{})
 		require.NoError(t, app.Start(t.Context(), time.Now()))
-		settle(t, app)
+		looptest.Settle(t, app)
 		assert.Equal(t, 2, testutil.CollectAndCount(c, "supervisor_member_up"))
 		require.NoError(t, app.Remove("api", time.Now()))
-		wait(t, app, time.Second)
+		looptest.Wait(t, app, time.Second)
 		compare(t, c, `
 # HELP supervisor_group_members Members of the group: its slots, and its nested groups counted once each.
 # TYPE supervisor_group_members gauge
@@ -226,7 +228,7 @@ supervisor_member_up{path="/app/db"} 1
 `, "supervisor_group_members", "supervisor_member_up")
 		assert.Equal(t, 7, testutil.CollectAndCount(c, "supervisor_member_exits_total"), "db's seven kinds, api's gone")
 		app.Shutdown(time.Now())
-		wait(t, app, time.Second)
+		looptest.Wait(t, app, time.Second)
 	})
 }
 
@@ -245,12 +247,12 @@ func TestCollectorEnumsComplete(t *testing.T) {
 		_, err = g.Add("db", newScript(t).child("db", false), memberCfg())
 		require.NoError(t, err)
 		require.NoError(t, g.Start(t.Context(), time.Now()))
-		settle(t, g)
+		looptest.Settle(t, g)
 		c := supervisorprom.NewCollector(g, supervisorprom.Config{})
 		assert.Equal(t, int(supervisor.GroupFailed)+1, testutil.CollectAndCount(c, "supervisor_group_state"))
 		assert.Equal(t, int(supervisor.Abandoned), testutil.CollectAndCount(c, "supervisor_member_exits_total"))
 		g.Shutdown(time.Now())
-		settle(t, g)
+		looptest.Settle(t, g)
 	})
 }
 
@@ -379,7 +381,7 @@ func TestCollectorBacklog(t *testing.T) {
 		g.Advance(t0.Add(4 * time.Second))
 		check(0, 0, "0", "caught up")
 		g.Shutdown(time.Now())
-		wait(t, g, time.Second)
+		looptest.Wait(t, g, time.Second)
 	})
 }
 

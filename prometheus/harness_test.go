@@ -5,11 +5,8 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"testing/synctest"
-	"time"
 
 	"github.com/childslot/supervisor"
-	"github.com/stretchr/testify/require"
 )
 
 // errFail makes a scripted child return an error; errPanic makes it panic.
@@ -69,44 +66,6 @@ func (s *script) child(id string, stubborn bool) supervisor.ChildFunc {
 			}
 			return err
 		}
-	}
-}
-
-// settle lets the children run and advances g until nothing is due now.
-func settle(t *testing.T, g *supervisor.Group) {
-	t.Helper()
-	for range 10000 {
-		synctest.Wait()
-		now := time.Now()
-		g.Advance(now)
-		synctest.Wait()
-		select {
-		case <-g.Wake():
-			continue
-		default:
-		}
-		if at, ok := g.NextDeadline(); ok && !at.After(now) {
-			continue
-		}
-		return
-	}
-	require.FailNow(t, "the tree never settled")
-}
-
-// wait lets fake time pass by d, serving every deadline on the way: a
-// snapshot held back by SnapshotInterval is published too.
-func wait(t *testing.T, g *supervisor.Group, d time.Duration) {
-	t.Helper()
-	end := time.Now().Add(d)
-	for {
-		settle(t, g)
-		at, ok := g.NextDeadline()
-		if !ok || at.After(end) {
-			time.Sleep(time.Until(end))
-			settle(t, g)
-			return
-		}
-		time.Sleep(time.Until(at))
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden expositions in testdata/")
@@ -141,7 +143,7 @@ func TestCollectorStory(t *testing.T) {
 		assert.Zero(t, testutil.CollectAndCount(c), "no snapshot before the first Advance: nothing")
 
 		require.NoError(t, app.Start(t.Context(), time.Now()))
-		settle(t, app)
+		looptest.Settle(t, app)
 		golden(t, c, "started.prom")
 
 		// api fails twice and is restarted each time; cron panics (restart,
@@ -153,14 +155,14 @@ func TestCollectorStory(t *testing.T) {
 			err error
 		}{{"api", errFail}, {"api", errFail}, {"cron", errPanic}, {"cron", errFail}, {"y", errFail}} {
 			s.end(step.id, step.err)
-			settle(t, app)
+			looptest.Settle(t, app)
 		}
-		wait(t, app, 5*time.Second)
+		looptest.Wait(t, app, 5*time.Second)
 		golden(t, c, "story.prom")
 		checkAbandoned(t, c, storyPaths...)
 
 		s.free() // x's abandoned attempt returns at last: a stale report
-		wait(t, app, time.Second)
+		looptest.Wait(t, app, time.Second)
 		compare(t, c, `
 # HELP supervisor_member_abandoned_running Abandoned attempts of the member slot (which ignored cancellation past their stop timeout) whose goroutine has not been seen to return yet.
 # TYPE supervisor_member_abandoned_running gauge
@@ -182,7 +184,7 @@ supervisor_member_stale_reports_total{path="/app/jobs/y"} 0
 		// An operator's Restart of db: a cancelled exit, no restart counted.
 		_, err := app.Slot("db").Restart(time.Now())
 		require.NoError(t, err)
-		wait(t, app, time.Second)
+		looptest.Wait(t, app, time.Second)
 		v := values(t, c)
 		assert.Equal(t, 1.0, v[`supervisor_member_exits_total{kind="cancelled",path="/app/db"}`])
 		assert.Equal(t, 0.0, v[`supervisor_member_restarts_total{path="/app/db"}`])
@@ -193,7 +195,7 @@ supervisor_member_stale_reports_total{path="/app/jobs/y"} 0
 		// An operator's Resume of cron: out of quarantine and up, no
 		// restart counted.
 		require.NoError(t, app.Slot("cron").Resume(time.Now()))
-		wait(t, app, time.Second)
+		looptest.Wait(t, app, time.Second)
 		v = values(t, c)
 		assert.Equal(t, 0.0, v[`supervisor_member_quarantined{path="/app/cron"}`])
 		assert.Equal(t, 1.0, v[`supervisor_member_up{path="/app/cron"}`])
@@ -202,7 +204,7 @@ supervisor_member_stale_reports_total{path="/app/jobs/y"} 0
 		// A quiet tree republishes its snapshot once a pulse, so its
 		// restarts leave the intensity's period in the metrics too.
 		before := app.Snapshot()
-		wait(t, app, 2*time.Minute)
+		looptest.Wait(t, app, 2*time.Minute)
 		require.NotSame(t, before, app.Snapshot(), "republished once a pulse")
 		compare(t, c, `
 # HELP supervisor_group_intensity_used Restarts counted against the group's restart intensity within its period: as of the latest snapshot, and 0 once a whole period has passed since the last of them. Absent when the intensity is off.
@@ -214,7 +216,7 @@ supervisor_last_advance_timestamp_seconds{path="/app"} 946684928
 `, "supervisor_group_intensity_used", "supervisor_last_advance_timestamp_seconds")
 
 		app.Shutdown(time.Now())
-		wait(t, app, time.Second)
+		looptest.Wait(t, app, time.Second)
 		require.True(t, app.Finished())
 		compare(t, c, `
 # HELP supervisor_group_state The group's state: 1 for the current one, 0 for the others (idle, starting, running, restarting, shutting_down, stopped, failed).
