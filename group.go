@@ -97,8 +97,9 @@ const NoIntensity = -1
 
 // NoSnapshots turns a tree's published snapshots off, as a root's
 // GroupConfig.SnapshotInterval: Snapshot returns nil, and the loop never
-// builds one. Record, on the loop's goroutine, still works. The admin handler and
-// the Prometheus collector read snapshots: they report nothing without.
+// builds one. Record, on the loop's goroutine, still works. The admin
+// handler and the Prometheus collector read snapshots: they report nothing
+// without.
 const NoSnapshots time.Duration = -1
 
 // Defaults of the zero GroupConfig fields.

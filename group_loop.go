@@ -39,8 +39,8 @@ type tree struct {
 	// next Advance, which NextDeadline then asks for at once.
 	visits int
 	more   bool
-	// How far behind the latest Advance left the loop (see Backlog).
-	backExits   atomic.Int64
+	// How far behind the latest Advance left the loop (see Backlog; the
+	// exits queued are the queue's own count).
 	backOverdue atomic.Int64
 	backStarts  atomic.Int64
 }
@@ -77,9 +77,9 @@ func (t *tree) busyAdd(g *Group) {
 // Advance after it reach at most 1,024 members, so that a large tree starts
 // over several Advances, each at its own now, with exits and deadlines
 // served between them (NextDeadline asks for the next at once); the group
-// reports EventGroupStarted, and State GroupRunning, once all have started. ctx gives the
-// members' contexts their values, never its cancellation: the children's
-// contexts are the group's, and the caller ends the tree by
+// reports EventGroupStarted, and State GroupRunning, once all have started.
+// ctx gives the members' contexts their values, never its cancellation:
+// the children's contexts are the group's, and the caller ends the tree by
 // [Group.Shutdown], or [Group.Run] does when its ctx ends, so that the
 // caller's cancellation never reaches all children at once.
 //
@@ -300,12 +300,14 @@ func (g *Group) Snapshot() *GroupRecord {
 }
 
 // Backlog is how far behind its own work a tree's loop is: what its latest
-// Advance, bounded to a batch of each kind, left for the next. A loop that
+// Advance, bounded to a batch of each kind, left for the next, and the
+// exits queued since. A loop that
 // keeps up shows zeros; in a storm the figures say how far behind it fell
 // and how fast it catches up, rather than leaving it to be guessed from
 // children's timeouts.
 type Backlog struct {
-	// Exits counts the member slots whose exits wait to be collected.
+	// Exits counts the member slots whose exits wait to be collected, as
+	// the tree's queue holds them now.
 	Exits int
 	// Overdue is how long the earliest deadline left unserved (a restart
 	// after its backoff, a stop or liveness deadline) had been due at that
@@ -315,9 +317,9 @@ type Backlog struct {
 	Starts int
 }
 
-// storeBacklog publishes, at the end of an Advance at now, what it left.
+// storeBacklog publishes, at the end of an Advance at now, the deadlines
+// and starts it left.
 func (t *tree) storeBacklog(now time.Time) {
-	t.backExits.Store(int64(t.q.Len()))
 	var overdue time.Duration
 	if _, at, ok := t.sched.Next(); ok && at.Before(now) {
 		overdue = now.Sub(at)
@@ -332,16 +334,17 @@ func (t *tree) storeBacklog(now time.Time) {
 	t.backStarts.Store(int64(starts))
 }
 
-// Backlog returns what the tree's latest Advance left for the next (each
-// figure as that Advance stored it): zeros before the first. It is safe to
-// call from any goroutine.
+// Backlog returns what the tree's latest Advance left for the next (the
+// overdue deadline and the starts as that Advance stored them, the exits
+// as queued now): zeros before the first. It is safe to call from any
+// goroutine.
 func (g *Group) Backlog() Backlog {
 	if !g.valid() {
 		return Backlog{}
 	}
 	t := g.t
 	return Backlog{
-		Exits:   int(t.backExits.Load()),
+		Exits:   t.q.Len(),
 		Overdue: time.Duration(t.backOverdue.Load()),
 		Starts:  int(t.backStarts.Load()),
 	}
