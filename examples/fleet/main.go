@@ -175,11 +175,13 @@ type fleet struct {
 
 // newFleet builds the group of o.n slots; cancel ends the run.
 func newFleet(o options, cancel context.CancelCauseFunc) (*fleet, error) {
-	f := &fleet{st: &stats{}, late: newLateness(o.n)}
+	f := &fleet{st: &stats{}}
 	fn, cfg := child, config()
 	if o.storm {
 		f.sm = newStorm(o.n)
 		fn, cfg, f.late = f.sm.child, f.sm.config(), f.sm.late
+	} else {
+		f.late = newLateness(o.n)
 	}
 	onEvent := func(e supervisor.Event) {
 		f.st.record(e)

@@ -28,9 +28,8 @@ type storm struct {
 	failed atomic.Int64                  // children the storm failed
 	on     atomic.Bool                   // from the storm until it has drained
 
-	// Written by the driver before the storm; read after Run returns.
+	// Written by the driver; read after Run returns.
 	parkedMem runtime.MemStats // every child parked
-	began     time.Time        // when the gate closed
 	drainWall time.Duration    // from the storm until every child parked again
 	drainCPU  time.Duration    // the process's CPU time over the same span
 	drained   bool
@@ -102,7 +101,7 @@ func (s *storm) drive(ctx context.Context, cancel context.CancelCauseFunc, g *su
 
 	cpu, _ := cpuTime()
 	s.on.Store(true)
-	s.began = time.Now()
+	began := time.Now()
 	old := s.gate.Load()
 	fresh := make(chan struct{})
 	s.gate.Store(&fresh) // restarted children park on the new gate
@@ -116,7 +115,7 @@ func (s *storm) drive(ctx context.Context, cancel context.CancelCauseFunc, g *su
 	if !wait(drainedNow) {
 		return
 	}
-	s.drainWall = time.Since(s.began)
+	s.drainWall = time.Since(began)
 	cpuEnd, _ := cpuTime()
 	s.drainCPU = cpuEnd - cpu
 	s.on.Store(false)
