@@ -226,15 +226,23 @@ func (h *fgHarness) checkCancels(what string) {
 	seen := h.cancels
 	h.cancels = nil
 	h.mu.Unlock()
-	refs := make([]fgRef, len(seen))
-	for i, c := range seen {
-		refs[i] = c.ref
+	refs := make([]fgRef, 0, len(seen))
+	for _, c := range seen {
+		if c.started == "" {
+			refs = append(refs, c.ref)
+		}
 	}
 	require.Equal(t, fgByGroup(h.model.TakeCancels()), fgByGroup(refs),
 		"the cancellations each group's children saw, after %s; steps %v", what, h.steps)
 	pos := fgPositions(h.prev)
-	last := map[string]int{}
+	last := map[string]int{} // each group's walk so far: the position it stopped last
 	for _, c := range seen {
+		if c.started != "" {
+			// The group started, or started a member, since its last
+			// stop: its next stops are a new reverse walk.
+			delete(last, c.started)
+			continue
+		}
 		if c.cause != causeGroupRestart && c.cause != causeGroupShutdown {
 			continue
 		}
@@ -325,24 +333,21 @@ func (h *fgHarness) checkNoRevival(rec GroupRecord, what string) {
 	})
 }
 
-// checkIntensity: a group that has not failed performed at most Intensity
-// restarts within any Period since its last start.
+// checkIntensity: each restart a group counted in the step was announced
+// by a group_restart event, and a group that has not failed performed at
+// most Intensity restarts within any Period since its last start.
 func (h *fgHarness) checkIntensity(rec GroupRecord, what string) {
 	prev := map[string]uint64{}
 	fgGroups(h.prev, func(r GroupRecord) { prev[r.Path] = r.Restarts })
 	now := h.mnow()
 	fgGroups(rec, func(r GroupRecord) {
+		require.Equal(h.t, r.Restarts-prev[r.Path], h.announced[r.Path],
+			"%s: a group_restart event for each restart counted, after %s; steps %v", r.Path, what, h.steps)
 		if r.Intensity == nil {
 			return
 		}
-		w := h.windows[r.Path]
-		for range r.Restarts - min(r.Restarts, prev[r.Path]) {
-			if !h.groupStarts[r.Path] {
-				w = append(w, now)
-			}
-		}
-		kept := w[:0]
-		for _, at := range w {
+		kept := h.windows[r.Path][:0]
+		for _, at := range h.windows[r.Path] {
 			if now-at < r.Intensity.Window {
 				kept = append(kept, at)
 			}
@@ -353,6 +358,7 @@ func (h *fgHarness) checkIntensity(rec GroupRecord, what string) {
 				r.Path, what, h.steps)
 		}
 	})
+	clear(h.announced)
 }
 
 func fgGroups(r GroupRecord, f func(GroupRecord)) {

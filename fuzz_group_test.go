@@ -91,10 +91,13 @@ var errFG = errors.New("fuzz group child failed")
 // fgRef names one attempt's child.
 type fgRef = groupmodel.ChildRef
 
-// fgCancel is a cancellation a child saw, with its cause.
+// fgCancel is a cancellation a child saw, with its cause, or, when
+// started is set, the mark that the group at that path may begin a new
+// walk (see markWalk).
 type fgCancel struct {
-	ref   fgRef
-	cause error
+	ref     fgRef
+	cause   error
+	started string
 }
 
 // fgHarness runs one FuzzGroup input inside a synctest bubble.
@@ -115,7 +118,8 @@ type fgHarness struct {
 
 	// What the root's listener saw, on the loop's goroutine.
 	starts      map[string]uint64          // started events per slot path
-	windows     map[string][]time.Duration // the group restarts since its last start, by path
+	windows     map[string][]time.Duration // when each group restarted since its last start, by path
+	announced   map[string]uint64          // group_restart events per group path in the step
 	groupStarts map[string]bool            // groups that reported group_started in the step
 
 	prev    GroupRecord       // the record before the step
@@ -128,7 +132,7 @@ func runFuzzGroup(t *testing.T, data []byte) {
 	h := &fgHarness{
 		t: t, groups: map[string]*Group{}, slots: map[string]*ChildSlot{},
 		children: map[fgRef]chan fgCmd{}, release: make(chan struct{}),
-		starts: map[string]uint64{}, windows: map[string][]time.Duration{},
+		starts: map[string]uint64{}, windows: map[string][]time.Duration{}, announced: map[string]uint64{},
 		groupStarts: map[string]bool{}, resumed: map[string]bool{}, cfgs: map[string]Config{},
 	}
 	defer func() {
@@ -338,7 +342,7 @@ func (h *fgHarness) child(path string) ChildFunc {
 			select {
 			case <-done:
 				h.mu.Lock()
-				h.cancels = append(h.cancels, fgCancel{ref, context.Cause(ctx)})
+				h.cancels = append(h.cancels, fgCancel{ref: ref, cause: context.Cause(ctx)})
 				h.mu.Unlock()
 				done = nil
 				if obey {
@@ -376,13 +380,32 @@ func (h *fgHarness) tell(ref fgRef, cmd fgCmd) {
 
 // onEvent is the root's listener.
 func (h *fgHarness) onEvent(e Event) {
+	println("TREE", e.Kind.String(), e.Path, e.Time.Sub(h.origin).String(), e.Reason)
 	switch e.Kind {
 	case EventStarted:
 		h.starts[e.Path]++
+		h.markWalk(fgParent(e.Path))
 	case EventGroupStarted:
 		h.groupStarts[e.Path] = true
 		h.windows[e.Path] = nil
+		h.markWalk(e.Path)
+	case EventGroupRestart:
+		// Stamped with the time the group decided, not the step's end:
+		// a step that sleeps spans a minute.
+		h.windows[e.Path] = append(h.windows[e.Path], e.Time.Sub(h.origin))
+		h.announced[e.Path]++
 	}
+}
+
+// markWalk notes, among the cancellations, that the group at path started
+// (again) or started a member: the stops that follow belong to a new walk,
+// since a walk stops its members before it starts any. A group whose
+// parent's shutdown is held by a stubborn sibling goes on supervising, so
+// one step may hold two walks of the same group.
+func (h *fgHarness) markWalk(path string) {
+	h.mu.Lock()
+	h.cancels = append(h.cancels, fgCancel{started: path})
+	h.mu.Unlock()
 }
 
 // ---- driving the loop ----------------------------------------------------
@@ -531,4 +554,12 @@ var fgSeeds = [][]byte{
 		[]byte{fgS(Permanent, false, 2, 1, 1, 0), 0},
 		fgStep(fgFail, 0), fgStep(fgAdd, 0), fgStep(fgQuarantine, 1), fgStep(fgSleep, 3),
 		fgStep(fgResume, 1), fgStep(fgFail, 1), fgStep(fgSleep, 2)),
+	// Found by the fuzzer: a nested group shut down by command, held by a
+	// stubborn member, finishes while the root's shutdown is held by
+	// another; its parent restarts it, then shuts it down again in the
+	// same step. The second walk's stops come after the first's.
+	fgInput([]byte{2 + 3, fgG(OneForOne, 0, 0, 0, 0), fgG(OneForOne, 0, 0, 0, Permanent), fgG(OneForOne, 0, 0, 0, Permanent), fgN(6, 0, 0)},
+		[]byte{fgPerm, 0, fgS(Permanent, false, 2, 1, 0, 1), 0, fgPerm, 2, fgPerm, 2, fgPerm, 2, fgPerm, 2},
+		fgStep(fgIgnore, 5), fgStep(fgGroupCmd, 2), fgStep(fgAdd, 0), fgStep(fgReturnNil, 3),
+		fgStep(fgIgnore, 1), fgStep(fgGroupCmd, 2)),
 }

@@ -263,15 +263,19 @@ func (t *Tree) nextDeadline() (time.Duration, bool) {
 	return at, ok
 }
 
-// settle does everything due at the current instant until nothing moves:
-// the exits, the deadlines, the walks.
+// settle does everything due at the current instant until nothing moves,
+// pass by pass as the tree's Advance does: the exits of the children that
+// returned before the pass, then the deadlines, then the walks, each as far
+// as it goes. A child that returns during a pass (a walk cancelled it) is
+// seen in the next: a walk that reaches it again in the same pass (a
+// shutdown that took over a restart) finds it still stopping.
 func (t *Tree) settle() {
 	for range 1 << 16 {
 		moved := false
 		t.kick = false
-		for len(t.returned) > 0 {
-			s := t.returned[0]
-			t.returned = t.returned[1:]
+		returned := t.returned
+		t.returned = nil
+		for _, s := range returned {
 			s.collect()
 			moved = true
 		}
@@ -280,17 +284,36 @@ func (t *Tree) settle() {
 				moved = true
 			}
 		}
+		if t.walk() {
+			moved = true
+		}
+		if !moved && !t.kick && len(t.returned) == 0 { // a walk that cancels does not move, but its child returns
+			return
+		}
+	}
+	panic("groupmodel: the tree never settles")
+}
+
+// walk carries every walk in progress on until none moves: a nested group
+// that started lets its parent's walk go on, a parent's shutdown starts
+// its nested groups' own. It reports whether any moved.
+func (t *Tree) walk() bool {
+	movedAny := false
+	for range 1 << 16 {
+		t.kick = false
+		moved := false
 		for i := 0; i < len(t.busy); i++ {
 			if t.busy[i].step() {
 				moved = true
 			}
 		}
 		t.busy = slices.DeleteFunc(t.busy, func(g *group) bool { return g.w.kind == walkNone })
-		if !moved && !t.kick && len(t.returned) == 0 { // a walk that cancels does not move, but its child returns
-			return
+		movedAny = movedAny || moved || t.kick
+		if !moved && !t.kick {
+			return movedAny
 		}
 	}
-	panic("groupmodel: the tree never settles")
+	panic("groupmodel: the walks never settle")
 }
 
 // ---- operator controls ---------------------------------------------------
