@@ -103,19 +103,27 @@ func (s *ChildSlot) hold(now time.Time, frozen bool) {
 // groupStop cancels the slot's running attempt for its group, with c, and
 // reports whether an attempt is still held (the group then waits for its
 // exit, which Advance collects or abandons at StopTimeout).
+//
+// An attempt already cancelled is waited for, even if it has returned: its
+// exit is queued, and a later Advance collects it. Collecting it on the
+// spot would make the walk depend on how far a child cancelled in the same
+// Advance had run: a shutdown taking over a restart would find the member
+// stopped or still stopping by chance. One that returned on its own before
+// the walk reached it (a storm's exits wait in the queue beyond a batch)
+// is collected on the spot, so that the backlog does not hold the walk up.
 func (s *ChildSlot) groupStop(now time.Time, c *stopCause) bool {
 	a := s.active
-	if a == nil {
+	switch {
+	case a == nil:
 		return false
-	}
-	if a.isDone() {
+	case a.cancelled:
+		return true
+	case a.isDone():
 		_, _ = s.Collect(now) // cannot fail: the attempt is done
 		return s.active != nil
 	}
-	if !a.cancelled {
-		s.cancelAttempt(a, now, c)
-		s.refile() // its stop deadline
-	}
+	s.cancelAttempt(a, now, c)
+	s.refile() // its stop deadline
 	return true
 }
 

@@ -174,3 +174,31 @@ func TestGroupResumesMemberPassedOverWhilePaused(t *testing.T) {
 		assert.Equal(t, []string{"stop c", "stop b", "stop a"}, l.take())
 	})
 }
+
+// TestGroupWaitsForCancelledMemberThroughQueue: a walk that reaches a
+// member whose attempt was cancelled and has returned, its exit not yet
+// collected, waits for the exit to come through the queue rather than
+// collecting it on the spot. Found by FuzzGroup as a flake: a shutdown that
+// took over a restart in the same Advance recorded a member as stopped or
+// already_stopped depending on whether the child cancelled a moment before
+// had finished running. Here the cancelled child has surely returned.
+func TestGroupWaitsForCancelledMemberThroughQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "a", "b")
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		looptest.Settle(t, g)
+		b := g.Slot("b")
+		require.NoError(t, b.Pause(time.Now()))
+		synctest.Wait() // b's child has returned; its exit waits in the queue
+		require.True(t, b.active.isDone())
+		assert.True(t, b.groupStop(time.Now(), causeGroupShutdown), "the walk waits for b's exit")
+		assert.Zero(t, b.Record(time.Now()).Exits, "b's exit is not collected by the walk")
+		g.Advance(time.Now())
+		assert.Equal(t, uint64(1), b.Record(time.Now()).Exits, "the next Advance collects it")
+		assert.False(t, b.groupStop(time.Now(), causeGroupShutdown), "then there is nothing to wait for")
+		g.Shutdown(time.Now())
+		looptest.Settle(t, g)
+		assert.True(t, g.Finished())
+	})
+}
