@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -28,7 +29,7 @@ func newGHLog(t *testing.T) *ghLog {
 	l := &ghLog{ctrl: map[string]chan error{}, release: make(chan struct{})}
 	t.Cleanup(func() {
 		l.free()
-		time.Sleep(time.Hour) // in the bubble: lets freed children finish
+		synctest.Wait() // newGHLog is called in a bubble: the freed children finish
 	})
 	return l
 }

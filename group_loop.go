@@ -301,10 +301,9 @@ func (g *Group) Snapshot() *GroupRecord {
 
 // Backlog is how far behind its own work a tree's loop is: what its latest
 // Advance, bounded to a batch of each kind, left for the next, and the
-// exits queued since. A loop that
-// keeps up shows zeros; in a storm the figures say how far behind it fell
-// and how fast it catches up, rather than leaving it to be guessed from
-// children's timeouts.
+// exits queued since. A loop that keeps up shows zeros; in a storm the
+// figures say how far behind it fell and how fast it catches up, rather
+// than leaving it to be guessed from children's timeouts.
 type Backlog struct {
 	// Exits counts the member slots whose exits wait to be collected, as
 	// the tree's queue holds them now.

@@ -113,7 +113,7 @@ func NewCollector(g *supervisor.Group, cfg Config) *Collector {
 			"Unix time of the latest Advance of the tree's loop; a loop that stops advancing leaves every other value as it was and shows here.",
 			"path"),
 		backlogExits: desc("loop_backlog_exits",
-			"Member exits the tree's latest Advance left queued for the next (it collects a bounded batch per call): above 0 only while the loop is behind, as in a storm of failures.",
+			"Member exits queued for the tree's next Advance to collect (each collects a bounded batch): above 0 only while the loop is behind, as in a storm of failures.",
 			"path"),
 		backlogOverdue: desc("loop_overdue_seconds",
 			"How long the earliest deadline the tree's latest Advance left unserved (a restart after its backoff, a stop or liveness deadline) had been due: how far behind the loop is; 0 when it keeps up.",

@@ -32,7 +32,7 @@
 //	supervisor_group_intensity_used{path}        gauge    restarts counted in the intensity's period
 //	supervisor_group_intensity_limit{path}       gauge    restarts the intensity allows in its period
 //	supervisor_last_advance_timestamp_seconds{path}  gauge  Unix time of the tree's latest Advance
-//	supervisor_loop_backlog_exits{path}          gauge    exits the latest Advance left queued
+//	supervisor_loop_backlog_exits{path}          gauge    exits queued for the next Advance
 //	supervisor_loop_overdue_seconds{path}        gauge    how long its earliest unserved deadline was due
 //	supervisor_loop_backlog_starts{path}         gauge    members the start walks have yet to reach
 //

@@ -238,12 +238,14 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		return err
 	}
 	driven := make(chan struct{})
-	go func() {
-		defer close(driven)
-		if f.sm != nil {
+	if f.sm != nil {
+		go func() {
+			defer close(driven)
 			f.sm.drive(runCtx, cancel, f.g)
-		}
-	}()
+		}()
+	} else {
+		close(driven)
+	}
 	start := time.Now()
 	err = f.g.Run(runCtx)
 	if f.stopAt != nil {

@@ -33,7 +33,7 @@ type storm struct {
 	drainWall time.Duration    // from the storm until every child parked again
 	drainCPU  time.Duration    // the process's CPU time over the same span
 	drained   bool
-	peak      supervisor.Backlog // the largest of each figure the loop reported during the storm
+	peak      supervisor.Backlog // the largest exits queued and overdue the loop reported during the storm (it starts nothing new)
 
 	late *lateness // the restarts' lateness during the storm
 }

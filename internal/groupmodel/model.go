@@ -272,7 +272,6 @@ func (t *Tree) nextDeadline() (time.Duration, bool) {
 func (t *Tree) settle() {
 	for range 1 << 16 {
 		moved := false
-		t.kick = false
 		returned := t.returned
 		t.returned = nil
 		for _, s := range returned {
@@ -287,7 +286,7 @@ func (t *Tree) settle() {
 		if t.walk() {
 			moved = true
 		}
-		if !moved && !t.kick && len(t.returned) == 0 { // a walk that cancels does not move, but its child returns
+		if !moved && len(t.returned) == 0 { // a walk that cancels does not move, but its child returns (walk leaves no kick)
 			return
 		}
 	}
