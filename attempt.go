@@ -32,7 +32,8 @@ type Attempt struct {
 	returned     atomic.Bool // set when the child has returned, before done is closed
 	cancelled    bool        // owned by the loop
 	killExtended bool        // owned by the loop: a process attempt got one more StopTimeout to die
-	goexit       bool        // the child called runtime.Goexit; written before returned is set
+	kind         ExitKind    // the exit's Kind; written before returned is set
+	killed       bool        // a process that died of SIGKILL; written before returned is set
 	number       uint64
 
 	// Second line: written once (at the start; proc when the process runs)
@@ -45,21 +46,25 @@ type Attempt struct {
 	done       chan struct{}              // closed when the child has returned
 
 	// Written by the attempt's goroutine before returned is set; read by
-	// the loop after. Panics are rare: their details live apart.
-	err       error         // what the child returned
-	cause     error         // context.Cause of the attempt's context at return; nil while it was live
-	panicked  *attemptPanic // nil unless the child panicked
-	exitNanos int64         // when the child returned, since the TimeBase
+	// the loop after: the exit as the child's goroutine read it (see
+	// newExit, and kind and killed above), so that the loop runs none of
+	// the child's code. Panics and exit codes are rare: they live apart.
+	err       error      // what the child returned (a *PanicError for a panic)
+	reason    string     // the exit's Reason
+	rare      *exitExtra // nil unless the child panicked or its error had a code
+	exitNanos int64      // when the child returned, since the TimeBase
 
 	// Owned by the loop.
 	cancel       context.CancelCauseFunc
 	stopDeadline context.CancelFunc // releases the AttemptTimeout context, if any
 }
 
-// attemptPanic is what a panicking child left: the value and its stack.
-type attemptPanic struct {
+// exitExtra holds the parts of an exit that most exits lack: a panic's
+// value and stack, a process's exit code.
+type exitExtra struct {
 	value any
-	stack []byte
+	stack string
+	code  int
 }
 
 // Beat records that the child made progress, at the beat's own time. Call it
@@ -99,19 +104,21 @@ func (a *Attempt) run(ctx context.Context) {
 	s := a.slot
 	returned := false
 	defer func() {
+		o := outcome{err: a.err}
 		if !returned {
 			if r := recover(); r != nil {
-				a.panicked = &attemptPanic{value: r, stack: debug.Stack()}
+				o.panicked, o.panicValue, o.stack = true, r, debug.Stack()
 			} else {
 				// Deferred calls run with nothing to recover only when the
 				// goroutine is leaving through runtime.Goexit.
-				a.goexit = true
+				o.goexit = true
 			}
 		}
 		if ctx.Err() != nil {
-			a.cause = context.Cause(ctx)
+			o.cause = context.Cause(ctx)
 		}
 		a.exitNanos = int64(time.Since(a.anchor))
+		a.settle(o)
 		a.returned.Store(true)
 		close(a.done)
 		if q := s.cfg.Exits; q != nil {
@@ -122,12 +129,22 @@ func (a *Attempt) run(ctx context.Context) {
 	returned = true
 }
 
-// outcome returns what the attempt's goroutine saw when its child returned.
-// It requires isDone.
-func (a *Attempt) outcome() outcome {
-	o := outcome{err: a.err, cause: a.cause, goexit: a.goexit}
-	if p := a.panicked; p != nil {
-		o.panicked, o.panicValue, o.stack = true, p.value, p.stack
+// settle reads the child's outcome into the attempt's exit fields, on the
+// attempt's goroutine (newExit runs the child's methods).
+func (a *Attempt) settle(o outcome) {
+	e, killed := newExit(o)
+	a.err, a.reason, a.kind, a.killed = e.Err, e.Reason, e.Kind, killed
+	if o.panicked || e.Code != 0 {
+		a.rare = &exitExtra{value: e.PanicValue, stack: e.Stack, code: e.Code}
 	}
-	return o
+}
+
+// exit returns the attempt's exit as its goroutine read it, without the
+// slot's fields (numbers and times). It requires isDone.
+func (a *Attempt) exit() Exit {
+	e := Exit{Kind: a.kind, Err: a.err, Reason: a.reason}
+	if x := a.rare; x != nil {
+		e.PanicValue, e.Stack, e.Code = x.value, x.stack, x.code
+	}
+	return e
 }

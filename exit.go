@@ -1,8 +1,6 @@
 package supervisor
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -213,66 +211,42 @@ type outcome struct {
 	goexit     bool
 }
 
-// classify maps an attempt's outcome to the kind and reason of its exit.
+// newExit builds the exit of an attempt from its outcome, and reports
+// whether the outcome holds a process killed by SIGKILL. It runs the
+// child's methods (the error's, the panic value's) through readError and
+// panicText, so it is called on the child's goroutine, never the loop's.
 // Panics and Goexit win over everything; then a cancellation, whoever sent
 // it, whatever the child returned; then the returned error.
-func classify(o outcome) (ExitKind, string) {
+func newExit(o outcome) (Exit, bool) {
+	f := readError(o.err)
+	e := Exit{Err: o.err, Code: f.code}
 	switch {
 	case o.panicked:
-		return Panicked, "panic: " + fmt.Sprint(o.panicValue)
-	case o.goexit:
-		return Failed, "child called runtime.Goexit"
-	case o.cause != nil:
-		kind, reason := Cancelled, ""
-		var sc *stopCause
-		if errors.As(o.cause, &sc) {
-			kind, reason = sc.kind, sc.reason
-		} else {
-			reason = "parent context: " + o.cause.Error()
-		}
-		if o.err != nil && !errors.Is(o.err, context.Canceled) && !errors.Is(o.err, context.DeadlineExceeded) {
-			reason += " (returned: " + o.err.Error() + ")"
-		}
-		return kind, reason
-	case o.err != nil:
-		return Failed, o.err.Error()
-	default:
-		return Succeeded, ""
-	}
-}
-
-// exitCode returns the code of the first error in err's chain that has an
-// ExitCode() int method, as *exec.ExitError has. The chain is walked with
-// errors.As only when err has one: a plain error costs no allocation.
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	if c, ok := err.(interface{ ExitCode() int }); ok {
-		return c.ExitCode()
-	}
-	switch err.(type) {
-	case interface{ Unwrap() error }, interface{ Unwrap() []error }, interface{ As(any) bool }:
-		var coder interface{ ExitCode() int }
-		if errors.As(err, &coder) {
-			return coder.ExitCode()
-		}
-	}
-	return 0
-}
-
-// newExit builds the exit of an attempt from its outcome.
-func newExit(o outcome) Exit {
-	kind, reason := classify(o)
-	e := Exit{Kind: kind, Err: o.err, Reason: reason, Code: exitCode(o.err)}
-	if o.panicked {
-		e.PanicValue = o.panicValue
-		e.Stack = string(o.stack)
+		text := panicText(o.panicValue)
+		e.Kind, e.Reason = Panicked, bound("panic: "+text)
+		e.PanicValue, e.Stack = o.panicValue, string(o.stack)
 		if e.Err == nil {
-			e.Err = &PanicError{Value: o.panicValue, Stack: e.Stack}
+			e.Err = &PanicError{Value: o.panicValue, Stack: e.Stack, text: text}
 		}
+	case o.goexit:
+		e.Kind, e.Reason = Failed, "child called runtime.Goexit"
+	case o.cause != nil:
+		e.Kind = Cancelled
+		if sc, ok := o.cause.(*stopCause); ok {
+			e.Kind, e.Reason = sc.kind, sc.reason
+		} else {
+			e.Reason = "parent context: " + errorText(o.cause)
+		}
+		if o.err != nil && !f.cancelled {
+			e.Reason += " (returned: " + f.text + ")"
+		}
+		e.Reason = bound(e.Reason)
+	case o.err != nil:
+		e.Kind, e.Reason = Failed, f.text
+	default:
+		e.Kind = Succeeded
 	}
-	return e
+	return e, f.killed
 }
 
 // PanicError is the Err of a Panicked exit: the recovered value and the
@@ -280,10 +254,18 @@ func newExit(o outcome) Exit {
 type PanicError struct {
 	Value any
 	Stack string
+	text  string // the value's text, read when the panic was recovered
 }
 
-// Error returns "panic: " and the value.
-func (p *PanicError) Error() string { return "panic: " + fmt.Sprint(p.Value) }
+// Error returns "panic: " and the value's text. For a PanicError of an
+// Exit, that text was read once, bounded, when the child panicked: Error
+// runs none of the value's methods again.
+func (p *PanicError) Error() string {
+	if p.text != "" {
+		return "panic: " + p.text
+	}
+	return "panic: " + fmt.Sprint(p.Value)
+}
 
 // Unwrap returns the panic value when it is an error.
 func (p *PanicError) Unwrap() error {

@@ -99,11 +99,7 @@ func TestExitClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			kind, reason := classify(tt.o)
-			assert.Equal(t, tt.kind, kind)
-			assert.Equal(t, tt.reason, reason)
-
-			e := newExit(tt.o)
+			e, _ := newExit(tt.o)
 			assert.Equal(t, tt.kind, e.Kind)
 			assert.Equal(t, tt.reason, e.Reason)
 			if !tt.o.panicked {
@@ -124,11 +120,11 @@ func TestExitClassify(t *testing.T) {
 
 func TestExitPanicErrorUnwrap(t *testing.T) {
 	sentinel := errors.New("invariant broken")
-	e := newExit(outcome{panicked: true, panicValue: fmt.Errorf("check: %w", sentinel)})
+	e, _ := newExit(outcome{panicked: true, panicValue: fmt.Errorf("check: %w", sentinel)})
 	assert.ErrorIs(t, e.Err, sentinel, "a panic with an error unwraps to it")
 	assert.Equal(t, "panic: check: invariant broken", e.Reason)
 
-	e = newExit(outcome{panicked: true, panicValue: "boom"})
+	e, _ = newExit(outcome{panicked: true, panicValue: "boom"})
 	assert.NoError(t, errors.Unwrap(e.Err), "a panic with a string unwraps to nothing")
 }
 
@@ -172,9 +168,11 @@ func TestExitCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, exitCode(tt.err))
-			assert.Equal(t, tt.want, newExit(outcome{err: tt.err}).Code)
-			assert.Equal(t, tt.want, newExit(outcome{err: tt.err, cause: causeCancel}).Code, "a cancelled child keeps its code")
+			assert.Equal(t, tt.want, readError(tt.err).code)
+			e, _ := newExit(outcome{err: tt.err})
+			assert.Equal(t, tt.want, e.Code)
+			e, _ = newExit(outcome{err: tt.err, cause: causeCancel})
+			assert.Equal(t, tt.want, e.Code, "a cancelled child keeps its code")
 		})
 	}
 }
@@ -358,7 +356,7 @@ func coreCheckEnumText[T ~uint8, PT interface {
 func TestExitStringDoesNotStutter(t *testing.T) {
 	for _, c := range []*stopCause{causeCancel, causePause, causeRemove, causeRestart, causeParent,
 		causeTimeout, causeStale, causeNotReady} {
-		e := newExit(outcome{err: context.Canceled, cause: c})
+		e, _ := newExit(outcome{err: context.Canceled, cause: c})
 		verb := exitVerbs[e.Kind]
 		s := e.String()
 		assert.Equal(t, 1, strings.Count(s, strings.TrimPrefix(verb, "was ")), "%q repeats %q", s, verb)

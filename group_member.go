@@ -2,9 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
-	"os/exec"
-	"syscall"
 	"time"
 
 	"github.com/childslot/supervisor/internal/enum"
@@ -62,23 +59,13 @@ func (o *ShutdownOutcome) UnmarshalText(text []byte) error {
 
 // outcomeOf says how the stopped attempt a of a member ended, from its exit.
 func outcomeOf(a *Attempt, e *Exit) ShutdownOutcome {
-	if a.proc.Load() != nil && (e.Kind == Abandoned || killedBySignal(e.Err)) {
+	if a.proc.Load() != nil && (e.Kind == Abandoned || a.killed) {
 		return OutcomeKilled
 	}
 	if e.Kind == Abandoned {
 		return OutcomeAbandoned
 	}
 	return OutcomeStopped
-}
-
-// killedBySignal reports whether err says a process died of SIGKILL.
-func killedBySignal(err error) bool {
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		return false
-	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
 // touched tells a member slot's group that a method changed the slot.

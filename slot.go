@@ -548,7 +548,7 @@ func (s *ChildSlot) TryCollect(now time.Time) (Exit, bool, error) {
 // exitOf builds the exit of the returned attempt a, observed at now. The
 // child's own return time is used, kept between the start and now.
 func (s *ChildSlot) exitOf(a *Attempt, now time.Time) Exit {
-	e := newExit(a.outcome())
+	e := a.exit()
 	e.Attempt, e.Generation, e.StartedAt = a.number, a.generation, a.startedAt
 	e.ExitedAt = s.base.Instant(a.exitNanos)
 	if e.ExitedAt.Before(a.startedAt) {

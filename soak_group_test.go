@@ -308,7 +308,7 @@ func (tr *stTree) addSlot(t *testing.T, g *Group, id string, fn ChildFunc, cfg C
 		case EventAbandoned:
 			tr.abandons.Add(1)
 		case EventExited:
-			if killedBySignal(e.Exit.Err) {
+			if readError(e.Exit.Err).killed {
 				tr.kills.Add(1)
 			}
 		}
