@@ -69,12 +69,16 @@ const (
 	// EventCommand: the loop carried out (or refused) an operator command;
 	// Command holds it with who asked, why and its error, Member its path.
 	EventCommand
+	// EventListenerPanicked: the OnEvent of the slot or group the event
+	// names panicked; Reason says on which event and with what. The loop
+	// went on as if it had returned.
+	EventListenerPanicked
 )
 
 var eventKindNames = []string{"", "started", "exited", "restart_scheduled", "restart_refused",
 	"quarantined", "cancelled", "abandoned", "stale_report", "fence", "paused", "resumed", "removed",
 	"group_started", "group_restart", "group_failed", "shutdown_started", "shutdown_finished",
-	"member_added", "member_removed", "auto_shutdown", "command"}
+	"member_added", "member_removed", "auto_shutdown", "command", "listener_panicked"}
 
 // String returns the kind's snake_case name.
 func (k EventKind) String() string { return enum.Name(eventKindNames, "EventKind", k) }
@@ -203,17 +207,23 @@ func (s *ChildSlot) emit(e Event) {
 // deliver fills the event's slot fields and hands it to OnEvent, then to
 // the OnEvent of every group above the slot. While the listeners run, the
 // slot refuses calls that would change it (ErrReentrant): it is in the
-// middle of one of its own methods.
+// middle of one of its own methods. A listener's panic is recovered and
+// reported once every listener has had the event (see listener.go).
 func (s *ChildSlot) deliver(e Event) {
 	e.ChildID, e.Path = s.id, s.cfg.Path
+	emitting := s.hooks & hookEmitting
 	s.hooks |= hookEmitting
-	defer func() { s.hooks &^= hookEmitting }() // a panicking listener leaves the slot usable
+	fault := ""
 	if s.cfg.OnEvent != nil {
-		s.cfg.OnEvent(e)
+		fault = callListener(s.cfg.OnEvent, e)
 	}
 	if s.grp != nil && s.grp.t.listens {
 		s.grp.relay(e)
 	}
+	if fault != "" {
+		s.listenerPanicked(e, fault)
+	}
+	s.hooks = s.hooks&^hookEmitting | emitting
 }
 
 // emitExit emits ev carrying a copy of exit e. It reads e and does not keep

@@ -129,17 +129,25 @@ func TestOnEventReentrancy(t *testing.T) {
 
 // TestOnEventPanicLeavesSlotUsable: a listener that panics propagates
 // through the slot's method, and the slot does not stay refusing calls.
-func TestOnEventPanicLeavesSlotUsable(t *testing.T) {
+func TestOnEventPanicIsRecoveredAndReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newCoreHarness(t)
 		boom := true
+		var kinds []EventKind
 		s := coreNew(t, coreBlock(h), Config{OnEvent: func(e Event) {
-			if boom && e.Kind == EventStarted {
+			kinds = append(kinds, e.Kind)
+			if boom && e.Kind == EventStarted || e.Kind == EventListenerPanicked {
 				panic("listener")
 			}
 		}})
-		assert.Panics(t, func() { _ = s.Start(h.ctx, time.Now()) })
+		require.NoError(t, s.Start(h.ctx, time.Now()), "the listener's panic does not reach the caller")
 		h.attempt(t)
+		assert.Equal(t, []EventKind{EventStarted, EventListenerPanicked}, kinds,
+			"reported once, after the event; a panic on the report is only counted")
+		r := s.Record(time.Now())
+		assert.Equal(t, uint64(2), r.ListenerPanics)
+		assert.Equal(t, "OnEvent panicked on listener_panicked: listener", r.LastListenerPanic)
+		assert.True(t, r.Active, "the attempt started")
 		boom = false
 		assert.True(t, s.Cancel(time.Now()), "not left refusing calls")
 	})

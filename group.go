@@ -219,7 +219,9 @@ type Group struct {
 	err     error  // why the group failed
 	reason  string // why the state is what it is, in words
 	lastCmd *CommandRecord
-	tracker *RestartTracker
+	// listener counts the panics of the group's OnEvent.
+	listener listenerFaults
+	tracker  *RestartTracker
 	// restarts counts the restarts the group performed over its life.
 	restarts uint64
 	base     TimeBase
@@ -459,10 +461,8 @@ func (g *Group) replayAdded(now time.Time, top *Group) {
 			continue
 		}
 		e := Event{Kind: EventMemberAdded, Time: now, Member: m.id(), ChildID: g.id, Path: g.path}
-		for a := top.parent; a != nil; a = a.parent {
-			if a.cfg.OnEvent != nil {
-				a.cfg.OnEvent(e)
-			}
+		if top.parent != nil {
+			top.parent.relay(e)
 		}
 		if m.sub != nil {
 			m.sub.replayAdded(now, top)
@@ -572,11 +572,21 @@ func (g *Group) emit(e Event) {
 	g.relay(e)
 }
 
-// relay hands e to the OnEvent of g and of every group above it.
+// relay hands e to the OnEvent of g and of every group above it. A
+// listener's panic is recovered and reported once every listener has had
+// the event (see listener.go).
 func (g *Group) relay(e Event) {
+	var faulty []*Group
+	var faults []string
 	for a := g; a != nil; a = a.parent {
-		if a.cfg.OnEvent != nil {
-			a.cfg.OnEvent(e)
+		if a.cfg.OnEvent == nil {
+			continue
 		}
+		if f := callListener(a.cfg.OnEvent, e); f != "" {
+			faulty, faults = append(faulty, a), append(faults, f)
+		}
+	}
+	for i, a := range faulty {
+		a.listenerPanicked(e, faults[i])
 	}
 }

@@ -25,6 +25,10 @@ type GroupRecord struct {
 	Restarts uint64 `json:"restarts"`
 	// LastCommand is the latest operator command on the group.
 	LastCommand *CommandRecord `json:"last_command,omitempty"`
+	// ListenerPanics counts the panics of the group's OnEvent, recovered;
+	// LastListenerPanic says on which event the latest was, and with what.
+	ListenerPanics    uint64 `json:"listener_panics,omitempty"`
+	LastListenerPanic string `json:"last_listener_panic,omitempty"`
 	// Members lists the members in start order.
 	Members    []MemberRecord `json:"members"`
 	ObservedAt time.Time      `json:"observed_at"`
@@ -79,16 +83,18 @@ func (g *Group) Record(now time.Time) GroupRecord {
 	}
 	now = g.t.clampNow(now)
 	r := GroupRecord{
-		GroupID:      g.id,
-		Path:         g.path,
-		Strategy:     g.cfg.Strategy,
-		State:        g.state,
-		Reason:       g.reason,
-		AutoShutdown: g.cfg.AutoShutdown,
-		Restarts:     g.restarts,
-		LastCommand:  g.lastCmd,
-		Members:      make([]MemberRecord, 0, g.Len()),
-		ObservedAt:   g.base.Wall(now),
+		GroupID:           g.id,
+		Path:              g.path,
+		Strategy:          g.cfg.Strategy,
+		State:             g.state,
+		Reason:            g.reason,
+		AutoShutdown:      g.cfg.AutoShutdown,
+		Restarts:          g.restarts,
+		LastCommand:       g.lastCmd,
+		ListenerPanics:    g.listener.count,
+		LastListenerPanic: g.listener.last,
+		Members:           make([]MemberRecord, 0, g.Len()),
+		ObservedAt:        g.base.Wall(now),
 	}
 	if g.err != nil {
 		r.Err = g.err.Error()

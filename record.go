@@ -254,6 +254,11 @@ type Record struct {
 	// Active reports whether an attempt is held (running, or returned and
 	// not yet collected).
 	Active bool `json:"active"`
+	// ListenerPanics counts the panics of the slot's own OnEvent,
+	// recovered; LastListenerPanic says on which event the latest was, and
+	// with what.
+	ListenerPanics    uint64 `json:"listener_panics,omitempty"`
+	LastListenerPanic string `json:"last_listener_panic,omitempty"`
 	// ObservedAt is the now the record was taken at.
 	ObservedAt time.Time `json:"observed_at"`
 }
@@ -291,6 +296,8 @@ func (s *ChildSlot) Record(now time.Time) Record {
 		AbandonedTotal:     c.abandonedTotal,
 		StaleReports:       c.staleReports,
 		Active:             s.active != nil,
+		ListenerPanics:     c.listener.count,
+		LastListenerPanic:  c.listener.last,
 		ObservedAt:         s.base.Wall(now),
 	}
 	if s.restartDue && s.op == OperationActive && s.active == nil {

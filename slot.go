@@ -263,6 +263,7 @@ type slotCold struct {
 	stopBy         time.Time // when the cancelled active attempt is abandoned
 	nextKey        time.Time
 	nextRec        *time.Time
+	listener       listenerFaults // panics of the slot's own OnEvent
 }
 
 // noCold stands in, read-only, for the cold state of a slot that has none.
