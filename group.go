@@ -306,8 +306,8 @@ func (m *member) id() string {
 // [ErrInvalidConfig], naming the field, when id is empty or cfg holds an
 // unusable value. A group is a root until [Group.AddGroup] nests it.
 func NewGroup(id string, cfg GroupConfig) (*Group, error) {
-	if id == "" {
-		return nil, fmt.Errorf("%w: empty group id", ErrInvalidConfig)
+	if err := checkID(id); err != nil {
+		return nil, fmt.Errorf("group: %w", err)
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -472,9 +472,10 @@ func (g *Group) replayAdded(now time.Time, top *Group) {
 
 // joinable returns why a member named id cannot join g, or nil.
 func (g *Group) joinable(id string) error {
+	if err := checkID(id); err != nil {
+		return fmt.Errorf("group %q: member: %w", g.path, err)
+	}
 	switch {
-	case id == "":
-		return fmt.Errorf("%w: empty member id", ErrInvalidConfig)
 	case g.state == GroupShuttingDown || g.state.over():
 		return fmt.Errorf("group %q: %w", g.path, ErrGroupStopped)
 	}

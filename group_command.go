@@ -102,8 +102,15 @@ func (c Command) validate() error {
 		return fmt.Errorf("%w: no path", ErrInvalidCommand)
 	case strings.TrimSpace(c.Requester) == "":
 		return fmt.Errorf("%w: no requester: say who asks", ErrInvalidCommand)
+	case len(c.Requester) > maxIDLen:
+		return fmt.Errorf("%w: requester longer than %d bytes", ErrInvalidCommand, maxIDLen)
 	case strings.TrimSpace(c.Reason) == "":
 		return fmt.Errorf("%w: no reason: say why", ErrInvalidCommand)
+	case len(c.Reason) > maxReason:
+		return fmt.Errorf("%w: reason longer than %d bytes", ErrInvalidCommand, maxReason)
+	}
+	if err := checkPath(c.Path); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidCommand, err)
 	}
 	return nil
 }

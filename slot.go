@@ -130,6 +130,8 @@ func (c Config) withDefaults(id string) (Config, error) {
 	}
 	if c.Path == "" {
 		c.Path = "/" + id
+	} else if err := checkPath(c.Path); err != nil {
+		return c, fmt.Errorf("Path: %w", err)
 	}
 	if c.RestartLimit == 0 {
 		c.RestartLimit = DefaultRestartLimit
@@ -311,8 +313,8 @@ func (s *ChildSlot) restartLimit(now time.Time) RestartLimit {
 // id is empty, fn is nil or cfg holds an unusable value. Nothing runs until
 // Start.
 func NewChildSlot(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
-	if id == "" {
-		return nil, fmt.Errorf("%w: empty id", ErrInvalidConfig)
+	if err := checkID(id); err != nil {
+		return nil, err
 	}
 	if fn == nil {
 		return nil, fmt.Errorf("%w: nil ChildFunc", ErrInvalidConfig)
