@@ -136,9 +136,10 @@ func (e Event) LogValue() slog.Value {
 		slog.String("kind", e.Kind.String()),
 		slog.String("child_id", e.ChildID),
 		slog.String("path", e.Path),
-		slog.Uint64("attempt", e.Attempt),
-		slog.Uint64("generation", e.Generation),
 	)
+	if e.Attempt != 0 || e.Generation != 0 { // group events name no attempt
+		attrs = append(attrs, slog.Uint64("attempt", e.Attempt), slog.Uint64("generation", e.Generation))
+	}
 	if e.Reason != "" {
 		attrs = append(attrs, slog.String("reason", e.Reason))
 	}
@@ -178,7 +179,9 @@ func (e Event) WithoutStacks() Event {
 	return e
 }
 
-// String returns a one-line description of the event.
+// String returns a one-line description of the event. Control characters
+// in its texts (a reason, a command's) are escaped as Go escapes them
+// ("\n"), so that log.Print(e) writes one line whatever the texts hold.
 func (e Event) String() string {
 	s := e.ChildID + ": " + e.Kind.String()
 	switch {
@@ -191,7 +194,7 @@ func (e Event) String() string {
 	case e.Kind == EventGroupRestart:
 		s += " after " + e.Member + " failed: " + strings.Join(e.Scope, ", ")
 	case e.Reason != "":
-		s += ": " + e.Reason
+		s += ": " + escapeControl(e.Reason)
 	}
 	return s
 }

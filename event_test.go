@@ -1,6 +1,9 @@
 package supervisor
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -151,4 +154,61 @@ func TestOnEventPanicIsRecoveredAndReported(t *testing.T) {
 		boom = false
 		assert.True(t, s.Cancel(time.Now()), "not left refusing calls")
 	})
+}
+
+// TestEventStringIsOneLine: texts from children and operators (an error,
+// a command's reason, a quarantine's) cannot forge a log line through
+// Event.String or Exit.String.
+func TestEventStringIsOneLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var events []Event
+		g, err := NewGroup("app", GroupConfig{OnEvent: func(e Event) { events = append(events, e) }})
+		require.NoError(t, err)
+		_, err = g.Add("job", func(context.Context, *Attempt) error {
+			return errors.New("bad input\nlevel=INFO msg=\"all good\"")
+		}, Config{Restart: Transient})
+		require.NoError(t, err)
+		_, err = g.Add("api", func(ctx context.Context, _ *Attempt) error { <-ctx.Done(); return nil }, Config{})
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		synctest.Wait()
+		g.Advance(time.Now())
+		done, err := g.Submit(Command{Op: CommandQuarantine, Path: "/app/api", Requester: "op",
+			Reason: "disk full\r\nSTATUS=forged\x1b[2J"})
+		require.NoError(t, err)
+		g.Advance(time.Now())
+		require.NoError(t, (<-done).Err)
+		g.Shutdown(time.Now())
+		for !g.Finished() {
+			synctest.Wait()
+			g.Advance(time.Now())
+		}
+		var exited, quarantined bool
+		for _, e := range events {
+			s := e.String()
+			assert.NotContains(t, s, "\n", "%q", s)
+			assert.NotContains(t, s, "\r", "%q", s)
+			assert.NotContains(t, s, "\x1b", "%q", s)
+			exited = exited || e.Kind == EventExited && strings.Contains(s, `bad input\nlevel=INFO`)
+			quarantined = quarantined || e.Kind == EventQuarantined && strings.Contains(s, `disk full\r\nSTATUS=forged\x1b[2J`)
+		}
+		assert.True(t, exited, "the error's text is kept, escaped")
+		assert.True(t, quarantined, "the command's reason is kept, escaped")
+	})
+}
+
+// TestEventLogValueOfGroupEvent: a group event names no attempt, and its
+// log value says none rather than "attempt=0 generation=0".
+func TestEventLogValueOfGroupEvent(t *testing.T) {
+	keys := func(e Event) []string {
+		var out []string
+		for _, a := range e.LogValue().Group() {
+			out = append(out, a.Key)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"kind", "child_id", "path", "reason"},
+		keys(Event{Kind: EventShutdownStarted, ChildID: "app", Path: "/app", Reason: "SIGTERM"}))
+	assert.Equal(t, []string{"kind", "child_id", "path", "attempt", "generation"},
+		keys(Event{Kind: EventStarted, ChildID: "db", Path: "/app/db", Attempt: 1, Generation: 1}))
 }

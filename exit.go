@@ -104,7 +104,8 @@ func (e Exit) Duration() time.Duration {
 var exitVerbs = []string{"", "succeeded", "failed", "panicked", "was cancelled", "timed out", "was unhealthy", "was abandoned"}
 
 // String reads like
-// "attempt 3 failed after 2.1s: dial tcp: connection refused (code 1)".
+// "attempt 3 failed after 2.1s: dial tcp: connection refused (code 1)",
+// on one line: control characters in the reason are escaped ("\n").
 func (e Exit) String() string {
 	if e.Kind == 0 {
 		return "no exit"
@@ -122,7 +123,7 @@ func (e Exit) String() string {
 	b.WriteString(roundDuration(e.Duration()).String())
 	if e.Reason != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Reason)
+		b.WriteString(escapeControl(e.Reason))
 	}
 	if e.Code != 0 {
 		b.WriteString(" (code ")

@@ -7,8 +7,10 @@ import (
 	"reflect"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -222,4 +224,22 @@ func bound(s string) string {
 		cut--
 	}
 	return s[:cut] + "… (" + strconv.Itoa(len(s)-cut) + " bytes cut)"
+}
+
+// escapeControl returns s with its control characters written as Go
+// escapes them ("\n", "\x1b", "\u0085"), and s itself when it has none.
+func escapeControl(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
