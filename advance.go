@@ -121,6 +121,9 @@ func (s *ChildSlot) startDue(now time.Time) {
 	}
 	s.restartTracker().Record(now)
 	s.restarts++
+	if s.grp != nil { // a member's one_for_one restart: its group performs it now
+		s.grp.restarts++
+	}
 	s.launch(now)
 }
 

@@ -117,10 +117,14 @@ type fgHarness struct {
 	release  chan struct{} // closed at the end: every child returns
 
 	// What the root's listener saw, on the loop's goroutine.
-	starts      map[string]uint64          // started events per slot path
-	windows     map[string][]time.Duration // when each group restarted since its last start, by path
-	announced   map[string]uint64          // group_restart events per group path in the step
-	groupStarts map[string]bool            // groups that reported group_started in the step
+	starts    map[string]uint64          // started events per slot path
+	windows   map[string][]time.Duration // when each group restarted since its last start, by path
+	announced map[string]uint64          // group_restart events per group path in the step
+	// announcedTotal adds them up over the run: a group performs no more
+	// restarts than were announced (one may be decided and never
+	// performed, when a shutdown comes during its backoff).
+	announcedTotal map[string]uint64
+	groupStarts    map[string]bool // groups that reported group_started in the step
 
 	prev    GroupRecord       // the record before the step
 	resumed map[string]bool   // slots an operator resumed or restarted in the step
@@ -132,7 +136,7 @@ func runFuzzGroup(t *testing.T, data []byte) {
 	h := &fgHarness{
 		t: t, groups: map[string]*Group{}, slots: map[string]*ChildSlot{},
 		children: map[fgRef]chan fgCmd{}, release: make(chan struct{}),
-		starts: map[string]uint64{}, windows: map[string][]time.Duration{}, announced: map[string]uint64{},
+		starts: map[string]uint64{}, windows: map[string][]time.Duration{}, announced: map[string]uint64{}, announcedTotal: map[string]uint64{},
 		groupStarts: map[string]bool{}, resumed: map[string]bool{}, cfgs: map[string]Config{},
 	}
 	defer func() {

@@ -24,6 +24,9 @@ func (g *Group) admitRestart(s *ChildSlot, e *Exit, now time.Time) bool {
 
 // admit counts m's restart against the intensity, or fails the group
 // when the intensity refuses it, and reports whether the restart goes on.
+// As in OTP, a restart counts against the intensity when it is decided;
+// the group's Restarts counts it when it is performed (a shutdown during
+// the backoff leaves it undone and uncounted).
 func (g *Group) admit(m *member, now time.Time, why string) bool {
 	if g.state == GroupShuttingDown || g.state.over() {
 		if m.slot != nil {
@@ -38,7 +41,6 @@ func (g *Group) admit(m *member, now time.Time, why string) bool {
 		}
 		g.tracker.Record(now)
 	}
-	g.restarts++
 	return true
 }
 
@@ -52,8 +54,10 @@ func (g *Group) memberFailed(m *member, now, at time.Time) {
 		g.emitRestart(now, m, lo, lo+1)
 		if m.sub != nil {
 			m.sub.start(now, g.ctx)
+			g.restarts++
 		}
-		// A slot restarts itself after its backoff, as it planned.
+		// A slot restarts itself after its backoff, as it planned, and
+		// counts the group's restart then (startDue).
 	case OneForAll:
 		g.beginRestart(now, 0, m, at)
 	case RestForOne:

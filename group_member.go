@@ -33,9 +33,12 @@ const (
 	// OutcomeAlreadyStopped: nothing was running when the shutdown reached
 	// it.
 	OutcomeAlreadyStopped
+	// OutcomeNotStarted: the shutdown came before the member had ever
+	// started (a nested group: it ends stopped, and so do its members).
+	OutcomeNotStarted
 )
 
-var shutdownOutcomeNames = []string{"", "stopped", "abandoned", "killed", "already_stopped"}
+var shutdownOutcomeNames = []string{"", "stopped", "abandoned", "killed", "already_stopped", "not_started"}
 
 // String returns the outcome's snake_case name.
 func (o ShutdownOutcome) String() string {

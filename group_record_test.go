@@ -173,3 +173,95 @@ func TestGroupShutdownProcesses(t *testing.T) {
 	assert.True(t, rec.Members[1].Slot.LastExit.ExitedAt.Before(rec.Members[0].Slot.LastExit.ExitedAt) ||
 		rec.Members[1].Slot.LastExit.ExitedAt.Equal(rec.Members[0].Slot.LastExit.ExitedAt), "stubborn, started last, stopped first")
 }
+
+// TestGroupRecordRestartsArePerformed: a restart decided and then undone
+// by a shutdown during its backoff counts against the intensity (OTP's
+// accounting) but not among the restarts the group performed.
+func TestGroupRecordRestartsArePerformed(t *testing.T) {
+	for _, strategy := range []Strategy{OneForOne, OneForAll} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newGHLog(t)
+				g, err := NewGroup("app", ghRoot(l, GroupConfig{Strategy: strategy}))
+				require.NoError(t, err)
+				for _, id := range []string{"a", "b"} {
+					_, err := g.Add(id, l.child(id), Config{Backoff: Backoff{Initial: time.Second, NoJitter: true}})
+					require.NoError(t, err)
+				}
+				require.NoError(t, g.Start(t.Context(), time.Now()))
+				looptest.Settle(t, g)
+				l.end("a", errGH)
+				looptest.Settle(t, g)
+				looptest.Wait(t, g, time.Second) // the backoff is over: the restart is performed
+				rec := g.Record(time.Now())
+				assert.Equal(t, uint64(1), rec.Restarts)
+				assert.Equal(t, uint64(1), rec.Members[0].Slot.Restarts)
+
+				l.end("a", errGH)
+				looptest.Settle(t, g) // decided: the backoff runs
+				g.Shutdown(time.Now())
+				looptest.Settle(t, g)
+				require.True(t, g.Finished())
+				rec = g.Record(time.Now())
+				assert.Equal(t, uint64(1), rec.Restarts, "the second restart never happened")
+				assert.Equal(t, uint64(1), rec.Members[0].Slot.Restarts)
+				assert.Equal(t, 2, rec.Intensity.Used, "both count against the intensity, as in OTP")
+			})
+		})
+	}
+}
+
+// TestGroupRecordNotStarted: a tree shut down before its members started
+// gives each of them one outcome, not_started, nested groups included,
+// and a nested group that never started ends stopped.
+func TestGroupRecordNotStarted(t *testing.T) {
+	build := func(t *testing.T, l *ghLog) *Group {
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
+		require.NoError(t, err)
+		_, err = g.Add("db", l.child("db"), Config{ReadyTimeout: time.Minute}) // holds the rest back until ready
+		require.NoError(t, err)
+		_, err = g.Add("api", l.child("api"), Config{})
+		require.NoError(t, err)
+		jobs := ghSub(t, l, "jobs", GroupConfig{}, "mailer")
+		cron := ghSub(t, l, "cron", GroupConfig{}, "nightly")
+		require.NoError(t, jobs.AddGroup(cron))
+		require.NoError(t, g.AddGroup(jobs))
+		return g
+	}
+	check := func(t *testing.T, rec GroupRecord, db ShutdownOutcome) {
+		assert.Equal(t, GroupStopped, rec.State)
+		assert.Equal(t, db, rec.Members[0].Shutdown, "db")
+		assert.Equal(t, OutcomeNotStarted, rec.Members[1].Shutdown, "api")
+		jobs := rec.Members[2]
+		assert.Equal(t, OutcomeNotStarted, jobs.Shutdown, "jobs")
+		assert.Equal(t, GroupStopped, jobs.Group.State, "a nested group that never started ends stopped")
+		assert.Equal(t, OutcomeNotStarted, jobs.Group.Members[0].Shutdown, "mailer")
+		cron := jobs.Group.Members[1]
+		assert.Equal(t, OutcomeNotStarted, cron.Shutdown, "cron")
+		assert.Equal(t, GroupStopped, cron.Group.State)
+		assert.Equal(t, OutcomeNotStarted, cron.Group.Members[0].Shutdown, "nightly")
+	}
+	t.Run("before Start", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			l := newGHLog(t)
+			g := build(t, l)
+			g.Shutdown(time.Now())
+			require.True(t, g.Finished())
+			check(t, g.Record(time.Now()), OutcomeNotStarted)
+			assert.Empty(t, l.take(), "nothing started")
+		})
+	})
+	t.Run("during the start in order", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			l := newGHLog(t)
+			g := build(t, l)
+			require.NoError(t, g.Start(t.Context(), time.Now()))
+			looptest.Settle(t, g) // db runs, not ready: the rest wait
+			g.Shutdown(time.Now())
+			looptest.Settle(t, g)
+			require.True(t, g.Finished())
+			check(t, g.Record(time.Now()), OutcomeStopped)
+			assert.Equal(t, []string{"start db", "stop db"}, l.take())
+		})
+	})
+}

@@ -30,6 +30,7 @@ type walk struct {
 	lo   int
 	cur  int
 	at   time.Time
+	owed int // the restarts decided for this walk, counted when its start begins
 }
 
 // start starts g afresh under parent (a context that is never done) at
@@ -55,10 +56,14 @@ func (g *Group) start(now time.Time, parent context.Context) {
 // failed, among them) and then starts them again in order, no sooner than
 // at. A restart already under way widens to cover them.
 func (g *Group) beginRestart(now time.Time, lo int, m *member, at time.Time) {
+	owed := 1
 	if g.state == GroupRestarting { // not the first start: that has no scope
 		lo = min(lo, g.w.lo)
 		if g.w.at.After(at) {
 			at = g.w.at
+		}
+		if g.w.kind != walkStart { // its restarts are not performed yet
+			owed += g.w.owed
 		}
 	}
 	g.emitRestart(now, m, lo, len(g.members))
@@ -68,7 +73,7 @@ func (g *Group) beginRestart(now time.Time, lo int, m *member, at time.Time) {
 			x.slot.hold(now, false)
 		}
 	}
-	g.w = walk{kind: walkStop, lo: lo, cur: len(g.members) - 1, at: at}
+	g.w = walk{kind: walkStop, lo: lo, cur: len(g.members) - 1, at: at, owed: owed}
 	g.state = GroupRestarting
 	g.t.busyAdd(g)
 }
@@ -82,7 +87,7 @@ func (g *Group) beginShutdown(now time.Time, reason string) {
 	case g.state == GroupShuttingDown || g.state.over():
 		return
 	case g.state == GroupIdle:
-		g.state, g.reason = GroupStopped, reason
+		g.endUnstarted(reason)
 		return
 	}
 	g.reason = reason
@@ -108,8 +113,9 @@ func (g *Group) step(now time.Time) bool {
 			ok = g.stepStop(now)
 		case walkWait:
 			ok = !now.Before(g.w.at)
-			if ok {
+			if ok { // the restart is performed: its starts begin
 				g.w.kind, g.w.cur = walkStart, g.w.lo
+				g.restarts += uint64(g.w.owed)
 			}
 		case walkStart:
 			ok = g.stepStart(now)
@@ -154,11 +160,40 @@ func (g *Group) stepShutdown(now time.Time) bool {
 			return false
 		}
 		if m.outcome == 0 {
-			m.outcome = OutcomeAlreadyStopped
+			m.outcome = m.shutdownUnstarted(g.reason)
 		}
 	}
 	g.w.cur--
 	return true
+}
+
+// endUnstarted ends g, which never started, for reason: it is stopped,
+// and every member below it has the outcome OutcomeNotStarted.
+func (g *Group) endUnstarted(reason string) {
+	g.state, g.reason = GroupStopped, reason
+	for _, m := range g.members {
+		if !m.gone {
+			m.outcome = OutcomeNotStarted
+			if m.sub != nil && m.sub.state == GroupIdle {
+				m.sub.endUnstarted(reason)
+			}
+		}
+	}
+}
+
+// shutdownUnstarted returns the outcome of m, which a shutdown found with
+// nothing running: a member that never started did not start (a nested
+// group that never started ends, for reason, with its members), one that
+// ran had already stopped.
+func (m *member) shutdownUnstarted(reason string) ShutdownOutcome {
+	switch {
+	case m.sub != nil && m.sub.state == GroupIdle:
+		m.sub.endUnstarted(reason)
+		return OutcomeNotStarted
+	case m.slot != nil && !m.slot.started:
+		return OutcomeNotStarted
+	}
+	return OutcomeAlreadyStopped
 }
 
 // stopMember stops m for g (a nested group by its own ordered shutdown) and

@@ -3,7 +3,10 @@ package groupmodel
 import "time"
 
 // admit counts m's restart against the intensity, or fails g when the
-// intensity refuses it; it reports whether the restart goes on.
+// intensity refuses it; it reports whether the restart goes on. The
+// group's restarts count it only once performed: a one_for_one slot's
+// when its backoff ends and it starts, a nested group's at once, a walk's
+// when its starts begin.
 func (g *group) admit(m *member) bool {
 	if g.state == ShuttingDown || g.state.over() {
 		if m.slot != nil {
@@ -19,7 +22,6 @@ func (g *group) admit(m *member) bool {
 		}
 		g.history = append(g.history, g.t.now)
 	}
-	g.restarts++
 	return true
 }
 
@@ -30,6 +32,7 @@ func (g *group) memberFailed(m *member, at time.Duration) {
 	case OneForOne:
 		if m.sub != nil {
 			m.sub.start()
+			g.restarts++
 		}
 	case OneForAll:
 		g.beginRestart(0, m, at)

@@ -114,9 +114,10 @@ const (
 	OutcomeStopped
 	OutcomeAbandoned
 	OutcomeAlreadyStopped
+	OutcomeNotStarted // the shutdown came before it ever started
 )
 
-var outcomeNames = []string{"none", "stopped", "abandoned", "already_stopped"}
+var outcomeNames = []string{"none", "stopped", "abandoned", "already_stopped", "not_started"}
 
 // String returns the outcome's snake_case name ("none" for the zero value).
 func (o Outcome) String() string { return name(outcomeNames, int(o)) }

@@ -64,6 +64,7 @@ type walk struct {
 	lo   int // the lowest member a restart covers
 	cur  int
 	at   time.Duration // a restart's start waits until then
+	owed uint64        // restarts decided for it, performed when its starts begin
 }
 
 // group is the model of one group.
@@ -169,6 +170,7 @@ func (g *group) step() bool {
 		case walkWait:
 			if ok = g.t.now >= g.w.at; ok {
 				g.w.kind, g.w.cur = walkStart, g.w.lo
+				g.restarts += g.w.owed
 			}
 		case walkStart:
 			ok = g.stepStart()
@@ -208,6 +210,12 @@ func (g *group) stepShutdown() bool {
 		}
 		if m.outcome == NoOutcome {
 			m.outcome = OutcomeAlreadyStopped
+			if m.sub != nil && m.sub.state == Idle || m.slot != nil && !m.slot.started {
+				m.outcome = OutcomeNotStarted
+			}
+			if m.sub != nil && m.sub.state == Idle {
+				m.sub.endUnstarted()
+			}
 		}
 	}
 	g.w.cur--
@@ -277,9 +285,13 @@ func (g *group) launch(m *member) {
 // beginRestart stops the members from lo up in reverse order, then starts
 // them in order no sooner than at; one under way widens to cover them.
 func (g *group) beginRestart(lo int, m *member, at time.Duration) {
+	owed := uint64(1)
 	if g.state == Restarting {
 		lo = min(lo, g.w.lo)
 		at = max(at, g.w.at)
+		if g.w.kind != walkStart {
+			owed += g.w.owed // decided, not performed yet
+		}
 	}
 	if m.slot != nil {
 		m.slot.owes = true
@@ -289,7 +301,7 @@ func (g *group) beginRestart(lo int, m *member, at time.Duration) {
 			x.slot.hold(false)
 		}
 	}
-	g.w = walk{kind: walkStop, lo: lo, cur: len(g.members) - 1, at: at}
+	g.w = walk{kind: walkStop, lo: lo, cur: len(g.members) - 1, at: at, owed: owed}
 	g.state = Restarting
 	g.t.busyAdd(g)
 }
@@ -300,7 +312,7 @@ func (g *group) beginShutdown() {
 	case g.state == ShuttingDown || g.state.over():
 		return
 	case g.state == Idle:
-		g.state = Stopped
+		g.endUnstarted()
 		return
 	}
 	for _, m := range g.members {
@@ -311,6 +323,21 @@ func (g *group) beginShutdown() {
 	g.state = ShuttingDown
 	g.w = walk{kind: walkShutdown, cur: len(g.members) - 1}
 	g.t.busyAdd(g)
+}
+
+// endUnstarted ends g, which never started: it is stopped, and so is
+// every group below it; each member did not start.
+func (g *group) endUnstarted() {
+	g.state = Stopped
+	for _, m := range g.members {
+		if m.gone {
+			continue
+		}
+		m.outcome = OutcomeNotStarted
+		if m.sub != nil && m.sub.state == Idle {
+			m.sub.endUnstarted()
+		}
+	}
 }
 
 // finish ends the shutdown; the parent learns of the end.

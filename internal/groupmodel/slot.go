@@ -175,6 +175,9 @@ func (s *slot) serveDue() bool {
 	}
 	s.history = append(s.history, s.t.now)
 	s.restarts++
+	if s.g != nil {
+		s.g.restarts++ // its group's one_for_one restart, performed
+	}
 	s.launch()
 	return true
 }
