@@ -113,8 +113,23 @@
 //
 // A ChildSlot belongs to the goroutine that runs the loop; its methods are not
 // safe for concurrent use, except Done. So does a Group, with its member
-// slots, except Wake, Snapshot, LastAdvance, SinceAdvance, Backlog and
-// Submit. The child's [Attempt] methods (Beat,
+// slots, and this is the one place that says what else is safe where:
+//
+//   - Safe from any goroutine, never waiting for the loop: Wake, Snapshot,
+//     LastAdvance, SinceAdvance, Pulse, Backlog and Submit (the way to act
+//     on a running tree from elsewhere).
+//   - Safe from any goroutine, waiting while the loop is inside a call:
+//     Shutdown and ShutdownWith (a signal handler may call them), and Start
+//     and Advance (two loops on one tree take turns, which is still a
+//     mistake).
+//   - Refused rather than raced: Add, AddGroup and Remove, called while
+//     another goroutine is inside one of the calls above (or the loop is
+//     inside Advance), return [ErrConcurrentUse] and change nothing; called
+//     when the tree is idle, they land. A listener may call them.
+//   - The loop's alone: every other method of a Group, and every method of
+//     its member slots (operator controls from elsewhere go through Submit).
+//
+// The child's [Attempt] methods (Beat,
 // Ready, NotReady) are safe from any goroutine and do not allocate. Values the
 // slot returns ([Exit], [Liveness], [Record], [Event]) are plain snapshots
 // that may be handed to any goroutine; their WithoutStacks methods leave a

@@ -218,7 +218,14 @@ func (s *ChildSlot) deliver(e Event) {
 	s.hooks |= hookEmitting
 	fault := ""
 	if s.cfg.OnEvent != nil {
+		lent := int32(-1)
+		if s.grp != nil { // a listener may call the tree's methods
+			lent = s.grp.t.guard.lend()
+		}
 		fault = callListener(s.cfg.OnEvent, e)
+		if s.grp != nil {
+			s.grp.t.guard.unlend(lent)
+		}
 	}
 	if s.grp != nil && s.grp.t.listens {
 		s.grp.relay(e)

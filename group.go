@@ -199,8 +199,11 @@ func (c GroupConfig) withDefaults() (GroupConfig, error) {
 // children's and moves only with the now passed to it.
 //
 // A Group belongs to the goroutine that runs the tree's loop ([Group.Run],
-// or the caller's own around [Group.Advance]), and so do its member slots:
-// its methods are not safe for concurrent use, except Wake. The zero Group is
+// or the caller's own around [Group.Advance]), and so do its member slots.
+// The package doc's Concurrency section lists the exceptions: the methods
+// safe from any goroutine (Wake, Snapshot, Submit, Shutdown, ...) and
+// those refused with [ErrConcurrentUse] rather than raced (Add, AddGroup,
+// Remove). The zero Group is
 // unusable: its methods return [ErrInvalidConfig] or do nothing; use
 // [NewGroup]. A nil *Group behaves the same.
 type Group struct {
@@ -361,14 +364,21 @@ func (g *Group) State() GroupState {
 // group, not the caller, starts it and collects its exits. A member added
 // after Start starts at once.
 //
-// Add returns an error wrapping [ErrInvalidConfig] for an empty or
-// duplicate id, a nil fn, a cfg the slot refuses, or a cfg with Exits set
-// (the group collects its members' exits itself); [ErrGroupStopped] once the
-// group shuts down or has ended.
+// Add returns an error wrapping [ErrInvalidConfig] for an id the id rule
+// refuses (empty, over 128 bytes, with '/' or a control character, "." or
+// "..") or a duplicate one, a nil fn, a cfg the slot refuses, or a cfg with
+// Exits set (the group collects its members' exits itself);
+// [ErrGroupStopped] once the group shuts down or has ended;
+// [ErrConcurrentUse] when another goroutine is changing the tree.
 func (g *Group) Add(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 	if !g.valid() {
 		return nil, errZeroGroup
 	}
+	v, err := g.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer g.exit(v)
 	if err := g.joinable(id); err != nil {
 		return nil, err
 	}
@@ -403,6 +413,11 @@ func (g *Group) AddGroup(sub *Group) error {
 	if !g.valid() {
 		return errZeroGroup
 	}
+	v, err := g.enter()
+	if err != nil {
+		return err
+	}
+	defer g.exit(v)
 	if !sub.valid() {
 		return fmt.Errorf("%w: nil or zero nested group", ErrInvalidConfig)
 	}
@@ -515,6 +530,16 @@ func (g *Group) Remove(id string, now time.Time) error {
 	if !g.valid() {
 		return errZeroGroup
 	}
+	v, err := g.enter()
+	if err != nil {
+		return err
+	}
+	defer g.exit(v)
+	return g.remove(id, now)
+}
+
+// remove is Remove, for a caller that holds the tree.
+func (g *Group) remove(id string, now time.Time) error {
 	m, ok := g.byID[id]
 	if !ok || m.gone {
 		return fmt.Errorf("group %q: member %q: %w", g.path, id, ErrUnknownMember)
@@ -577,6 +602,8 @@ func (g *Group) emit(e Event) {
 // listener's panic is recovered and reported once every listener has had
 // the event (see listener.go).
 func (g *Group) relay(e Event) {
+	lent := g.t.guard.lend() // a listener may call the tree's methods
+	defer g.t.guard.unlend(lent)
 	var faulty []*Group
 	var faults []string
 	for a := g; a != nil; a = a.parent {

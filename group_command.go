@@ -294,7 +294,7 @@ func applyToSlot(s *ChildSlot, c Command, now time.Time) (FenceDecision, error) 
 		}
 		err = s.Quarantine(now, c.Reason+" (by "+c.Requester+")")
 	case CommandRemove:
-		return 0, s.grp.Remove(s.id, now)
+		return 0, s.grp.remove(s.id, now)
 	case CommandShutdown:
 		return 0, refused(c, errors.New("a slot is removed, not shut down"))
 	}
@@ -319,7 +319,7 @@ func applyToGroup(target cmdTarget, c Command, now time.Time) error {
 		if target.parent == nil {
 			return refused(c, errors.New("the root cannot be removed; shut it down"))
 		}
-		return target.parent.Remove(g.id, now)
+		return target.parent.remove(g.id, now)
 	case CommandRestart:
 		if target.parent == nil {
 			return refused(c, errors.New("the root is restarted by its platform; shut it down"))

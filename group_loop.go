@@ -43,6 +43,8 @@ type tree struct {
 	// exits queued are the queue's own count).
 	backOverdue atomic.Int64
 	backStarts  atomic.Int64
+	// guard keeps calls that change the tree from overlapping (guard.go).
+	guard guard
 }
 
 // clampNow returns now, or the latest now the tree has seen when now is
@@ -101,9 +103,14 @@ func (g *Group) Start(ctx context.Context, now time.Time) error {
 	case ctx.Err() != nil:
 		return fmt.Errorf("supervisor: parent context done: %w", context.Cause(ctx))
 	}
+	v := g.t.guard.wait()
+	defer g.t.guard.release(v)
+	if g.state != GroupIdle { // another goroutine's Start won the race
+		return fmt.Errorf("group %q: %w", g.path, ErrActive)
+	}
 	now = g.t.clampNow(now)
 	g.start(now, context.WithoutCancel(ctx))
-	g.Advance(now)
+	g.t.advance(now)
 	return nil
 }
 
@@ -132,6 +139,13 @@ func (g *Group) Advance(now time.Time) {
 		return
 	}
 	t := g.t
+	v := t.guard.wait()
+	t.advance(now)
+	t.guard.release(v)
+}
+
+// advance is Advance, for a caller that holds the tree.
+func (t *tree) advance(now time.Time) {
 	now = t.clampNow(now)
 	if t.kick {
 		t.changed = true
@@ -399,12 +413,20 @@ func (g *Group) Shutdown(now time.Time) { g.ShutdownWith(now, "shutdown requeste
 
 // ShutdownWith is Shutdown with the reason the record and the events give
 // ("SIGTERM", say).
+//
+// ShutdownWith and Shutdown are safe to call from any goroutine (a signal
+// handler's, say): they wait while the loop is inside Advance, and wake it
+// after.
 func (g *Group) ShutdownWith(now time.Time, reason string) {
 	if !g.valid() {
 		return
 	}
-	g.beginShutdown(g.t.clampNow(now), reason)
-	g.t.kick = true
+	t := g.t
+	v := t.guard.wait()
+	g.beginShutdown(t.clampNow(now), reason)
+	t.kick = true
+	t.guard.release(v)
+	t.q.wake()
 }
 
 // Finished reports whether g has ended (stopped or failed) with every
@@ -456,10 +478,20 @@ func (g *Group) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	done := ctx.Done()
-	for !g.Finished() {
+	t := g.t
+	for {
+		// Each turn holds the tree while it reads or changes it, and only
+		// then: calls from other goroutines (Shutdown, Add) find it free
+		// while the loop waits.
+		v := t.guard.wait()
+		finished := g.state.over()
 		var d deadline
 		if at, ok := g.NextDeadline(); ok {
 			d.offer(at)
+		}
+		t.guard.release(v)
+		if finished {
+			break
 		}
 		if at, ok := n.deadline(); ok {
 			d.offer(at)
@@ -469,16 +501,21 @@ func (g *Group) Run(ctx context.Context) error {
 		} else {
 			timer.Stop()
 		}
+		stop := false
 		select {
-		case <-g.Wake():
+		case <-t.q.Ready():
 		case <-timer.C:
 		case <-done:
-			done = nil
-			g.beginShutdown(g.t.clampNow(time.Now()), "context done: "+context.Cause(ctx).Error())
+			done, stop = nil, true
 		}
 		now := time.Now()
-		g.Advance(now)
+		v = t.guard.wait()
+		if stop {
+			g.beginShutdown(t.clampNow(now), "context done: "+errorText(context.Cause(ctx)))
+		}
+		t.advance(now)
 		n.after(g, now)
+		t.guard.release(v)
 	}
 	return g.Err()
 }
