@@ -69,12 +69,20 @@ const (
 	// EventCommand: the loop carried out (or refused) an operator command;
 	// Command holds it with who asked, why and its error, Member its path.
 	EventCommand
+	// EventNotifyFailed: Run's sd_notify datagrams stopped reaching
+	// NOTIFY_SOCKET (it cannot be dialled, or its receiver does not read);
+	// Reason says why. Once per outage; Run tries again every pulse.
+	EventNotifyFailed
+	// EventNotifyRestored: sd_notify datagrams reach NOTIFY_SOCKET again,
+	// with the current state; Reason says how many were dropped.
+	EventNotifyRestored
 )
 
 var eventKindNames = []string{"", "started", "exited", "restart_scheduled", "restart_refused",
 	"quarantined", "cancelled", "abandoned", "stale_report", "fence", "paused", "resumed", "removed",
 	"group_started", "group_restart", "group_failed", "shutdown_started", "shutdown_finished",
-	"member_added", "member_removed", "auto_shutdown", "command"}
+	"member_added", "member_removed", "auto_shutdown", "command",
+	"notify_failed", "notify_restored"}
 
 // String returns the kind's snake_case name.
 func (k EventKind) String() string { return enum.Name(eventKindNames, "EventKind", k) }
