@@ -109,8 +109,8 @@ func (n *notifier) send(msg string) error {
 // here. The status that goes with READY=1 or STOPPING=1 is taken from the
 // tree as it is at now, not from a snapshot up to SnapshotInterval old.
 //
-// What could not be sent is sent a pulse later, as it stands then; a
-// missed ping waits for the next one. The first failure of an outage
+// What could not be sent is sent a pulse later (or at the tree's end), as
+// it stands then; a missed ping waits for the next one. The first failure of an outage
 // emits notify_failed to g's OnEvent, the first success after it
 // notify_restored with how many datagrams were dropped.
 func (n *notifier) after(g *Group, now time.Time) {
@@ -122,7 +122,8 @@ func (n *notifier) after(g *Group, now time.Time) {
 	if ping {
 		n.nextPing = now.Add(n.watchdog) // a ping that fails is not retried: the next is due then
 	}
-	if !ping && (!n.pending() || now.Before(n.retryAt)) {
+	// The tree's end is Run's last call: the state gets a last try then.
+	if !ping && (!n.pending() || now.Before(n.retryAt) && !g.state.over()) {
 		return
 	}
 	if err := n.send(n.message(ping)); err != nil {
