@@ -290,7 +290,9 @@ func TestNotifyReceiverNeverReads(t *testing.T) {
 		// On a failure, free a loop stuck in the send before goleak looks.
 		cancel()
 		_ = conn.Close()
-		<-errc
+		if err := <-errc; err != nil {
+			t.Errorf("Run: %v", err)
+		}
 	})
 
 	// Watch the loop for a while: it must keep advancing all along.
