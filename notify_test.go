@@ -339,14 +339,3 @@ func TestNotifyReceiverNeverReads(t *testing.T) {
 		t.Fatal("Run did not return after its context ended")
 	}
 }
-
-// TestNotifyEventKindNames: the notifier's event kinds have names, both
-// ways.
-func TestNotifyEventKindNames(t *testing.T) {
-	for k, name := range map[EventKind]string{EventNotifyFailed: "notify_failed", EventNotifyRestored: "notify_restored"} {
-		assert.Equal(t, name, k.String())
-		var back EventKind
-		require.NoError(t, back.UnmarshalText([]byte(name)))
-		assert.Equal(t, k, back)
-	}
-}
