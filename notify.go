@@ -110,9 +110,9 @@ func (n *notifier) send(msg string) error {
 // tree as it is at now, not from a snapshot up to SnapshotInterval old.
 //
 // What could not be sent is sent a pulse later (or at the tree's end), as
-// it stands then; a missed ping waits for the next one. The first failure of an outage
-// emits notify_failed to g's OnEvent, the first success after it
-// notify_restored with how many datagrams were dropped.
+// it stands then; a missed ping waits for the next one. The first failure
+// of an outage emits notify_failed to g's OnEvent, the first success after
+// it notify_restored with how many datagrams were dropped.
 func (n *notifier) after(g *Group, now time.Time) {
 	if n == nil {
 		return
