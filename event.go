@@ -73,12 +73,20 @@ const (
 	// names panicked; Reason says on which event and with what. The loop
 	// went on as if it had returned.
 	EventListenerPanicked
+	// EventNotifyFailed: Run's sd_notify datagrams stopped reaching
+	// NOTIFY_SOCKET (it cannot be dialled, or its receiver does not read);
+	// Reason says why. Once per outage; Run tries again every pulse.
+	EventNotifyFailed
+	// EventNotifyRestored: sd_notify datagrams reach NOTIFY_SOCKET again,
+	// with the current state; Reason says how many were dropped.
+	EventNotifyRestored
 )
 
 var eventKindNames = []string{"", "started", "exited", "restart_scheduled", "restart_refused",
 	"quarantined", "cancelled", "abandoned", "stale_report", "fence", "paused", "resumed", "removed",
 	"group_started", "group_restart", "group_failed", "shutdown_started", "shutdown_finished",
-	"member_added", "member_removed", "auto_shutdown", "command", "listener_panicked"}
+	"member_added", "member_removed", "auto_shutdown", "command", "listener_panicked",
+	"notify_failed", "notify_restored"}
 
 // String returns the kind's snake_case name.
 func (k EventKind) String() string { return enum.Name(eventKindNames, "EventKind", k) }

@@ -467,7 +467,11 @@ func (g *Group) Err() error {
 // STATUS= with a one-line summary as it changes, WATCHDOG=1 every half
 // WATCHDOG_USEC while the loop keeps advancing (a loop stuck in user code
 // stops it, and systemd restarts the service), and STOPPING=1 when the
-// shutdown begins.
+// shutdown begins. A send never blocks the loop: what cannot go at once is
+// sent a pulse later, as it stands then, and a socket that cannot be
+// reached is dialled again every pulse; EventNotifyFailed and
+// EventNotifyRestored tell the root's OnEvent when an outage begins and
+// ends.
 func (g *Group) Run(ctx context.Context) error {
 	if err := g.Start(ctx, time.Now()); err != nil {
 		return err

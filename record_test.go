@@ -270,6 +270,7 @@ func TestRecordEnumText(t *testing.T) {
 				EventShutdownStarted: "shutdown_started", EventShutdownFinished: "shutdown_finished",
 				EventMemberAdded: "member_added", EventMemberRemoved: "member_removed", EventAutoShutdown: "auto_shutdown",
 				EventCommand: "command", EventListenerPanicked: "listener_panicked",
+				EventNotifyFailed: "notify_failed", EventNotifyRestored: "notify_restored",
 			}, true)
 		}},
 		{"Readiness", func(t *testing.T) {
