@@ -86,22 +86,33 @@ func isNilPointer(v any) bool {
 	return r.Kind() == reflect.Pointer && r.IsNil()
 }
 
-// walk visits err's chain (Unwrap() error and Unwrap() []error), at most
-// maxChain errors, noting what an exit needs from it.
+// walk visits err's chain (Unwrap() error and Unwrap() []error) depth
+// first, as errors.Is does, at most maxChain errors, noting what an exit
+// needs from each. A chain without joins costs no allocation.
 func (f *errFacts) walk(err error) {
-	stack := []error{err}
-	for seen := 0; len(stack) > 0; seen++ {
+	var later []error // the rest of joined errors, to visit after
+	for seen := 0; ; {
+		if err == nil {
+			if len(later) == 0 {
+				return
+			}
+			err, later = later[len(later)-1], later[:len(later)-1]
+			continue
+		}
 		if seen == maxChain {
 			f.cut = true
 			return
 		}
-		e := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if e == nil {
-			continue
+		seen++
+		f.note(err)
+		next, joined := unwrap(err)
+		for i := len(joined) - 1; i > 0; i-- {
+			later = append(later, joined[i])
 		}
-		f.note(e)
-		stack = appendUnwrapped(stack, e)
+		if len(joined) > 0 {
+			next = joined[0]
+		}
+		err = next
 	}
 }
 
@@ -123,21 +134,21 @@ func (f *errFacts) note(e error) {
 	}
 }
 
-// appendUnwrapped appends what e unwraps to, in the order errors.Is visits
-// it, to stack (a stack: the last appended is visited first).
-func appendUnwrapped(stack []error, e error) (out []error) {
-	out = stack
-	defer func() { _ = recover() }() // an Unwrap that panics ends this branch
+// unwrap returns what e unwraps to: one error, or the errors it joins. An
+// Unwrap that panics unwraps to nothing.
+func unwrap(e error) (next error, joined []error) {
+	defer func() {
+		if recover() != nil {
+			next, joined = nil, nil
+		}
+	}()
 	switch u := e.(type) {
 	case interface{ Unwrap() error }:
-		out = append(out, u.Unwrap())
+		return u.Unwrap(), nil
 	case interface{ Unwrap() []error }:
-		errs := u.Unwrap()
-		for i := len(errs) - 1; i >= 0; i-- {
-			out = append(out, errs[i])
-		}
+		return nil, u.Unwrap()
 	}
-	return out
+	return nil, nil
 }
 
 // panicText returns the text of a panic value, bounded. A value of a basic
