@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"os"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -32,6 +31,7 @@ type Attempt struct {
 	returned     atomic.Bool // set when the child has returned, before done is closed
 	cancelled    bool        // owned by the loop
 	killExtended bool        // owned by the loop: a process attempt got one more StopTimeout to die
+	pidReported  bool        // owned by the loop: the process_started event was emitted
 	goexit       bool        // the child called runtime.Goexit; written before returned is set
 	number       uint64
 
@@ -41,7 +41,7 @@ type Attempt struct {
 	generation uint64
 	grace      time.Duration              // the slot's StopTimeout, for Process
 	slot       *ChildSlot                 // for the attempt's goroutine: the child and the exit queue
-	proc       atomic.Pointer[os.Process] // set by Process once the process runs
+	proc       atomic.Pointer[procHandle] // set by Process once the process runs
 	done       chan struct{}              // closed when the child has returned
 
 	// Written by the attempt's goroutine before returned is set; read by

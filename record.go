@@ -256,6 +256,9 @@ type Record struct {
 	Active bool `json:"active"`
 	// ObservedAt is the now the record was taken at.
 	ObservedAt time.Time `json:"observed_at"`
+	// Pid is the pid of the active attempt's OS process ([Process]) while
+	// it runs; absent otherwise.
+	Pid int `json:"pid,omitempty"`
 }
 
 // Record returns a snapshot of the slot at now. In the steady state it does
@@ -292,6 +295,7 @@ func (s *ChildSlot) Record(now time.Time) Record {
 		StaleReports:       c.staleReports,
 		Active:             s.active != nil,
 		ObservedAt:         s.base.Wall(now),
+		Pid:                runningPid(s.active),
 	}
 	if s.restartDue && s.op == OperationActive && s.active == nil {
 		c = s.coldState()

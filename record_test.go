@@ -269,7 +269,7 @@ func TestRecordEnumText(t *testing.T) {
 				EventGroupStarted: "group_started", EventGroupRestart: "group_restart", EventGroupFailed: "group_failed",
 				EventShutdownStarted: "shutdown_started", EventShutdownFinished: "shutdown_finished",
 				EventMemberAdded: "member_added", EventMemberRemoved: "member_removed", EventAutoShutdown: "auto_shutdown",
-				EventCommand: "command",
+				EventCommand: "command", EventProcessStarted: "process_started",
 			}, true)
 		}},
 		{"Readiness", func(t *testing.T) {
