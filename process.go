@@ -99,6 +99,7 @@ func ProcessWith(opts ProcessOptions, build func(ctx context.Context) *exec.Cmd)
 			return fmt.Errorf("supervisor: start %s: %w", cmd.Path, err)
 		}
 		a.proc.Store(h)
+		a.sig.markProcess()
 		// Wake the loop, as Ready does, so that it reports the pid.
 		if q := a.slot.cfg.Exits; q != nil {
 			q.post(a.slot)
@@ -215,26 +216,21 @@ func isServiceEnv(kv string) bool {
 }
 
 // reportPid emits EventProcessStarted for a's process, once, when the loop
-// first sees it running (or exited, before its exit event).
+// first sees it running (or exited, before its exit event). For a goroutine
+// child it reads only the attempt's first cache line, as the rest of
+// Advance does.
 func (s *ChildSlot) reportPid(a *Attempt, now time.Time) {
-	if a.pidReported {
-		return
-	}
-	h := a.proc.Load()
-	if h == nil {
+	if a.pidReported || !a.sig.hasProcess() {
 		return
 	}
 	a.pidReported = true
-	s.emit(Event{Kind: EventProcessStarted, Time: now, Attempt: a.number, Generation: a.generation, Pid: h.pid()})
+	s.emit(Event{Kind: EventProcessStarted, Time: now, Attempt: a.number, Generation: a.generation, Pid: a.proc.Load().pid()})
 }
 
 // runningPid returns the pid of a's process while it runs; zero otherwise.
 func runningPid(a *Attempt) int {
-	if a == nil || a.isDone() {
+	if a == nil || a.isDone() || !a.sig.hasProcess() {
 		return 0
 	}
-	if h := a.proc.Load(); h != nil {
-		return h.pid()
-	}
-	return 0
+	return a.proc.Load().pid()
 }
