@@ -28,6 +28,7 @@ func (s *ChildSlot) advance(now time.Time) {
 		s.reap(now)
 	}
 	if a := s.active; a != nil {
+		s.reportPid(a, now)
 		if !a.isDone() {
 			s.check(a, now)
 		}

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"os"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -32,8 +31,8 @@ type Attempt struct {
 	returned     atomic.Bool // set when the child has returned, before done is closed
 	cancelled    bool        // owned by the loop
 	killExtended bool        // owned by the loop: a process attempt got one more StopTimeout to die
+	pidReported  bool        // owned by the loop: the process_started event was emitted
 	kind         ExitKind    // the exit's Kind; written before returned is set
-	killed       bool        // a process that died of SIGKILL; written before returned is set
 	number       uint64
 
 	// Second line: written once (at the start; proc when the process runs)
@@ -42,12 +41,12 @@ type Attempt struct {
 	generation uint64
 	grace      time.Duration              // the slot's StopTimeout, for Process
 	slot       *ChildSlot                 // for the attempt's goroutine: the child and the exit queue
-	proc       atomic.Pointer[os.Process] // set by Process once the process runs
+	proc       atomic.Pointer[procHandle] // set by Process once the process runs
 	done       chan struct{}              // closed when the child has returned
 
 	// Written by the attempt's goroutine before returned is set; read by
 	// the loop after: the exit as the child's goroutine read it (see
-	// newExit, and kind and killed above), so that the loop runs none of
+	// newExit, and kind above), so that the loop runs none of
 	// the child's code. Panics and exit codes are rare: they live apart.
 	err       error      // what the child returned (a *PanicError for a panic)
 	reason    string     // the exit's Reason
@@ -60,11 +59,12 @@ type Attempt struct {
 }
 
 // exitExtra holds the parts of an exit that most exits lack: a panic's
-// value and stack, a process's exit code.
+// value and stack, a process's exit code and whether SIGKILL ended it.
 type exitExtra struct {
-	value any
-	stack string
-	code  int
+	value  any
+	stack  string
+	code   int
+	killed bool
 }
 
 // Beat records that the child made progress, at the beat's own time. Call it
@@ -133,9 +133,9 @@ func (a *Attempt) run(ctx context.Context) {
 // attempt's goroutine (newExit runs the child's methods).
 func (a *Attempt) settle(o outcome) {
 	e, killed := newExit(o)
-	a.err, a.reason, a.kind, a.killed = e.Err, e.Reason, e.Kind, killed
-	if o.panicked || e.Code != 0 {
-		a.rare = &exitExtra{value: e.PanicValue, stack: e.Stack, code: e.Code}
+	a.err, a.reason, a.kind = e.Err, e.Reason, e.Kind
+	if o.panicked || e.Code != 0 || killed {
+		a.rare = &exitExtra{value: e.PanicValue, stack: e.Stack, code: e.Code, killed: killed}
 	}
 }
 

@@ -53,7 +53,9 @@
 // Abandoned exit's reason says who gave up: the stop deadline, the caller
 // (Abandon) or Stop's context. A process child ([Process]) is killed
 // instead, never abandoned, by Advance, Abandon and Stop alike, and its exit
-// is recorded with the signal.
+// is recorded with the signal; on Unix it runs in a process group of its
+// own, which every signal reaches and which is killed when it exits, so
+// that nothing it started outlives it.
 //
 // After an exit, the slot plans what comes next from its [RestartType]
 // (Permanent, Transient, Temporary), a [Backoff] delay, and a sliding-window

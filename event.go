@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,13 +81,18 @@ const (
 	// EventNotifyRestored: sd_notify datagrams reach NOTIFY_SOCKET again,
 	// with the current state; Reason says how many were dropped.
 	EventNotifyRestored
+	// EventProcessStarted: the attempt's OS process ([Process]) runs;
+	// Event.Pid is its pid. It follows started once the loop sees the
+	// process (the process starts on the attempt's goroutine), and comes
+	// before the attempt's exited.
+	EventProcessStarted
 )
 
 var eventKindNames = []string{"", "started", "exited", "restart_scheduled", "restart_refused",
 	"quarantined", "cancelled", "abandoned", "stale_report", "fence", "paused", "resumed", "removed",
 	"group_started", "group_restart", "group_failed", "shutdown_started", "shutdown_finished",
 	"member_added", "member_removed", "auto_shutdown", "command", "listener_panicked",
-	"notify_failed", "notify_restored"}
+	"notify_failed", "notify_restored", "process_started"}
 
 // String returns the kind's snake_case name.
 func (k EventKind) String() string { return enum.Name(eventKindNames, "EventKind", k) }
@@ -132,6 +138,8 @@ type Event struct {
 	Scope []string
 	// Command is the operator command, for command events.
 	Command *CommandRecord
+	// Pid is the process's pid, for process_started.
+	Pid int
 }
 
 // LogValue groups the event's fields for log/slog, so that
@@ -159,6 +167,9 @@ func (e Event) LogValue() slog.Value {
 	}
 	if e.Member != "" {
 		attrs = append(attrs, slog.String("member", e.Member))
+	}
+	if e.Pid != 0 {
+		attrs = append(attrs, slog.Int("pid", e.Pid))
 	}
 	if e.Scope != nil {
 		attrs = append(attrs, slog.Any("scope", e.Scope))
@@ -199,6 +210,8 @@ func (e Event) String() string {
 		s += ": " + e.Phase.String()
 	case e.Kind == EventRestartScheduled:
 		s += " in " + roundDuration(e.Delay).String()
+	case e.Kind == EventProcessStarted:
+		s += ": pid " + strconv.Itoa(e.Pid)
 	case e.Kind == EventGroupRestart:
 		s += " after " + e.Member + " failed: " + strings.Join(e.Scope, ", ")
 	case e.Reason != "":

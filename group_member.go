@@ -62,7 +62,7 @@ func (o *ShutdownOutcome) UnmarshalText(text []byte) error {
 
 // outcomeOf says how the stopped attempt a of a member ended, from its exit.
 func outcomeOf(a *Attempt, e *Exit) ShutdownOutcome {
-	if a.proc.Load() != nil && (e.Kind == Abandoned || a.killed) {
+	if a.proc.Load() != nil && (e.Kind == Abandoned || a.rare != nil && a.rare.killed) {
 		return OutcomeKilled
 	}
 	if e.Kind == Abandoned {

@@ -98,6 +98,17 @@ func (s *signals) readiness() (r Readiness, wasReady bool) {
 	return Readiness(v & readyMask), v&everReady != 0
 }
 
+// procUp, in signals.ready, marks that the attempt's OS process runs
+// (Process), so that the loop, which reads only the attempt's first cache
+// line, knows to report its pid.
+const procUp = 1 << 10
+
+// markProcess sets procUp.
+func (s *signals) markProcess() { s.ready.Or(procUp) }
+
+// hasProcess reports whether procUp is set.
+func (s *signals) hasProcess() bool { return s.ready.Load()&procUp != 0 }
+
 // signalled reports whether the child has said anything yet.
 func (s *signals) signalled() bool {
 	return s.beat.Load() != 0 || s.ready.Load()&(readyMask|everReady) != 0 // not readyWakes: the loop set it

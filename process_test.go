@@ -1,11 +1,14 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,6 +313,83 @@ func TestProcessKilledNotAbandonedBeforeStopTimeout(t *testing.T) {
 			require.NotNil(t, r.LastExit)
 			assert.Equal(t, e.Reason, r.LastExit.Reason)
 			assert.Equal(t, StopCompleted, r.StopState)
+		})
+	}
+}
+
+// TestProcessInvalidStopSignal: a stop signal that cannot stop a process
+// fails every attempt with ErrInvalidConfig, before build is called.
+func TestProcessInvalidStopSignal(t *testing.T) {
+	tests := []struct {
+		name string
+		sig  syscall.Signal
+	}{
+		{name: "negative", sig: -1},
+		{name: "beyond the system's", sig: 1000},
+		{name: "SIGSTOP", sig: syscall.SIGSTOP},
+		{name: "SIGCONT", sig: syscall.SIGCONT},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			built := false
+			s := procStart(t, ProcessWith(ProcessOptions{StopSignal: tt.sig}, func(ctx context.Context) *exec.Cmd {
+				built = true
+				return exec.CommandContext(ctx, "/bin/sh", "-c", "exit 0")
+			}), procStopTimeout)
+			e := procWait(t, s)
+			assert.Equal(t, Failed, e.Kind, "exit %v", e)
+			require.ErrorIs(t, e.Err, ErrInvalidConfig)
+			assert.Contains(t, e.Reason, "ProcessOptions.StopSignal")
+			assert.False(t, built, "build was not called")
+		})
+	}
+}
+
+// TestProcessEnvWithoutServiceVars: a process member inherits neither the
+// supervisor's sd_notify socket and watchdog nor its socket activation,
+// from the inherited environment or from the build's own Env; everything
+// else is kept, and exec's PWD for a Dir too.
+func TestProcessEnvWithoutServiceVars(t *testing.T) {
+	procNeedShell(t)
+	service := map[string]string{
+		"NOTIFY_SOCKET": "/run/systemd/notify", "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1",
+		"LISTEN_PID": "1", "LISTEN_FDS": "1", "LISTEN_FDNAMES": "http",
+	}
+	for k, v := range service {
+		t.Setenv(k, v)
+	}
+	t.Setenv("CHILDSLOT_KEEP", "inherited")
+	dir := t.TempDir()
+	tests := []struct {
+		name  string
+		setup func(cmd *exec.Cmd)
+		want  map[string]string
+	}{
+		{name: "inherited", setup: func(*exec.Cmd) {}, want: map[string]string{"CHILDSLOT_KEEP": "inherited"}},
+		{name: "inherited with Dir", setup: func(cmd *exec.Cmd) { cmd.Dir = dir },
+			want: map[string]string{"CHILDSLOT_KEEP": "inherited", "PWD": dir}},
+		{name: "build's Env", setup: func(cmd *exec.Cmd) {
+			cmd.Env = []string{"NOTIFY_SOCKET=/x", "CHILDSLOT_KEEP=own", "WATCHDOG_USEC=5", "LISTEN_FDS=2"}
+		}, want: map[string]string{"CHILDSLOT_KEEP": "own"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			s := procStart(t, Process(func(ctx context.Context) *exec.Cmd {
+				cmd := exec.CommandContext(ctx, "/bin/sh", "-c", "set") // the shell's own variables: no env binary needed
+				cmd.Stdout = &out
+				tt.setup(cmd)
+				return cmd
+			}), procStopTimeout)
+			e := procWait(t, s)
+			require.Equal(t, Succeeded, e.Kind, "exit %v", e)
+			vars := out.String()
+			for k := range service {
+				assert.NotContains(t, vars, k+"=", "the member inherits %s", k)
+			}
+			for k, v := range tt.want {
+				assert.Regexp(t, "(?m)^"+k+"='?"+regexp.QuoteMeta(v)+"'?$", vars)
+			}
 		})
 	}
 }

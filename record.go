@@ -261,6 +261,9 @@ type Record struct {
 	LastListenerPanic string `json:"last_listener_panic,omitempty"`
 	// ObservedAt is the now the record was taken at.
 	ObservedAt time.Time `json:"observed_at"`
+	// Pid is the pid of the active attempt's OS process ([Process]) while
+	// it runs; absent otherwise.
+	Pid int `json:"pid,omitempty"`
 }
 
 // Record returns a snapshot of the slot at now. In the steady state it does
@@ -299,6 +302,7 @@ func (s *ChildSlot) Record(now time.Time) Record {
 		ListenerPanics:     c.listener.count,
 		LastListenerPanic:  c.listener.last,
 		ObservedAt:         s.base.Wall(now),
+		Pid:                runningPid(s.active),
 	}
 	if s.restartDue && s.op == OperationActive && s.active == nil {
 		c = s.coldState()

@@ -271,6 +271,7 @@ func TestRecordEnumText(t *testing.T) {
 				EventMemberAdded: "member_added", EventMemberRemoved: "member_removed", EventAutoShutdown: "auto_shutdown",
 				EventCommand: "command", EventListenerPanicked: "listener_panicked",
 				EventNotifyFailed: "notify_failed", EventNotifyRestored: "notify_restored",
+				EventProcessStarted: "process_started",
 			}, true)
 		}},
 		{"Readiness", func(t *testing.T) {

@@ -523,6 +523,7 @@ func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
 		s.stop = StopCompleted
 	}
 	s.setLastExit(e)
+	s.reportPid(a, now) // a process that exited before the loop saw it run
 	s.emitExit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation}, &e)
 	s.plan(&e, now)
 	if s.grp != nil {
@@ -708,7 +709,7 @@ func (s *ChildSlot) kill(a *Attempt, now time.Time) bool {
 	if !a.cancelled {
 		s.cancelAttempt(a, now, causeCancel)
 	}
-	_ = p.Kill() // the process may have exited already; nothing to do then
+	p.kill() // the process may have exited already; nothing to do then
 	a.killExtended = true
 	s.cold.stopBy = now.Add(s.cfg.StopTimeout) // cancelAttempt allocated cold
 	return true
@@ -735,7 +736,7 @@ func (s *ChildSlot) abandonWith(a *Attempt, now time.Time, reason string) Exit {
 		s.cancelAttempt(a, now, causeCancel)
 	}
 	if p := a.proc.Load(); p != nil {
-		_ = p.Kill() // the process may have exited already; nothing to do then
+		p.kill() // the process may have exited already; nothing to do then
 	}
 	e := Exit{
 		Kind: Abandoned, Reason: reason,

@@ -6,7 +6,11 @@
 //     the restart after that is refused, so the slot is quarantined;
 //   - "polite" sleeps until its AttemptTimeout, when SIGTERM ends it at once;
 //   - "stubborn" ignores SIGTERM, so after the StopTimeout grace exec sends
-//     SIGKILL.
+//     SIGKILL. Its background sleep ignores SIGTERM too, and dies with it:
+//     each process runs in a process group of its own, and the group is
+//     killed when the process exits, so nothing it started outlives it.
+//
+// Each process's pid is in its process_started event.
 //
 // The run takes about a second.
 //
@@ -66,8 +70,9 @@ func children(q *supervisor.ExitQueue, onEvent func(supervisor.Event)) []child {
 		// exec: the shell becomes sleep, which SIGTERM ends.
 		{"polite", "exec sleep 30", polite},
 		// The shell ignores SIGTERM and becomes sleep, which inherits the
-		// ignored signal; SIGKILL cannot be ignored.
-		{"stubborn", "trap '' TERM; exec sleep 30", stubborn},
+		// ignored signal, as does the sleep in the background; SIGKILL
+		// cannot be ignored, and goes to the whole process group.
+		{"stubborn", "trap '' TERM; sleep 30 & exec sleep 30", stubborn},
 	}
 }
 

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +65,40 @@ func TestRun(t *testing.T) {
 
 	assert.Regexp(t, `exit3\s+failed\s+code 3\s+quarantined`, s)
 	assert.Less(t, took, 5*time.Second)
+
+	// Nothing of stubborn's process group, its background sleep included,
+	// is left (Linux: /proc; a zombie runs nothing).
+	m := regexp.MustCompile(`stubborn: process_started: pid (\d+)`).FindStringSubmatch(s)
+	require.NotNil(t, m, "stubborn's pid")
+	pgid, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	if runtime.GOOS == "linux" {
+		assert.Eventually(t, func() bool { return len(groupLeft(pgid)) == 0 }, 2*time.Second, 10*time.Millisecond,
+			"stubborn's group %d outlived it", pgid)
+	}
+}
+
+// groupLeft returns the live (not zombie) processes of group pgid, from
+// /proc.
+func groupLeft(pgid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var left []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) >= 3 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			left = append(left, pid)
+		}
+	}
+	return left
 }
 
 // TestRunStopsWithContext checks that the end of the parent context (what
