@@ -59,12 +59,14 @@ type Attempt struct {
 }
 
 // exitExtra holds the parts of an exit that most exits lack: a panic's
-// value and stack, a process's exit code and whether SIGKILL ended it.
+// value and stack, a process's exit code and whether SIGKILL ended it,
+// what the returned error asked of the supervisor.
 type exitExtra struct {
-	value  any
-	stack  string
-	code   int
-	killed bool
+	value     any
+	stack     string
+	code      int
+	killed    bool
+	directive Directive
 }
 
 // Beat records that the child made progress, at the beat's own time. Call it
@@ -134,8 +136,8 @@ func (a *Attempt) run(ctx context.Context) {
 func (a *Attempt) settle(o outcome) {
 	e, killed := newExit(o)
 	a.err, a.reason, a.kind = e.Err, e.Reason, e.Kind
-	if o.panicked || e.Code != 0 || killed {
-		a.rare = &exitExtra{value: e.PanicValue, stack: e.Stack, code: e.Code, killed: killed}
+	if o.panicked || e.Code != 0 || killed || e.Directive != DirectiveNone {
+		a.rare = &exitExtra{value: e.PanicValue, stack: e.Stack, code: e.Code, killed: killed, directive: e.Directive}
 	}
 }
 
@@ -144,7 +146,7 @@ func (a *Attempt) settle(o outcome) {
 func (a *Attempt) exit() Exit {
 	e := Exit{Kind: a.kind, Err: a.err, Reason: a.reason}
 	if x := a.rare; x != nil {
-		e.PanicValue, e.Stack, e.Code = x.value, x.stack, x.code
+		e.PanicValue, e.Stack, e.Code, e.Directive = x.value, x.stack, x.code, x.directive
 	}
 	return e
 }

@@ -68,6 +68,9 @@ type Exit struct {
 	// Code is the exit status of a process child, or of any returned error
 	// with an ExitCode() int method; zero when there is none.
 	Code int `json:"code,omitempty"`
+	// Directive is what the returned error asked of the supervisor
+	// ([ErrDoNotRestart], [ErrFailGroup] in its chain); omitted when none.
+	Directive Directive `json:"directive,omitempty"`
 	// PanicValue is the value the child panicked with. It is not serialized;
 	// Reason holds its text.
 	PanicValue any `json:"-"`
@@ -221,6 +224,9 @@ type outcome struct {
 func newExit(o outcome) (Exit, bool) {
 	f := readError(o.err)
 	e := Exit{Err: o.err, Code: f.code}
+	if !o.panicked && !o.goexit {
+		e.Directive = f.directive
+	}
 	switch {
 	case o.panicked:
 		text := panicText(o.panicValue)

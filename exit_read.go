@@ -41,11 +41,12 @@ const formatTimeout = 100 * time.Millisecond
 
 // errFacts is what an exit needs from a returned error.
 type errFacts struct {
-	text      string // the error's text, bounded; says so when Error panicked
-	cancelled bool   // the chain holds context.Canceled or DeadlineExceeded
-	code      int    // the first ExitCode() in the chain
-	killed    bool   // the chain holds a process that died of SIGKILL
-	cut       bool   // the walk stopped at maxChain
+	text      string    // the error's text, bounded; says so when Error panicked
+	cancelled bool      // the chain holds context.Canceled or DeadlineExceeded
+	code      int       // the first ExitCode() in the chain
+	killed    bool      // the chain holds a process that died of SIGKILL
+	cut       bool      // the walk stopped at maxChain
+	directive Directive // the first ErrFailGroup or ErrDoNotRestart in the chain
 }
 
 // readError returns what an exit needs from err, calling err's methods on
@@ -124,6 +125,9 @@ func (f *errFacts) note(e error) {
 	}
 	if is, ok := e.(interface{ Is(error) bool }); ok && !f.cancelled {
 		f.cancelled = is.Is(context.Canceled) || is.Is(context.DeadlineExceeded)
+	}
+	if f.directive == DirectiveNone {
+		f.directive = directiveOf(e)
 	}
 	if c, ok := e.(interface{ ExitCode() int }); ok && f.code == 0 {
 		if ee, ok := e.(*exec.ExitError); ok {

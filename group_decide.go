@@ -126,10 +126,27 @@ func (g *Group) autoShutdown(now time.Time, m *member) {
 // ErrGroupFailed.
 func (g *Group) fail(now time.Time, m *member, why string) {
 	lim := g.tracker.State(now)
-	g.err = fmt.Errorf("%w: %s: member %q failed (%s) after %d restarts within %v",
-		ErrGroupFailed, g.path, m.id(), why, lim.Used, lim.Window)
+	g.failWith(now, m, fmt.Errorf("%w: %s: member %q failed (%s) after %d restarts within %v",
+		ErrGroupFailed, g.path, m.id(), why, lim.Used, lim.Window), "restart intensity spent")
+}
+
+// memberFailsGroup fails the group at once because member slot s returned
+// ErrFailGroup (exit e).
+func (g *Group) memberFailsGroup(s *ChildSlot, e *Exit, now time.Time) {
+	m := g.memberOf(s)
+	if m == nil || g.state == GroupShuttingDown || g.state.over() {
+		return
+	}
+	g.failWith(now, m, fmt.Errorf("%w: %s: member %q returned ErrFailGroup (%s)",
+		ErrGroupFailed, g.path, m.id(), e.Reason), "a member returned ErrFailGroup")
+}
+
+// failWith ends the group with err, for why, m's exit being the cause:
+// every member stops in reverse order.
+func (g *Group) failWith(now time.Time, m *member, err error, why string) {
+	g.err = err
 	g.emit(Event{Kind: EventGroupFailed, Time: now, Member: m.id(), Reason: g.err.Error()})
-	g.beginShutdown(now, "group failed: restart intensity spent")
+	g.beginShutdown(now, "group failed: "+why)
 }
 
 // subEnded is told by the nested group of m that it stopped or failed. To

@@ -596,7 +596,11 @@ func (s *ChildSlot) plan(e *Exit, now time.Time) {
 	case s.parent.Err() != nil:
 		s.over = true
 		return
-	case !s.cfg.Restart.restarts(e.Kind):
+	case e.Directive == DirectiveFailGroup && s.grp != nil:
+		s.over = true
+		s.grp.memberFailsGroup(s, e, now)
+		return
+	case e.Directive != DirectiveNone, !s.cfg.Restart.restarts(e.Kind):
 		s.over = true
 		return
 	case !s.restartTracker().Allow(now):
