@@ -137,6 +137,10 @@ type GroupConfig struct {
 	// AutoShutdown says whether significant members' ends shut the group
 	// down; the zero value is AutoShutdownNever.
 	AutoShutdown AutoShutdown
+	// MaxChildren bounds the group's members (nested groups count as one,
+	// members stopping count until gone): one more is refused with
+	// ErrMaxChildren and changes nothing. Zero means no bound.
+	MaxChildren int
 	// SnapshotInterval, for a root group, is the shortest time between two
 	// publications of the tree's Snapshot. Zero means 100ms; NoSnapshots
 	// turns them off, for a large tree nothing reads from other goroutines
@@ -171,6 +175,8 @@ func (c GroupConfig) withDefaults() (GroupConfig, error) {
 		return c, fmt.Errorf("%w: SnapshotInterval is negative (%v); NoSnapshots turns them off", ErrInvalidConfig, c.SnapshotInterval)
 	case c.Pulse < 0:
 		return c, fmt.Errorf("%w: Pulse is negative (%v)", ErrInvalidConfig, c.Pulse)
+	case c.MaxChildren < 0:
+		return c, fmt.Errorf("%w: MaxChildren is negative (%d)", ErrInvalidConfig, c.MaxChildren)
 	case c.Significant && c.Restart == Permanent:
 		return c, fmt.Errorf("%w: Significant with Restart Permanent: a permanent group never ends for good", ErrInvalidConfig)
 	}
@@ -294,6 +300,7 @@ type member struct {
 	reopen      bool // a nested group an operator restarts: start it once stopped
 	stopping    bool // the group cancelled it for a shutdown and awaits its end
 	owes        bool // its own failure's restart is to be counted in its own budget
+	dynamic     bool // started by StartChild: it leaves the group when it ends for good
 	outcome     ShutdownOutcome
 }
 
@@ -379,6 +386,11 @@ func (g *Group) Add(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 		return nil, err
 	}
 	defer g.exit(v)
+	return g.add(id, fn, cfg)
+}
+
+// add is Add, for a caller that holds the tree.
+func (g *Group) add(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 	if err := g.joinable(id); err != nil {
 		return nil, err
 	}
@@ -496,6 +508,9 @@ func (g *Group) joinable(id string) error {
 	}
 	if _, dup := g.byID[id]; dup {
 		return fmt.Errorf("%w: group %q already has a member %q", ErrInvalidConfig, g.path, id)
+	}
+	if g.cfg.MaxChildren > 0 && g.Len() >= g.cfg.MaxChildren {
+		return fmt.Errorf("group %q: %w (%d)", g.path, ErrMaxChildren, g.cfg.MaxChildren)
 	}
 	return nil
 }

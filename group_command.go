@@ -118,9 +118,10 @@ func (c Command) validate() error {
 // commands is a tree's queue of submitted commands, the one part of a tree
 // that other goroutines write.
 type commands struct {
-	mu      sync.Mutex
-	pending []pendingCommand
-	closed  bool // the tree has ended: nothing more is taken
+	mu       sync.Mutex
+	pending  []pendingCommand
+	children []*childRequest // StartChild and StopChild requests, each with a caller waiting
+	closed   bool            // the tree has ended: nothing more is taken
 }
 
 // pendingCommand is a submitted command and where its record goes.
@@ -176,11 +177,16 @@ func (q *commands) take(buf []pendingCommand) []pendingCommand {
 func (q *commands) close(now time.Time, err error) {
 	q.mu.Lock()
 	q.closed = true
-	left := q.pending
-	q.pending = nil
+	left, children := q.pending, q.children
+	q.pending, q.children = nil, nil
 	q.mu.Unlock()
 	for _, p := range left {
 		p.done <- CommandRecord{Command: p.cmd, AppliedAt: now, Err: err, Error: err.Error()}
+	}
+	for _, r := range children {
+		if r.state.CompareAndSwap(reqPending, reqTaken) {
+			r.answer(0, err)
+		}
 	}
 }
 

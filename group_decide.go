@@ -87,8 +87,11 @@ func (g *Group) emitRestart(now time.Time, m *member, lo, hi int) {
 func (g *Group) memberEnded(m *member, now time.Time) {
 	temporary := m.sub == nil && m.slot.cfg.Restart == Temporary ||
 		m.sub != nil && m.sub.cfg.Restart == Temporary
-	if temporary {
+	switch {
+	case temporary:
 		g.leave(m, now, "temporary member ended")
+	case m.dynamic:
+		g.leave(m, now, "member started by StartChild ended")
 	}
 	if !m.significant || g.state == GroupShuttingDown || g.state.over() {
 		return
@@ -162,6 +165,9 @@ func (g *Group) subEnded(m *member, now time.Time) {
 	}
 	switch {
 	case m.leaving:
+		if m.outcome == 0 {
+			m.outcome = OutcomeStopped
+		}
 		g.dropIfStopped(m, now)
 		return
 	case m.reopen:

@@ -17,7 +17,9 @@ type tree struct {
 	cmds     commands // the one part other goroutines write
 	cmdBuf   []pendingCommand
 	cmdSeq   uint64
-	changed  bool // something changed since the snapshot was published
+	reqBuf   []*childRequest // the child requests one Advance takes
+	reqs     []*childRequest // taken, their answer waiting for their member
+	changed  bool            // something changed since the snapshot was published
 	// The published snapshot, read by any goroutine, and what the loop
 	// keeps to space its publications.
 	snap     atomic.Pointer[GroupRecord]
@@ -151,6 +153,7 @@ func (t *tree) advance(now time.Time) {
 		t.changed = true
 	}
 	t.applyCommands(now)
+	t.takeChildren(now)
 	// Bounded: in a storm, deadlines and commands keep their turn; what is
 	// left stays queued and Wake stays signalled.
 	t.buf = t.q.DrainN(t.buf[:0], advanceBatch)
@@ -167,6 +170,9 @@ func (t *tree) advance(now time.Time) {
 	t.visits, t.more = 0, false
 	if t.walk(now) {
 		t.changed = true
+	}
+	if len(t.reqs) > 0 {
+		t.answerChildren(now)
 	}
 	t.lastAdv = now
 	t.monoAdv.Store(t.root.base.Nanos(now) + 1)

@@ -173,7 +173,7 @@ func (g *Group) slotExited(s *ChildSlot, a *Attempt, e *Exit, now time.Time) {
 	if m == nil {
 		return
 	}
-	if m.stopping {
+	if m.stopping || m.leaving && m.outcome == 0 {
 		m.stopping = false
 		m.outcome = outcomeOf(a, e)
 	}

@@ -1,0 +1,245 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/childslot/supervisor/internal/looptest"
+)
+
+// dyRun runs g under Run in the bubble and returns a function that ends it
+// and returns Run's error.
+func dyRun(t *testing.T, g *Group) func() error {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	return func() error { cancel(); return <-done }
+}
+
+// dyCount counts a tree's events by kind and child.
+type dyCount struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *dyCount) on(e Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	id := e.ChildID
+	if e.Member != "" {
+		id = e.Member
+	}
+	c.n[e.Kind.String()+" "+id]++
+}
+
+func (c *dyCount) get(k string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[k]
+}
+
+// TestStartChildFromManyGoroutines: 50 goroutines start a child each under
+// Run, then 50 stop them: each starts once and stops once; records and
+// events agree.
+func TestStartChildFromManyGoroutines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var ev dyCount
+		g, err := NewGroup("pool", GroupConfig{Intensity: NoIntensity, OnEvent: ev.on})
+		require.NoError(t, err)
+		stop := dyRun(t, g)
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() {
+				assert.NoError(t, g.StartChild(t.Context(), fmt.Sprintf("t%d", i), gdPark, Config{}))
+			})
+		}
+		wg.Wait()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		snap := g.Snapshot()
+		require.NotNil(t, snap)
+		rec := *snap
+		require.Len(t, rec.Members, 50)
+		for i := range 50 {
+			id := fmt.Sprintf("t%d", i)
+			assert.Equal(t, 1, ev.get("member_added "+id), id)
+			assert.Equal(t, 1, ev.get("started "+id), id)
+		}
+		for i := range 50 {
+			wg.Go(func() {
+				o, err := g.StopChild(t.Context(), fmt.Sprintf("t%d", i))
+				assert.NoError(t, err)
+				assert.Equal(t, OutcomeStopped, o)
+			})
+		}
+		wg.Wait()
+		for i := range 50 {
+			id := fmt.Sprintf("t%d", i)
+			assert.Equal(t, 1, ev.get("member_removed "+id), id)
+			assert.Equal(t, 1, ev.get("exited "+id), id)
+		}
+		require.NoError(t, stop())
+		assert.Zero(t, g.Len())
+	})
+}
+
+// TestStartChildWaitsForReady: a member whose readiness is watched is
+// started once ready; one that fails, or misses its ReadyTimeout, before
+// is refused with the failure and removed.
+func TestStartChildWaitsForReady(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, err := NewGroup("pool", GroupConfig{})
+		require.NoError(t, err)
+		stop := dyRun(t, g)
+		t0 := time.Now()
+		err = g.StartChild(t.Context(), "slow", func(ctx context.Context, a *Attempt) error {
+			time.Sleep(2 * time.Second)
+			a.Ready()
+			<-ctx.Done()
+			return nil
+		}, Config{ReadyTimeout: time.Minute})
+		require.NoError(t, err)
+		assert.Equal(t, 2*time.Second, time.Since(t0), "returned when ready")
+
+		err = g.StartChild(t.Context(), "broken", func(context.Context, *Attempt) error {
+			return errors.New("bad config")
+		}, Config{ReadyTimeout: time.Minute})
+		require.ErrorIs(t, err, ErrStartFailed)
+		assert.Contains(t, err.Error(), "bad config")
+
+		t1 := time.Now()
+		err = g.StartChild(t.Context(), "mute", gdPark, Config{ReadyTimeout: time.Second})
+		require.ErrorIs(t, err, ErrStartFailed)
+		assert.Contains(t, err.Error(), "not ready in time")
+		assert.Equal(t, time.Second, time.Since(t1))
+		assert.Equal(t, []string{"slow"}, dyIDs(g), "the failed members were removed")
+		require.NoError(t, stop())
+	})
+}
+
+// dyIDs returns the member ids of g's snapshot, a pulse from now (the loop
+// publishes at most every SnapshotInterval).
+func dyIDs(g *Group) []string {
+	time.Sleep(time.Second)
+	synctest.Wait()
+	var ids []string
+	for _, m := range g.Snapshot().Members {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+// TestStartChildRefusals: each refusal leaves the tree as it was.
+func TestStartChildRefusals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, err := NewGroup("pool", GroupConfig{MaxChildren: 2})
+		require.NoError(t, err)
+		stop := dyRun(t, g)
+		ctx := t.Context()
+		require.NoError(t, g.StartChild(ctx, "a", gdPark, Config{}))
+		tests := []struct {
+			name string
+			id   string
+			fn   ChildFunc
+			cfg  Config
+			want error
+		}{
+			{"bad id", "a/b", gdPark, Config{}, ErrInvalidConfig},
+			{"nil fn", "b", nil, Config{}, ErrInvalidConfig},
+			{"bad config", "b", gdPark, Config{StopTimeout: -1}, ErrInvalidConfig},
+			{"duplicate", "a", gdPark, Config{}, ErrInvalidConfig},
+		}
+		for _, tt := range tests {
+			err := g.StartChild(ctx, tt.id, tt.fn, tt.cfg)
+			assert.ErrorIs(t, err, tt.want, tt.name)
+		}
+		require.NoError(t, g.StartChild(ctx, "b", gdPark, Config{}))
+		err = g.StartChild(ctx, "c", gdPark, Config{})
+		require.ErrorIs(t, err, ErrMaxChildren)
+		assert.Equal(t, []string{"a", "b"}, dyIDs(g))
+
+		o, err := g.StopChild(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, OutcomeStopped, o)
+		require.NoError(t, g.StartChild(ctx, "c", gdPark, Config{}), "a removal makes room")
+		_, err = g.StopChild(ctx, "nobody")
+		require.ErrorIs(t, err, ErrUnknownMember)
+
+		require.NoError(t, stop())
+		require.ErrorIs(t, g.StartChild(ctx, "d", gdPark, Config{}), ErrGroupStopped)
+		_, err = g.StopChild(ctx, "b")
+		require.ErrorIs(t, err, ErrGroupStopped)
+	})
+}
+
+// TestStartChildWithdrawn: a request the loop has not taken when its ctx
+// ends is withdrawn: it changes nothing.
+func TestStartChildWithdrawn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, err := NewGroup("pool", GroupConfig{})
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now())) // a hand-written loop that does not advance yet
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		err = g.StartChild(ctx, "late", gdPark, Config{})
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		g.Advance(time.Now())
+		assert.Zero(t, g.Len(), "withdrawn")
+		g.Shutdown(time.Now())
+		looptest.Settle(t, g)
+	})
+}
+
+// TestStopChildDuringBackoff: a member waiting out its backoff is removed
+// at once and its restart dropped; a dynamic member that ends for good
+// leaves by itself.
+func TestStopChildDuringBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, err := NewGroup("pool", GroupConfig{})
+		require.NoError(t, err)
+		stop := dyRun(t, g)
+		var runs int
+		require.NoError(t, g.StartChild(t.Context(), "flaky", func(context.Context, *Attempt) error {
+			runs++
+			return errors.New("flaky")
+		}, Config{Backoff: Backoff{Initial: time.Minute, NoJitter: true}}))
+		assert.Equal(t, []string{"flaky"}, dyIDs(g), "waiting out its backoff, still a member")
+		o, err := g.StopChild(t.Context(), "flaky")
+		require.NoError(t, err)
+		assert.Equal(t, OutcomeAlreadyStopped, o)
+		time.Sleep(2 * time.Minute)
+		assert.Equal(t, 1, runs, "its planned restart was dropped")
+
+		require.NoError(t, g.StartChild(t.Context(), "job", func(context.Context, *Attempt) error { return nil },
+			Config{Restart: Transient}))
+		assert.Empty(t, dyIDs(g), "a transient member that ended normally left")
+		require.NoError(t, g.StartChild(t.Context(), "job", gdPark, Config{}), "its id is free again")
+		require.NoError(t, stop())
+	})
+}
+
+func TestMaxChildrenAdd(t *testing.T) {
+	g, err := NewGroup("pool", GroupConfig{MaxChildren: 1})
+	require.NoError(t, err)
+	_, err = g.Add("a", gdPark, Config{})
+	require.NoError(t, err)
+	_, err = g.Add("b", gdPark, Config{})
+	require.ErrorIs(t, err, ErrMaxChildren)
+	sub, err := NewGroup("sub", GroupConfig{})
+	require.NoError(t, err)
+	require.ErrorIs(t, g.AddGroup(sub), ErrMaxChildren)
+	assert.Equal(t, 1, g.Len())
+	_, err = NewGroup("bad", GroupConfig{MaxChildren: -1})
+	require.ErrorIs(t, err, ErrInvalidConfig)
+}
