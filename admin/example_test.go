@@ -14,7 +14,7 @@ import (
 
 // serve asks h for method target and prints the status code and the body.
 func serve(h http.Handler, method, target, body string) {
-	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	r := httptest.NewRequest(method, "http://127.0.0.1:9090"+target, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
