@@ -22,7 +22,7 @@ func (h *handler) command(w http.ResponseWriter, r *http.Request) {
 		// The body is left unread: the connection closes after the answer
 		// (within ReadTimeout, when the server drains what is left).
 		w.Header().Set("Connection", "close")
-		writeError(w, code, err.Error())
+		h.refuse(w, code, err)
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {

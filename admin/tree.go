@@ -40,7 +40,7 @@ func (h *handler) member(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no member "+"/"+p+" in tree "+snap.Path)
 		return
 	}
-	b, err := json.Marshal(m)
+	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "encoding the member: "+err.Error())
 		return
