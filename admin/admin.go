@@ -126,6 +126,7 @@ func (h *handler) routes() {
 		{http.MethodGet, "/tree", h.heavyRoute(h.tree)},
 		{http.MethodGet, "/tree/{path...}", h.heavyRoute(h.member)},
 		{http.MethodPost, "/commands", csrf.Handler(http.HandlerFunc(h.command)).ServeHTTP},
+		{http.MethodGet, "/events", h.heavyRoute(h.events)},
 		{http.MethodGet, "/login", h.login},
 		{http.MethodGet, "/{$}", h.heavyRoute(h.page)},
 	}
