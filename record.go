@@ -254,6 +254,10 @@ type Record struct {
 	// Active reports whether an attempt is held (running, or returned and
 	// not yet collected).
 	Active bool `json:"active"`
+	// StartedAt is when the held attempt started, on ObservedAt's clock,
+	// so that ObservedAt - StartedAt is its uptime; zero (and absent in
+	// JSON) when none is held.
+	StartedAt time.Time `json:"started_at,omitzero"`
 	// ObservedAt is the now the record was taken at.
 	ObservedAt time.Time `json:"observed_at"`
 }
@@ -292,6 +296,9 @@ func (s *ChildSlot) Record(now time.Time) Record {
 		StaleReports:       c.staleReports,
 		Active:             s.active != nil,
 		ObservedAt:         s.base.Wall(now),
+	}
+	if s.active != nil {
+		r.StartedAt = s.base.Wall(s.active.startedAt)
 	}
 	if s.restartDue && s.op == OperationActive && s.active == nil {
 		c = s.coldState()

@@ -100,7 +100,7 @@ func TestStory(t *testing.T) {
 	inOrder(t, log,
 		`msg=exited path=/app/http attempt=1 exit="attempt 1 failed after \S+: order book corrupted"`,
 		`msg=group_restart path=/app member=http scope=http,consumer\n`,
-		`msg=exited path=/app/consumer attempt=1 exit="attempt 1 was cancelled after \S+: cancelled: group restart"`,
+		`msg=exited path=/app/consumer attempt=1 exit="attempt 1 was cancelled after \S+: group restart"`,
 		`msg=listening path=/app/http attempt=2`,
 		`msg=started path=/app/consumer attempt=2`,
 	)
@@ -110,7 +110,7 @@ func TestStory(t *testing.T) {
 	// The members before http were not touched.
 	assert.NotContains(t, log, "path=/app/ticker attempt=2")
 	assert.NotContains(t, log, "path=/app/jobs/indexer attempt=2")
-	assert.NotContains(t, log, "msg=shutdown_started path=/app/jobs reason=\"cancelled: group restart\"")
+	assert.NotContains(t, log, "msg=shutdown_started path=/app/jobs reason=\"group restart\"")
 	// The job group has a life of its own: report restarted one_for_one,
 	// cleanup (Temporary) left.
 	assert.Contains(t, log, "msg=group_restart path=/app/jobs member=report scope=report\n")
