@@ -62,7 +62,7 @@ func TestPage(t *testing.T) {
 		for _, external := range []string{"http://", "https://", "@import", "url("} {
 			hasNot(t, body, external)
 		}
-		assert.NotRegexp(t, `<[a-z]+ [^>]*(src|href)="[^d#tlr]`, body, "no external assets: only data:, tree, livez, readyz")
+		assert.NotRegexp(t, `<[a-z]+ [^>]*(src|href)="[^d#tlre?]`, body, "no external assets: only data:, tree, events, livez, readyz, queries")
 		hasNot(t, body, "<img src=x", "text is escaped")
 		has(t, body, "&lt;img src=x onerror=alert(1)&gt;")
 		for path, class := range map[string]string{
@@ -71,7 +71,8 @@ func TestPage(t *testing.T) {
 			has(t, body, `data-path="`+path+`" data-state="`+class+`"`, path)
 		}
 		has(t, body, "not ready · 1")
-		hasNot(t, body, "<button", "no buttons without an authorizer")
+		hasNot(t, body, `<button type="button" data-op=`, "no command buttons without an authorizer")
+		hasNot(t, body, `href="login"`, "no sign-in without an authorizer")
 		hasNot(t, body, "Actions")
 
 		body = do(New(g, Options{Authorize: alice}), "GET", "/", "").Body.String()
