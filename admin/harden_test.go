@@ -23,10 +23,11 @@ import (
 )
 
 // bigTree runs, on the real clock, /app with groups g0, g1, ... of 100
-// member slots each, n slots in all, every child running until
-// cancelled. It returns once the tree runs, and stops it at the test's
-// end.
-func bigTree(t testing.TB, n int, mod func(i int, cfg *sv.Config)) *sv.Group {
+// member slots each, n slots in all, member i named "m"+i. Each child runs
+// until cancelled, unless mod, given i and the member's config to change,
+// returns another. It returns once the tree runs, and stops it at the
+// test's end.
+func bigTree(t testing.TB, n int, mod func(i int, cfg *sv.Config) sv.ChildFunc) *sv.Group {
 	t.Helper()
 	g, err := sv.NewGroup("app", sv.GroupConfig{SnapshotInterval: 50 * time.Millisecond, Intensity: sv.NoIntensity})
 	require.NoError(t, err)
@@ -42,10 +43,13 @@ func bigTree(t testing.TB, n int, mod func(i int, cfg *sv.Config)) *sv.Group {
 			require.NoError(t, g.AddGroup(sub))
 		}
 		cfg := quick()
+		fn := run
 		if mod != nil {
-			mod(i, &cfg)
+			if f := mod(i, &cfg); f != nil {
+				fn = f
+			}
 		}
-		_, err := sub.Add("m"+strconv.Itoa(i), run, cfg)
+		_, err := sub.Add("m"+strconv.Itoa(i), fn, cfg)
 		require.NoError(t, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

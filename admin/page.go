@@ -231,7 +231,8 @@ func (h *handler) view(now time.Time, nonce string, q pageQuery) pageView {
 	}
 	shown := h.match(all, q, collapsed)
 	v.Matched = len(shown)
-	lo := min((q.Page-1)*pageRows, len(shown))
+	q.Page = min(q.Page, max(1, (len(shown)+pageRows-1)/pageRows)) // past the end: the last page
+	lo := (q.Page - 1) * pageRows
 	hi := min(lo+pageRows, len(shown))
 	v.From, v.To = lo+1, hi
 	if lo > 0 {
