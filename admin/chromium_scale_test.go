@@ -38,7 +38,9 @@ func scaleTree(t *testing.T) *sv.Group {
 			return failOnce
 		case i%2500 == 3:
 			cfg.RestartLimit = 1
-			return func(context.Context, *sv.Attempt) error { return errors.New("dial tcp 10.0.3.7:6379: connection refused") }
+			return func(context.Context, *sv.Attempt) error {
+				return errors.New("dial tcp 10.0.3.7:6379: connection refused")
+			}
 		}
 		return nil
 	})
