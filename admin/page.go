@@ -24,9 +24,9 @@ var pageTmpl = template.Must(template.New("page").Parse(pageHTML))
 // What one page shows at most, whatever the tree's size: a person reads
 // a summary, a page of rows and the latest events, not 10,000 rows.
 const (
-	pageRows      = 100 // rows of the table on one page
-	attentionRows = 10  // members needing attention in the summary
-	eventRows     = 15  // recent events
+	pageRows      = 50 // rows of the table on one page
+	attentionRows = 10 // members needing attention in the summary
+	eventRows     = 15 // recent events
 )
 
 // pageView is what the page template renders: a summary of the snapshot,
@@ -151,7 +151,8 @@ type rowView struct {
 type budgetView struct {
 	Off         bool
 	Used, Limit int
-	Low, High   int // the meter's thresholds
+	Tenths      int    // how much is spent, in tenths, for the bar
+	Level       string // "", "low" (half spent) or "high" (the last restart left, or none)
 }
 
 // countView counts the member slots of one class, for the summary.
@@ -426,8 +427,17 @@ func slotOps(op sv.Operation) []string {
 
 // budget is a restart budget of limit with used spent.
 func budget(used, limit int) budgetView {
-	// Past High the meter turns red: the last restart left, or none.
-	return budgetView{Used: used, Limit: limit, Low: limit / 2, High: limit - max(1, limit/5)}
+	b := budgetView{Used: used, Limit: limit}
+	if limit > 0 {
+		b.Tenths = min(10, (10*used+limit-1)/limit)
+	}
+	switch {
+	case used >= limit-max(1, limit/5):
+		b.Level = "high"
+	case used >= limit/2 && used > 0:
+		b.Level = "low"
+	}
+	return b
 }
 
 // liveText says how the loop is, in a few words.
