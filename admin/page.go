@@ -26,7 +26,7 @@ var pageTmpl = template.Must(template.New("page").Parse(pageHTML))
 const (
 	pageRows      = 50 // rows of the table on one page
 	attentionRows = 10 // members needing attention in the summary
-	eventRows     = 15 // recent events
+	eventRows     = 10 // recent events
 )
 
 // pageView is what the page template renders: a summary of the snapshot,
