@@ -1,6 +1,9 @@
 package supervisor
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+)
 
 // Sizes of a tree's event log (GroupConfig.EventLog).
 const (
@@ -32,12 +35,19 @@ type loggedEvent struct {
 	hasExit bool
 }
 
-// newEventLog returns a log of size events, nil for NoEventLog.
-func newEventLog(size int) *eventLog {
-	if size == NoEventLog {
-		return nil
+// newEventLog returns a log of size events (zero: DefaultEventLog), nil
+// for NoEventLog, or an error wrapping ErrInvalidConfig for another
+// negative size.
+func newEventLog(size int) (*eventLog, error) {
+	switch {
+	case size == NoEventLog:
+		return nil, nil
+	case size < 0:
+		return nil, fmt.Errorf("%w: EventLog is negative (%d); NoEventLog turns it off", ErrInvalidConfig, size)
+	case size == 0:
+		size = DefaultEventLog
 	}
-	return &eventLog{size: size}
+	return &eventLog{size: size}, nil
 }
 
 // add keeps e, with exit x when not nil (e.Exit is not read), over the

@@ -178,8 +178,6 @@ func (c GroupConfig) withDefaults() (GroupConfig, error) {
 		return c, fmt.Errorf("%w: Period is negative (%v)", ErrInvalidConfig, c.Period)
 	case c.SnapshotInterval < NoSnapshots:
 		return c, fmt.Errorf("%w: SnapshotInterval is negative (%v); NoSnapshots turns them off", ErrInvalidConfig, c.SnapshotInterval)
-	case c.EventLog < NoEventLog:
-		return c, fmt.Errorf("%w: EventLog is negative (%d); NoEventLog turns it off", ErrInvalidConfig, c.EventLog)
 	case c.Pulse < 0:
 		return c, fmt.Errorf("%w: Pulse is negative (%v)", ErrInvalidConfig, c.Pulse)
 	case c.Significant && c.Restart == Permanent:
@@ -196,9 +194,6 @@ func (c GroupConfig) withDefaults() (GroupConfig, error) {
 	}
 	if c.Pulse == 0 {
 		c.Pulse = time.Second
-	}
-	if c.EventLog == 0 {
-		c.EventLog = DefaultEventLog
 	}
 	return c, nil
 }
@@ -327,6 +322,10 @@ func NewGroup(id string, cfg GroupConfig) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	events, err := newEventLog(cfg.EventLog)
+	if err != nil {
+		return nil, err
+	}
 	g := &Group{
 		id:   id,
 		path: "/" + id,
@@ -335,7 +334,7 @@ func NewGroup(id string, cfg GroupConfig) (*Group, error) {
 		base: NewTimeBase(time.Now()),
 	}
 	g.t = &tree{root: g, rootPath: g.path, listens: cfg.OnEvent != nil}
-	g.events = newEventLog(cfg.EventLog)
+	g.events = events
 	if cfg.Intensity != NoIntensity {
 		g.tracker = NewRestartTracker(cfg.Intensity, cfg.Period)
 	}
