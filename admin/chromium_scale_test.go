@@ -94,7 +94,7 @@ func TestPageInChromiumAtScale(t *testing.T) {
 
 	// The budget of one refresh, measured five times: the machine may be
 	// shared, and others' work on it counts in a task's time, so the
-	// budget holds for the least disturbed of the five (all are logged).
+	// budget holds for the median of the five (all are logged).
 	var sizes []int
 	var tasks []float64
 	for range 5 {
@@ -114,7 +114,7 @@ func TestPageInChromiumAtScale(t *testing.T) {
 	slices.Sort(tasks)
 	t.Logf("refresh at 10,000 members: transfer %v bytes (%d decoded), main-thread task time %v s", sizes, decoded, tasks)
 	assert.LessOrEqual(t, slices.Max(sizes), 100_000, "a refresh moves at most 100 KB")
-	assert.LessOrEqual(t, tasks[0], 0.100, "a refresh costs at most 100 ms of main-thread time (the least of 5)")
+	assert.LessOrEqual(t, tasks[2], 0.100, "a refresh costs at most 100 ms of main-thread time (the median of 5)")
 	var nodes int
 	b.eval(`document.getElementsByTagName('*').length`, &nodes)
 	t.Logf("DOM nodes: %d", nodes)
@@ -125,8 +125,7 @@ func TestPageInChromiumAtScale(t *testing.T) {
 	b.eval(`(() => { const q = document.getElementById('q'); q.value = 'm4242'; q.dispatchEvent(new Event('input', {bubbles: true})); })()`, nil)
 	b.waitJS(`document.querySelectorAll('#tree .row[data-path]').length === 1`)
 	assert.Equal(t, []string{"/app/g42/m4242"}, rows())
-	b.eval(`location.search`, &text)
-	assert.Contains(t, text, "q=m4242", "the address keeps the search")
+	b.waitJS(`location.search === '?q=m4242'`) // the address keeps the search
 
 	// The state filter: every restarting member, and only those.
 	b.eval(`(() => { document.getElementById('q').value = ''; const s = document.getElementById('state'); s.value = 'restarting'; s.dispatchEvent(new Event('input', {bubbles: true})); })()`, nil)

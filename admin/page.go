@@ -376,7 +376,7 @@ func slotRow(e *entry, filtered, cmds bool, now time.Time) rowView {
 		row.ID, row.Depth = e.path, 0
 	}
 	if !r.StartedAt.IsZero() {
-		row.Uptime = ago(now.Sub(r.StartedAt))
+		row.Uptime = roughAgo(now.Sub(r.StartedAt))
 	}
 	if m.Exits != nil {
 		row.Exits = exitCounts(m.Exits)
@@ -390,7 +390,7 @@ func slotRow(e *entry, filtered, cmds bool, now time.Time) rowView {
 		if ex.Code != 0 {
 			row.ExitKind += fmt.Sprintf(" (code %d)", ex.Code)
 		}
-		row.ExitAgo = ago(now.Sub(ex.ExitedAt)) + " ago"
+		row.ExitAgo = roughAgo(now.Sub(ex.ExitedAt)) + " ago"
 	}
 	if cmds && !m.Leaving && r.Operation != sv.OperationRemoved {
 		row.Ops = slotOps(r.Operation)
@@ -467,6 +467,21 @@ func commandText(c *sv.CommandRecord, now time.Time) string {
 		s += " (refused: " + c.Error + ")"
 	}
 	return s
+}
+
+// roughAgo rounds d to one unit, for the table, whose rows then change
+// once a minute at most after their first: 12s, 3m, 2h, 3d.
+func roughAgo(d time.Duration) string {
+	d = max(d, 0)
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 }
 
 // ago rounds d for a person: 0.4s, 12s, 3m04s, 2h05m, 3d4h.

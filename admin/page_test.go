@@ -132,6 +132,10 @@ func TestAgo(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, ago(tt.d), "%v", tt.d)
 	}
+	for d, want := range map[time.Duration]string{-time.Second: "0s", 1500 * time.Millisecond: "1s", 59 * time.Second: "59s",
+		3*time.Minute + 59*time.Second: "3m", 2*time.Hour + 59*time.Minute: "2h", 50 * time.Hour: "2d"} {
+		assert.Equal(t, want, roughAgo(d), "%v", d)
+	}
 }
 
 // has checks that the page holds s, without printing the whole page.
