@@ -64,6 +64,11 @@ func TestPage(t *testing.T) {
 		}
 		assert.NotRegexp(t, `<[a-z]+ [^>]*(src|href)="[^d#tlre?]`, body, "no external assets: only data:, tree, events, livez, readyz, queries")
 		hasNot(t, body, "<img src=x", "text is escaped")
+		hasNot(t, body, "toLocaleTimeString", "one clock on the page: UTC")
+		has(t, body, "toISOString().slice(11, 19) + ' UTC'")
+		dark := body[strings.Index(body, "prefers-color-scheme: dark"):]
+		assert.Contains(t, dark[:strings.Index(dark, "}\n}")], "--meter-bg: #30363d", "dark meters are dark")
+		assert.Contains(t, dark[:strings.Index(dark, "}\n}")], "--link: #79c0ff", "dark links are light")
 		has(t, body, "&lt;img src=x onerror=alert(1)&gt;")
 		for path, class := range map[string]string{
 			"/app": "healthy", "/app/db": "healthy", "/app/api": "quarantined", "/app/jobs": "healthy", "/app/jobs/mailer": "healthy",
