@@ -143,7 +143,7 @@ func TestHostRebinding(t *testing.T) {
 // handler's write deadline, on a server with no timeouts of its own.
 func TestNonReadingClients(t *testing.T) {
 	g := bigTree(t, 2000, nil)
-	const writeTimeout = 500 * time.Millisecond
+	const writeTimeout = 2 * time.Second // longer than the dialing of 100 clients on a loaded machine
 	hd := New(g, Options{MaxHeavy: 4, WriteTimeout: writeTimeout})
 	srv := httptest.NewUnstartedServer(hd)
 	// Small socket buffers, so that an answer does not fit in them.
@@ -183,7 +183,7 @@ func TestNonReadingClients(t *testing.T) {
 		require.NoError(t, err)
 		conns = append(conns, c)
 	}
-	time.Sleep(writeTimeout / 2)
+	time.Sleep(writeTimeout / 4)
 	during := heapInUse()
 	growth := int64(during) - int64(before)
 	t.Logf("heap: %d MB before, %d MB with %d non-reading clients (growth %d KB; bound %d KB)",
@@ -209,9 +209,11 @@ func TestNonReadingClients(t *testing.T) {
 	}
 	assert.LessOrEqual(t, cut, 4, "at most MaxHeavy answers in flight")
 	assert.Equal(t, clients, busy+cut)
-	require.Eventually(t, func() bool { return closed.Load() >= int64(cut) }, writeTimeout+2*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return closed.Load() >= int64(cut) }, writeTimeout+5*time.Second, 10*time.Millisecond,
 		"the server closed the connections of the answers it could not write")
-	assert.Less(t, time.Duration(lastClose.Load()-began.UnixNano()), writeTimeout+time.Second)
+	// Within the deadline, plus net/http's half second of lingering before
+	// it closes a connection, plus a loaded machine's slack.
+	assert.Less(t, time.Duration(lastClose.Load()-began.UnixNano()), writeTimeout+3*time.Second)
 }
 
 // heapInUse returns the heap in use after a collection.
