@@ -30,7 +30,7 @@
 //
 // A known path asked with another method gets 405 and an Allow header; an
 // unknown path 404. Before the tree's first snapshot every route but
-// /livez answers 503 saying so.
+// /livez and /login answers 503 saying so.
 //
 // # Limits
 //

@@ -34,7 +34,7 @@
 // commands at POST /commands. The admin server is not a member of the
 // tree: it reports on the tree through its restarts and its shutdown, and
 // closes once the tree has ended. It is admin's ready-made server
-// (admin.Serve: every timeout set), and commands need HTTP basic
+// (admin.NewServer: every timeout set), and commands need HTTP basic
 // credentials (admin.BasicAuth): user "operator", the password of
 // $ADMIN_PASSWORD or else a random one the program logs, so that the
 // page's buttons work in a browser (its "sign in" asks for them).
