@@ -223,7 +223,7 @@ func (e Event) String() string {
 // emit hands the event to OnEvent, if set. It is small enough to be inlined,
 // so that with no listener an event costs only the check.
 func (s *ChildSlot) emit(e Event) {
-	if s.cfg.OnEvent != nil || s.grp != nil && s.grp.t.listens {
+	if s.cfg.OnEvent != nil || s.grp != nil && s.grp.heard() {
 		s.deliver(e)
 	}
 }
@@ -235,6 +235,9 @@ func (s *ChildSlot) emit(e Event) {
 // reported once every listener has had the event (see listener.go).
 func (s *ChildSlot) deliver(e Event) {
 	e.ChildID, e.Path = s.id, s.cfg.Path
+	if s.grp != nil {
+		s.grp.t.root.events.add(&e, e.Exit)
+	}
 	emitting := s.hooks & hookEmitting
 	s.hooks |= hookEmitting
 	fault := ""
@@ -259,9 +262,13 @@ func (s *ChildSlot) deliver(e Event) {
 
 // emitExit emits ev carrying a copy of exit e. It reads e and does not keep
 // it, so the caller's exit stays on its stack: an exit costs no allocation
-// unless someone listens.
+// unless an OnEvent listens (the tree's event log copies it by value).
 func (s *ChildSlot) emitExit(ev Event, e *Exit) {
 	if s.cfg.OnEvent == nil && (s.grp == nil || !s.grp.t.listens) {
+		if s.grp != nil { // the event log alone: it copies the exit, no allocation
+			ev.ChildID, ev.Path = s.id, s.cfg.Path
+			s.grp.t.root.events.add(&ev, e)
+		}
 		return
 	}
 	x := *e

@@ -156,6 +156,15 @@ type GroupConfig struct {
 	// read records and call methods of other slots and groups; it must not
 	// call methods of the slot or group the event is about.
 	OnEvent func(Event)
+	// EventLog, for a root group, is how many of the tree's latest events
+	// it keeps for [Group.RecentEvents], from any goroutine. Zero means
+	// DefaultEventLog; NoEventLog turns the log off.
+	EventLog int
+	// Background marks a nested group whose members do background work
+	// (batch jobs, cleanups) rather than serve: readiness probes, the
+	// admin's /readyz, leave it out (see Config.Background). It shows in
+	// the parent's record.
+	Background bool
 }
 
 // withDefaults validates c and returns it with its zero fields filled.
@@ -231,6 +240,7 @@ type Group struct {
 	// listener counts the panics of the group's OnEvent.
 	listener listenerFaults
 	tracker  *RestartTracker
+	events   *eventLog // the tree's, when g is its root
 	// restarts counts the restarts the group performed over its life.
 	restarts uint64
 	base     TimeBase
@@ -294,6 +304,7 @@ type member struct {
 	sub         *Group
 	idx         int32 // position in the group's members
 	significant bool
+	background  bool // left out of readiness (Config.Background, GroupConfig.Background)
 	gone        bool // left the group; dropped at the next compaction
 	leaving     bool // Remove was asked: forget it once it has stopped
 	held        bool // a nested group the group stops, or stopped, itself
@@ -323,6 +334,10 @@ func NewGroup(id string, cfg GroupConfig) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	events, err := newEventLog(cfg.EventLog)
+	if err != nil {
+		return nil, err
+	}
 	g := &Group{
 		id:   id,
 		path: "/" + id,
@@ -331,6 +346,7 @@ func NewGroup(id string, cfg GroupConfig) (*Group, error) {
 		base: NewTimeBase(time.Now()),
 	}
 	g.t = &tree{root: g, rootPath: g.path, listens: cfg.OnEvent != nil}
+	g.events = events
 	if cfg.Intensity != NoIntensity {
 		g.tracker = NewRestartTracker(cfg.Intensity, cfg.Period)
 	}
@@ -408,7 +424,7 @@ func (g *Group) add(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 	g.t.sched.Update(s) // filed once: from now on the slot keeps its entry current
 	// The slot calls its own OnEvent itself: the tree's listens is for
 	// the groups' listeners only.
-	m := &member{slot: s, significant: cfg.Significant}
+	m := &member{slot: s, significant: cfg.Significant, background: cfg.Background}
 	g.join(m)
 	return s, nil
 }
@@ -449,7 +465,7 @@ func (g *Group) AddGroup(sub *Group) error {
 	}
 	sub.parent = g
 	sub.adopt(g.t, g.path+"/"+sub.id)
-	m := &member{sub: sub, significant: sub.cfg.Significant}
+	m := &member{sub: sub, significant: sub.cfg.Significant, background: sub.cfg.Background}
 	sub.self = m
 	g.join(m)
 	return nil
@@ -480,7 +496,7 @@ func (g *Group) adopt(t *tree, path string) {
 // g, each of which joined before top joined its parent; top's own
 // listeners heard of them then.
 func (g *Group) replayAdded(now time.Time, top *Group) {
-	if !g.t.listens {
+	if !g.heard() {
 		return
 	}
 	for _, m := range g.members {
@@ -488,6 +504,7 @@ func (g *Group) replayAdded(now time.Time, top *Group) {
 			continue
 		}
 		e := Event{Kind: EventMemberAdded, Time: now, Member: m.id(), ChildID: g.id, Path: g.path}
+		g.t.root.events.add(&e, nil)
 		if top.parent != nil {
 			top.parent.relay(e)
 		}
@@ -604,12 +621,14 @@ func (g *Group) Len() int {
 	return len(g.members) - g.gone
 }
 
-// emit hands a group event to the OnEvent of g and of every group above.
+// emit hands a group event to the tree's event log and to the OnEvent of
+// g and of every group above.
 func (g *Group) emit(e Event) {
-	if !g.t.listens {
+	if !g.heard() {
 		return
 	}
 	e.ChildID, e.Path = g.id, g.path
+	g.t.root.events.add(&e, nil)
 	g.relay(e)
 }
 

@@ -68,7 +68,7 @@ func (g *Group) memberFailed(m *member, now, at time.Time) {
 // emitRestart reports a group restart that m's failure triggered, covering
 // the members from lo up to hi.
 func (g *Group) emitRestart(now time.Time, m *member, lo, hi int) {
-	if !g.t.listens {
+	if !g.heard() {
 		return
 	}
 	span := g.members[lo:hi]

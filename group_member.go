@@ -14,8 +14,8 @@ import (
 
 // The causes a group gives when it stops a member.
 var (
-	causeGroupRestart  = &stopCause{Cancelled, "cancelled: group restart"}
-	causeGroupShutdown = &stopCause{Cancelled, "cancelled: group shutting down"}
+	causeGroupRestart  = &stopCause{Cancelled, "group restart"}
+	causeGroupShutdown = &stopCause{Cancelled, "group shutting down"}
 )
 
 // ShutdownOutcome says how a member ended in its group's shutdown.

@@ -39,6 +39,9 @@ type GroupRecord struct {
 type MemberRecord struct {
 	ID          string `json:"id"`
 	Significant bool   `json:"significant,omitempty"`
+	// Background reports a member left out of readiness
+	// (Config.Background, GroupConfig.Background).
+	Background bool `json:"background,omitempty"`
 	// Leaving reports that the member was removed and is stopping; the
 	// group forgets it once it has.
 	Leaving bool `json:"leaving,omitempty"`
@@ -119,7 +122,7 @@ func (g *Group) Record(now time.Time) GroupRecord {
 		if m.gone {
 			continue
 		}
-		mr := MemberRecord{ID: m.id(), Significant: m.significant, Leaving: m.leaving, Shutdown: m.outcome}
+		mr := MemberRecord{ID: m.id(), Significant: m.significant, Background: m.background, Leaving: m.leaving, Shutdown: m.outcome}
 		mr.Waiting = m.slot != nil && m.slot.held && m.slot.active == nil && !m.slot.frozen &&
 			(g.state == GroupStarting || g.state == GroupRestarting)
 		if m.sub != nil {

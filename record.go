@@ -259,6 +259,10 @@ type Record struct {
 	// with what.
 	ListenerPanics    uint64 `json:"listener_panics,omitempty"`
 	LastListenerPanic string `json:"last_listener_panic,omitempty"`
+	// StartedAt is when the held attempt started, on ObservedAt's clock,
+	// so that ObservedAt - StartedAt is its uptime; zero (and absent in
+	// JSON) when none is held.
+	StartedAt time.Time `json:"started_at,omitzero"`
 	// ObservedAt is the now the record was taken at.
 	ObservedAt time.Time `json:"observed_at"`
 	// Pid is the pid of the active attempt's OS process ([Process]) while
@@ -303,6 +307,9 @@ func (s *ChildSlot) Record(now time.Time) Record {
 		LastListenerPanic:  c.listener.last,
 		ObservedAt:         s.base.Wall(now),
 		Pid:                runningPid(s.active),
+	}
+	if s.active != nil {
+		r.StartedAt = s.base.Wall(s.active.startedAt)
 	}
 	if s.restartDue && s.op == OperationActive && s.active == nil {
 		c = s.coldState()

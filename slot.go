@@ -90,6 +90,15 @@ type Config struct {
 	// for a slot outside a group. A Permanent child never ends for good, so
 	// Permanent and Significant together are [ErrInvalidConfig].
 	Significant bool
+	// Background marks a member of a [Group] that does background work
+	// (a batch job, a cleanup, a cache warmer) rather than serve requests:
+	// readiness probes (the admin's /readyz) leave it out, so that its
+	// failures and backoffs do not take the program out of its load
+	// balancer, as Kubernetes would on a failing readiness probe, where a
+	// restart cannot help and only serving capacity is lost. Its health
+	// still shows (the admin page, liveness, the restart limit). It shows
+	// in its group's record; it means nothing for a slot outside a group.
+	Background bool
 }
 
 // Defaults of the zero Config fields.

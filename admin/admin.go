@@ -21,6 +21,15 @@ const (
 	// DefaultCommandTimeout bounds how long a command's request waits for
 	// the loop to apply it.
 	DefaultCommandTimeout = 10 * time.Second
+	// DefaultMaxHeavy bounds the large answers in flight (the tree, a
+	// member, the page, the events): a few people and a scraper.
+	DefaultMaxHeavy = 8
+	// DefaultReadTimeout bounds how long a request's body may take to
+	// arrive: a command is a few hundred bytes.
+	DefaultReadTimeout = 5 * time.Second
+	// DefaultWriteTimeout bounds how long an answer may take to leave: the
+	// compressed tree of 10,000 members is about a megabyte.
+	DefaultWriteTimeout = 10 * time.Second
 )
 
 // Options configures the handler [New] returns. Zero fields mean the
@@ -44,13 +53,32 @@ type Options struct {
 	// CommandTimeout bounds how long a command's request waits for the
 	// loop to apply it. Zero means DefaultCommandTimeout.
 	CommandTimeout time.Duration
+	// Hosts names the hosts the handler answers to besides IP literals,
+	// localhost and the names below it (the default, which a DNS
+	// rebinding cannot reach): a request with another Host gets 403, but
+	// for /livez and /readyz, which a platform's probes ask under any
+	// name. "*" allows every Host (behind a proxy that checks it).
+	Hosts []string
+	// MaxHeavy bounds the large answers in flight (/tree, /tree/{path},
+	// /events and the page): past it they get 503 with Retry-After. Zero
+	// means DefaultMaxHeavy.
+	MaxHeavy int
+	// ReadTimeout bounds how long, from its start, a request may take to
+	// send its body; WriteTimeout how long an answer may take to leave
+	// (a command's answer: CommandTimeout more). The handler sets them on
+	// the connection itself (http.ResponseController), whatever the
+	// server's own timeouts. Zero means DefaultReadTimeout and
+	// DefaultWriteTimeout.
+	ReadTimeout, WriteTimeout time.Duration
 }
 
 // handler serves one tree. Its fields are set once by New.
 type handler struct {
-	g    *supervisor.Group
-	opts Options
-	mux  *http.ServeMux
+	g     *supervisor.Group
+	opts  Options
+	mux   *http.ServeMux
+	heavy chan struct{} // a token per heavy answer in flight
+	cache treeCache
 }
 
 // New returns the admin handler of the tree g belongs to, with the routes
@@ -68,14 +96,18 @@ func New(g *supervisor.Group, opts Options) http.Handler {
 	if opts.CommandTimeout <= 0 {
 		opts.CommandTimeout = DefaultCommandTimeout
 	}
-	h := &handler{g: g, opts: opts, mux: http.NewServeMux()}
+	if opts.MaxHeavy <= 0 {
+		opts.MaxHeavy = DefaultMaxHeavy
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = DefaultReadTimeout
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	h := &handler{g: g, opts: opts, mux: http.NewServeMux(), heavy: make(chan struct{}, opts.MaxHeavy)}
 	h.routes()
 	return h
-}
-
-// ServeHTTP serves r by its route.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mux.ServeHTTP(w, r)
 }
 
 // routes registers every route, and for each known path a catch-all that
@@ -91,10 +123,12 @@ func (h *handler) routes() {
 	}{
 		{http.MethodGet, "/livez", h.livez},
 		{http.MethodGet, "/readyz", h.readyz},
-		{http.MethodGet, "/tree", h.tree},
-		{http.MethodGet, "/tree/{path...}", h.member},
+		{http.MethodGet, "/tree", h.heavyRoute(h.tree)},
+		{http.MethodGet, "/tree/{path...}", h.heavyRoute(h.member)},
 		{http.MethodPost, "/commands", csrf.Handler(http.HandlerFunc(h.command)).ServeHTTP},
-		{http.MethodGet, "/{$}", h.page},
+		{http.MethodGet, "/events", h.heavyRoute(h.events)},
+		{http.MethodGet, "/login", h.login},
+		{http.MethodGet, "/{$}", h.heavyRoute(h.page)},
 	}
 	for _, rt := range routes {
 		h.mux.HandleFunc(rt.method+" "+rt.path, rt.fn)
@@ -118,6 +152,9 @@ func methodNotAllowed(allowed string) http.HandlerFunc {
 	}
 }
 
+// jsonType is the Content-Type of every answer but the page.
+const jsonType = "application/json; charset=utf-8"
+
 // errorBody is every error's JSON.
 type errorBody struct {
 	Error string `json:"error"`
@@ -137,7 +174,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 		b, _ = json.Marshal(errorBody{Error: "encoding the answer: " + err.Error()})
 	}
 	hd := w.Header()
-	hd.Set("Content-Type", "application/json; charset=utf-8")
+	hd.Set("Content-Type", jsonType)
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)

@@ -168,7 +168,7 @@ func TestPageInChromium(t *testing.T) {
 	assert.NotContains(t, logs, "Uncaught", "no script error")
 
 	shot := filepath.Join(t.TempDir(), "admin.png")
-	runChromium(t, bin, "--screenshot="+shot, "--window-size=1200,800", srv.URL+"/")
+	runChromium(t, bin, "--screenshot="+shot, "--window-size=1280,1000", srv.URL+"/")
 	png, err := os.ReadFile(shot)
 	require.NoError(t, err)
 	assert.True(t, bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")), "a PNG")

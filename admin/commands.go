@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -18,7 +19,10 @@ import (
 func (h *handler) command(w http.ResponseWriter, r *http.Request) {
 	who, code, err := h.authorize(r)
 	if err != nil {
-		writeError(w, code, err.Error())
+		// The body is left unread: the connection closes after the answer
+		// (within ReadTimeout, when the server drains what is left).
+		w.Header().Set("Connection", "close")
+		h.refuse(w, code, err)
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
@@ -31,10 +35,21 @@ func (h *handler) command(w http.ResponseWriter, r *http.Request) {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			code = http.StatusRequestEntityTooLarge
 			err = fmt.Errorf("the body is over %d bytes", mbe.Limit)
+		} else if errors.Is(err, os.ErrDeadlineExceeded) {
+			code = http.StatusRequestTimeout
+			err = fmt.Errorf("the body did not arrive within %v", h.opts.ReadTimeout)
 		}
+		w.Header().Set("Connection", "close")
 		writeError(w, code, "bad command: "+err.Error())
 		return
 	}
+	// The body is in: the wait for the loop's record, then the answer,
+	// get their own bounds (a read deadline that passes while the handler
+	// waits would cancel the request).
+	rc := http.NewResponseController(w)
+	until := time.Now().Add(h.opts.CommandTimeout + h.opts.WriteTimeout)
+	_ = rc.SetReadDeadline(until)
+	_ = rc.SetWriteDeadline(until)
 	c := sv.Command{Op: body.Op, Path: body.Path, Requester: who, Reason: body.Reason}
 	done, err := h.g.Submit(c)
 	if err != nil {

@@ -220,7 +220,7 @@ func TestCommandClientGone(t *testing.T) {
 		start(t, g)
 		h := New(g, Options{Authorize: alice})
 		ctx, cancel := context.WithCancel(context.Background())
-		r := httptest.NewRequestWithContext(ctx, "POST", "/commands",
+		r := httptest.NewRequestWithContext(ctx, "POST", "http://127.0.0.1/commands",
 			strings.NewReader(`{"op":"pause","path":"/app/api","reason":"r"}`))
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()

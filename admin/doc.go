@@ -13,17 +13,41 @@
 //	                   the loop is (exits queued, overdue_ms, starts)
 //	GET  /readyz       200 when the tree is ready; else 503 with each member
 //	                   that is not, by path, and why (see Readiness)
-//	GET  /tree         200 with the tree's GroupRecord
+//	GET  /tree         200 with the tree's GroupRecord (compact JSON, encoded
+//	                   once per published snapshot, gzipped when accepted)
 //	GET  /tree/{path}  200 with one member's MemberRecord ("/tree/app/db" for
 //	                   "/app/db"; the root's path gives the root as a member);
 //	                   404 for a path not in the tree
+//	GET  /events       200 with the tree's latest events (Group.RecentEvents),
+//	                   oldest first, each with its sequence number, and the
+//	                   total and dropped counts; ?since=N only those after N
 //	POST /commands     a command, {"op":"restart","path":"/app/db","reason":"..."}:
 //	                   200 with its CommandRecord once the loop applied it
+//	GET  /login        a browser's sign-in: the authorizer's challenge (401)
+//	                   until the request carries credentials it takes, then
+//	                   303 to the page
 //	GET  /             the status page
 //
 // A known path asked with another method gets 405 and an Allow header; an
 // unknown path 404. Before the tree's first snapshot every route but
-// /livez answers 503 saying so.
+// /livez and /login answers 503 saying so.
+//
+// # Limits
+//
+// The handler bounds what a client costs whatever the server's settings:
+// it sets each connection's read deadline (Options.ReadTimeout: a body
+// sent a byte at a time is cut off) and write deadline
+// (Options.WriteTimeout: a client that does not read is cut off; a
+// command's answer gets CommandTimeout more) with
+// [http.ResponseController]; at most Options.MaxHeavy answers of /tree,
+// /tree/{path}, /events and the page are in flight, the others get 503
+// with Retry-After; the tree's encoding is shared by every request for the
+// same snapshot. It answers only requests whose Host is an IP literal,
+// localhost or a name below it, or one of Options.Hosts (403 otherwise),
+// so that a web page that rebinds its own name to the admin's address
+// reads and commands nothing; /livez and /readyz answer under any Host, as
+// a platform's probes ask them. [NewServer], [Serve] and [ListenAndServe]
+// give a server with every timeout and header limit set.
 //
 // # Readiness
 //
@@ -37,6 +61,14 @@
 //     or ended with no restart to follow after a normal exit (a Transient
 //     member that finished its work; a Temporary member leaves its group
 //     when it ends).
+//
+// A member marked Background (supervisor.Config.Background, or
+// GroupConfig.Background for a nested group, "background" in the record)
+// is left out, and everything below it: it does background work, not
+// serving. In Kubernetes a failing readiness probe takes the pod out of
+// its Service's endpoints, which helps when the pod cannot serve and only
+// hurts when a cron-like job fails or waits out its backoff. Its state
+// still shows on the page, tagged.
 //
 // Anything else is not ready: quarantined (by the restart limit or an
 // operator: it awaits a person), starting, stopping, restarting (waiting
@@ -60,8 +92,11 @@
 // # Commands
 //
 // Commands are refused with 403 unless the program installs
-// Options.Authorize, which names who asks from the request (a client
-// certificate, a header set by an authenticating proxy, a token it checks).
+// Options.Authorize, which names who asks from the request: [BasicAuth]
+// (users and passwords; a browser asks its user once, at the page's "sign
+// in", and the page's buttons then work), [BearerTokens] (scripts), or the
+// program's own (a client certificate, a header set by an authenticating
+// proxy). An authorizer's [AuthError] gets 401 with its challenge.
 // The requester comes from Authorize only, never from the body. The body
 // is at most Options.MaxBody bytes (413 beyond), of Content-Type
 // application/json (415 otherwise), and strictly one JSON object whose
@@ -80,21 +115,28 @@
 // # Concurrency
 //
 // The handler is safe for concurrent use by any number of requests. It
-// reads only [supervisor.Group.Snapshot], [supervisor.Group.LastAdvance]
-// and [supervisor.Group.Backlog] and calls only [supervisor.Group.Submit],
-// the Group's methods that are safe from any goroutine: everything else
-// belongs to the tree's loop.
+// reads only [supervisor.Group.Snapshot], [supervisor.Group.LastAdvance],
+// [supervisor.Group.Backlog] and [supervisor.Group.RecentEvents] and calls
+// only [supervisor.Group.Submit], the Group's methods that are safe from
+// any goroutine: everything else belongs to the tree's loop.
 //
 // # Status page
 //
 // GET / is one self-contained HTML page (no external assets, a strict
-// Content-Security-Policy with a per-response nonce) showing the tree with
-// each member's state in colour (healthy green, restarting amber, paused
-// and quarantined purple, failed red), attempt, restarts, restart budget,
-// last exit and quarantine reason. It refreshes itself every two seconds.
-// Command buttons appear only when Options.Authorize is set; they ask for a
-// reason and post to /commands. The page refreshes from GET /?fragment=app,
-// its changing part alone. The page uses relative addresses, so the
+// Content-Security-Policy with a per-response nonce) made to read a tree of
+// any size: first a summary (member slots by state in colour, healthy
+// green, restarting amber, paused and quarantined purple, failed red, each
+// count a link to its rows; the first ten members that keep the tree from
+// being ready, with a link to all; the latest events), then 50 rows of the
+// tree in start order with each member's state, attempt, uptime, restarts,
+// exits by kind, restart budget, last exit, quarantine reason and last
+// command. ?q= searches paths (any case), ?state= filters by state (or
+// "attention"), ?page= pages, ?collapsed= folds groups (their paths,
+// comma-separated); the page's search box, state menu and fold buttons set
+// them. It refreshes itself every two seconds from GET /?fragment=app,
+// its changing part alone (at 10,000 members about 4 KB gzipped). Command
+// buttons appear only when Options.Authorize is set; they ask for a
+// reason and post to /commands. The page uses relative addresses, so the
 // handler may be mounted below a prefix with [http.StripPrefix], the page
 // then being asked with a trailing slash ("/admin/").
 package admin

@@ -14,17 +14,17 @@ import (
 
 // serve asks h for method target and prints the status code and the body.
 func serve(h http.Handler, method, target, body string) {
-	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	r := httptest.NewRequest(method, "http://127.0.0.1:9090"+target, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	fmt.Println(method, target, w.Code, strings.TrimSpace(w.Body.String()))
 }
 
-// A program mounts the handler on its admin port, beside its own
-// listener: http.ListenAndServe("127.0.0.1:9090", admin.New(app, opts)).
-// Commands need an authorizer; this one trusts a header that an
-// authenticating proxy in front of the port sets.
+// A program serves the handler on its admin port, beside its own
+// listener, with the ready-made server: go admin.ListenAndServe(ctx,
+// "127.0.0.1:9090", admin.New(app, opts)). Commands need an authorizer
+// (see ExampleBasicAuth); without one they are refused.
 func ExampleNew() {
 	app, err := supervisor.NewGroup("app", supervisor.GroupConfig{})
 	if err != nil {
@@ -64,4 +64,23 @@ func ExampleNew() {
 	//   "ready": true,
 	//   "state": "running"
 	// }
+}
+
+// BasicAuth takes commands from the users it is given, named by their
+// user name; the page's buttons then work in a browser, which asks for the
+// credentials at the page's "sign in".
+func ExampleBasicAuth() {
+	auth, err := admin.BasicAuth(map[string]string{"alice": "correct horse battery staple"})
+	if err != nil {
+		panic(err)
+	}
+	for _, pass := range []string{"correct horse battery staple", "guess"} {
+		r := httptest.NewRequest("POST", "http://127.0.0.1:9090/commands", nil)
+		r.SetBasicAuth("alice", pass)
+		who, err := auth(r)
+		fmt.Printf("%q %v\n", who, err)
+	}
+	// Output:
+	// "alice" <nil>
+	// "" admin: missing or wrong credentials: wrong user name or password
 }

@@ -158,6 +158,9 @@ func do(h http.Handler, method, target, body string, hdr ...string) *httptest.Re
 		rd = strings.NewReader(body)
 	}
 	r := httptest.NewRequest(method, target, rd)
+	if strings.HasPrefix(target, "/") {
+		r.Host = "127.0.0.1:9090" // httptest's example.com is not a loopback name
+	}
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}

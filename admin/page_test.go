@@ -62,8 +62,13 @@ func TestPage(t *testing.T) {
 		for _, external := range []string{"http://", "https://", "@import", "url("} {
 			hasNot(t, body, external)
 		}
-		assert.NotRegexp(t, `<[a-z]+ [^>]*(src|href)="[^d#tlr]`, body, "no external assets: only data:, tree, livez, readyz")
+		assert.NotRegexp(t, `<[a-z]+ [^>]*(src|href)="[^d#tlre?]`, body, "no external assets: only data:, tree, events, livez, readyz, queries")
 		hasNot(t, body, "<img src=x", "text is escaped")
+		hasNot(t, body, "toLocaleTimeString", "one clock on the page: UTC")
+		has(t, body, "toISOString().slice(11, 19) + ' UTC'")
+		dark := body[strings.Index(body, "prefers-color-scheme: dark"):]
+		assert.Contains(t, dark[:strings.Index(dark, "}\n}")], "--meter-bg: #30363d", "dark meters are dark")
+		assert.Contains(t, dark[:strings.Index(dark, "}\n}")], "--link: #79c0ff", "dark links are light")
 		has(t, body, "&lt;img src=x onerror=alert(1)&gt;")
 		for path, class := range map[string]string{
 			"/app": "healthy", "/app/db": "healthy", "/app/api": "quarantined", "/app/jobs": "healthy", "/app/jobs/mailer": "healthy",
@@ -71,7 +76,8 @@ func TestPage(t *testing.T) {
 			has(t, body, `data-path="`+path+`" data-state="`+class+`"`, path)
 		}
 		has(t, body, "not ready · 1")
-		hasNot(t, body, "<button", "no buttons without an authorizer")
+		hasNot(t, body, `<button type="button" data-op=`, "no command buttons without an authorizer")
+		hasNot(t, body, `href="login"`, "no sign-in without an authorizer")
 		hasNot(t, body, "Actions")
 
 		body = do(New(g, Options{Authorize: alice}), "GET", "/", "").Body.String()
@@ -130,6 +136,10 @@ func TestAgo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, ago(tt.d), "%v", tt.d)
+	}
+	for d, want := range map[time.Duration]string{-time.Second: "0s", 1500 * time.Millisecond: "1s", 59 * time.Second: "59s",
+		3*time.Minute + 59*time.Second: "3m", 2*time.Hour + 59*time.Minute: "2h", 50 * time.Hour: "2d"} {
+		assert.Equal(t, want, roughAgo(d), "%v", d)
 	}
 }
 

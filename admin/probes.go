@@ -107,6 +107,9 @@ func appendNotReady(out []notReady, g *sv.GroupRecord, leaving bool, now time.Ti
 	}
 	for i := range g.Members {
 		m := &g.Members[i]
+		if m.Background {
+			continue // background work: out of readiness (Config.Background)
+		}
 		if m.Group != nil {
 			out = appendNotReady(out, m.Group, m.Leaving, now)
 			continue

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -8,27 +9,30 @@ import (
 	sv "github.com/childslot/supervisor"
 )
 
-func (h *handler) tree(w http.ResponseWriter, _ *http.Request) {
-	snap := h.snapshot()
-	if snap == nil {
+// tree serves the tree's record, encoded once per snapshot (compact, and
+// compressed for a client that accepts gzip).
+func (h *handler) tree(w http.ResponseWriter, r *http.Request) {
+	enc := h.encodedTree()
+	if enc == nil {
 		writeError(w, http.StatusServiceUnavailable, noSnapshot)
 		return
 	}
-	writeJSON(w, http.StatusOK, snap)
+	writeBody(w, r, http.StatusOK, jsonType, enc.raw, enc.gz)
 }
 
 // member serves one member of the tree by its path: /tree/app/db is
 // /app/db. The answer is always a MemberRecord, the root's too, so that a
 // client reads one shape; an empty path is the whole tree, as /tree.
 func (h *handler) member(w http.ResponseWriter, r *http.Request) {
-	snap := h.snapshot()
-	if snap == nil {
+	enc := h.encodedTree()
+	if enc == nil {
 		writeError(w, http.StatusServiceUnavailable, noSnapshot)
 		return
 	}
+	snap := enc.snap
 	p := r.PathValue("path")
 	if p == "" {
-		writeJSON(w, http.StatusOK, snap)
+		writeBody(w, r, http.StatusOK, jsonType, enc.raw, enc.gz)
 		return
 	}
 	m, ok := findMember(snap, "/"+p)
@@ -36,7 +40,12 @@ func (h *handler) member(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no member "+"/"+p+" in tree "+snap.Path)
 		return
 	}
-	writeJSON(w, http.StatusOK, m)
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding the member: "+err.Error())
+		return
+	}
+	writeBody(w, r, http.StatusOK, jsonType, append(b, '\n'), nil)
 }
 
 // findMember returns the member at path in the tree of root, the root

@@ -146,7 +146,7 @@ func TestNewNilGroup(t *testing.T) {
 	h := New(nil, Options{})
 	for _, path := range []string{"/livez", "/readyz", "/tree", "/"} {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://localhost"+path, nil))
 		assert.Equal(t, http.StatusServiceUnavailable, rec.Code, path)
 	}
 }

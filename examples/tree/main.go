@@ -33,23 +33,25 @@
 // and /readyz, the tree's JSON at /tree and /tree/{path}, and operator
 // commands at POST /commands. The admin server is not a member of the
 // tree: it reports on the tree through its restarts and its shutdown, and
-// closes once the tree has ended. Its authorizer is a demo one (see
-// demoAuthorize): it takes the requester from the X-Requester header of a
-// request from the loopback address, so that curl can send commands; a
-// real program checks a token or a client certificate (mTLS) instead.
+// closes once the tree has ended. It is admin's ready-made server
+// (admin.NewServer: every timeout set), and commands need HTTP basic
+// credentials (admin.BasicAuth): user "operator", the password of
+// $ADMIN_PASSWORD or else a random one the program logs, so that the
+// page's buttons work in a browser (its "sign in" asks for them).
 //
 //	go run ./examples/tree
 //	go run ./examples/tree -crashes 4          # the root fails: exit status 1
 //	go run ./examples/tree -serve -port 8080 -admin 127.0.0.1:8081   # then:
 //	curl -X POST '127.0.0.1:8080/orders?id=7'; curl -X POST 127.0.0.1:8080/crash
 //	curl 127.0.0.1:8081/readyz; curl 127.0.0.1:8081/tree/app/http
-//	curl -X POST -H 'Content-Type: application/json' -H 'X-Requester: alice' \
+//	curl -X POST -H 'Content-Type: application/json' -u operator:"$ADMIN_PASSWORD" \
 //	  -d '{"op":"pause","path":"/app/consumer","reason":"demo"}' 127.0.0.1:8081/commands
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -202,8 +204,8 @@ func tree(sv *server, logger *slog.Logger) (*supervisor.Group, error) {
 }
 
 // checkAdminAddr returns why addr, the -admin flag, is not empty nor a
-// loopback address with a port, or nil. The demo authorizer trusts a
-// header, which only a listener that nobody else reaches makes tolerable.
+// loopback address with a port, or nil. Basic credentials travel in the
+// clear, which only a listener that nobody else reaches makes tolerable.
 func checkAdminAddr(addr string) error {
 	if addr == "" {
 		return nil
@@ -213,7 +215,7 @@ func checkAdminAddr(addr string) error {
 		return fmt.Errorf("-admin: %w", err)
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("-admin %s: want a loopback address such as 127.0.0.1:8081: the demo authorizer trusts a header", addr)
+		return fmt.Errorf("-admin %s: want a loopback address such as 127.0.0.1:8081: basic credentials travel in the clear", addr)
 	}
 	return nil
 }
@@ -229,14 +231,20 @@ func startAdmin(ctx context.Context, addr string, app *supervisor.Group, logger 
 	if err != nil {
 		return nil, fmt.Errorf("admin server: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           admin.New(app, admin.Options{Authorize: demoAuthorize}),
-		ReadHeaderTimeout: time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	password, shown := os.Getenv("ADMIN_PASSWORD"), "$ADMIN_PASSWORD"
+	if password == "" {
+		password = rand.Text()
+		shown = password
 	}
+	auth, err := admin.BasicAuth(map[string]string{"operator": password})
+	if err != nil {
+		return nil, err
+	}
+	srv := admin.NewServer(admin.New(app, admin.Options{Authorize: auth}))
+	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info("admin listening", "url", "http://"+ln.Addr().String()+"/")
+	logger.Info("admin listening", "url", "http://"+ln.Addr().String()+"/", "user", "operator", "password", shown)
 	return func() {
 		// A command still waiting for the loop, which has ended, gets
 		// stopTimeout; then its connection is closed.
@@ -249,27 +257,6 @@ func startAdmin(ctx context.Context, addr string, app *supervisor.Group, logger 
 			logger.Warn("admin server", "error", err)
 		}
 	}, nil
-}
-
-// demoAuthorize is the admin handler's authorizer of this demo, and only
-// that: it lets a request from the loopback address send commands and
-// takes who asks from its X-Requester header, which anyone on the machine
-// can set to any name. A real program checks a token or a client
-// certificate (mTLS), or trusts a header only from the authenticating
-// proxy in front of the port.
-func demoAuthorize(r *http.Request) (string, error) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return "", fmt.Errorf("remote address %q: %w", r.RemoteAddr, err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return "", errors.New("this demo takes commands from 127.0.0.1 only")
-	}
-	who := strings.TrimSpace(r.Header.Get("X-Requester"))
-	if who == "" {
-		return "", errors.New("say who asks in the X-Requester header")
-	}
-	return who, nil
 }
 
 // jobGroup builds the nested group of jobs.

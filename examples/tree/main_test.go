@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -101,7 +100,7 @@ func TestStory(t *testing.T) {
 	inOrder(t, log,
 		`msg=exited path=/app/http attempt=1 exit="attempt 1 failed after \S+: order book corrupted"`,
 		`msg=group_restart path=/app member=http scope=http,consumer\n`,
-		`msg=exited path=/app/consumer attempt=1 exit="attempt 1 was cancelled after \S+: cancelled: group restart"`,
+		`msg=exited path=/app/consumer attempt=1 exit="attempt 1 was cancelled after \S+: group restart"`,
 		`msg=listening path=/app/http attempt=2`,
 		`msg=started path=/app/consumer attempt=2`,
 	)
@@ -111,7 +110,7 @@ func TestStory(t *testing.T) {
 	// The members before http were not touched.
 	assert.NotContains(t, log, "path=/app/ticker attempt=2")
 	assert.NotContains(t, log, "path=/app/jobs/indexer attempt=2")
-	assert.NotContains(t, log, "msg=shutdown_started path=/app/jobs reason=\"cancelled: group restart\"")
+	assert.NotContains(t, log, "msg=shutdown_started path=/app/jobs reason=\"group restart\"")
 	// The job group has a life of its own: report restarted one_for_one,
 	// cleanup (Temporary) left.
 	assert.Contains(t, log, "msg=group_restart path=/app/jobs member=report scope=report\n")
@@ -273,13 +272,14 @@ func waitFor(t *testing.T, out *syncBuffer, errc <-chan error, deadline <-chan t
 
 // adminClient asks the admin server at base, as curl would.
 type adminClient struct {
-	t    *testing.T
-	base string
-	c    *http.Client
+	t        *testing.T
+	base     string
+	password string // of the user "operator"
+	c        *http.Client
 }
 
 // do sends method path with body (a command, when not empty) as who
-// (no X-Requester header when empty) and returns the status and body.
+// (no credentials when empty) and returns the status and body.
 func (a adminClient) do(method, path, who, body string) (int, string) {
 	a.t.Helper()
 	req, err := http.NewRequestWithContext(a.t.Context(), method, a.base+path, strings.NewReader(body))
@@ -288,7 +288,7 @@ func (a adminClient) do(method, path, who, body string) (int, string) {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if who != "" {
-		req.Header.Set("X-Requester", who)
+		req.SetBasicAuth(who, a.password)
 	}
 	resp, err := a.c.Do(req)
 	require.NoError(a.t, err)
@@ -329,12 +329,13 @@ func TestAdmin(t *testing.T) {
 	go func() { errc <- run(ctx, &out, []string{"-serve"}) }()
 	deadline := time.After(bound)
 
-	base := waitFor(t, &out, errc, deadline, `msg="admin listening" url=(http://127\.0\.0\.1:\d+)/`)[1]
+	listening := waitFor(t, &out, errc, deadline, `msg="admin listening" url=(http://127\.0\.0\.1:\d+)/ user=operator password=(\S+)`)
+	base := listening[1]
 	waitFor(t, &out, errc, deadline, "msg=group_started path=/app\n")
 	httpAddr := waitFor(t, &out, errc, deadline, `msg=listening path=/app/http attempt=1 addr=(\S+)`)[1]
 	client := &http.Client{Timeout: 2 * time.Second}
 	defer client.CloseIdleConnections()
-	a := adminClient{t: t, base: base, c: client}
+	a := adminClient{t: t, base: base, password: listening[2], c: client}
 
 	code, body := a.do(http.MethodGet, "/livez", "", "")
 	assert.Equal(t, http.StatusOK, code, body)
@@ -358,19 +359,21 @@ func TestAdmin(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "<html")
 
-	// Commands: refused without a requester, applied with one.
+	// Commands: refused without credentials or with wrong ones, applied
+	// with the operator's.
 	pause := `{"op":"pause","path":"/app/consumer","reason":"demo"}`
 	code, body = a.do(http.MethodPost, "/commands", "", pause)
-	assert.Equal(t, http.StatusForbidden, code, body)
-	assert.Contains(t, body, "X-Requester")
+	assert.Equal(t, http.StatusUnauthorized, code, body)
 	code, body = a.do(http.MethodPost, "/commands", "alice", pause)
+	assert.Equal(t, http.StatusUnauthorized, code, body)
+	code, body = a.do(http.MethodPost, "/commands", "operator", pause)
 	require.Equal(t, http.StatusOK, code, body)
 	var rec supervisor.CommandRecord
 	require.NoError(t, json.Unmarshal([]byte(body), &rec))
 	assert.Equal(t, supervisor.CommandPause, rec.Op)
-	assert.Equal(t, "alice", rec.Requester)
+	assert.Equal(t, "operator", rec.Requester)
 	assert.Empty(t, rec.Error)
-	waitFor(t, &out, errc, deadline, `msg=command path=/app member=/app/consumer op=pause requester=alice reason=demo\n`)
+	waitFor(t, &out, errc, deadline, `msg=command path=/app member=/app/consumer op=pause requester=operator reason=demo\n`)
 	waitFor(t, &out, errc, deadline, `msg=exited path=/app/consumer attempt=1 exit="attempt 1 was cancelled`)
 	// The record shows the pause (with the next snapshot) and who asked.
 	body = a.poll(deadline, "/tree/app/consumer", func(code int, body string) bool {
@@ -379,7 +382,7 @@ func TestAdmin(t *testing.T) {
 	var consumer supervisor.MemberRecord
 	require.NoError(t, json.Unmarshal([]byte(body), &consumer))
 	require.NotNil(t, consumer.LastCommand, body)
-	assert.Equal(t, "alice", consumer.LastCommand.Requester)
+	assert.Equal(t, "operator", consumer.LastCommand.Requester)
 	assert.Equal(t, supervisor.OperationPaused, consumer.Slot.Operation)
 	// A paused member is out of service deliberately: still ready.
 	code, body = a.do(http.MethodGet, "/readyz", "", "")
@@ -390,11 +393,11 @@ func TestAdmin(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
-	code, body = a.do(http.MethodPost, "/commands", "alice", `{"op":"resume","path":"/app/consumer","reason":"demo over"}`)
+	code, body = a.do(http.MethodPost, "/commands", "operator", `{"op":"resume","path":"/app/consumer","reason":"demo over"}`)
 	require.Equal(t, http.StatusOK, code, body)
 	waitFor(t, &out, errc, deadline, `msg=consumed path=/app/consumer attempt=2 order=8`)
 	// Pausing a member not in the tree: 404.
-	code, body = a.do(http.MethodPost, "/commands", "alice", `{"op":"pause","path":"/app/nope","reason":"demo"}`)
+	code, body = a.do(http.MethodPost, "/commands", "operator", `{"op":"pause","path":"/app/nope","reason":"demo"}`)
 	assert.Equal(t, http.StatusNotFound, code, body)
 
 	cancel()
@@ -408,43 +411,15 @@ func TestAdmin(t *testing.T) {
 	log, summary := split(t, out.String())
 	inOrder(t, log,
 		`msg=paused path=/app/consumer`,
-		`msg=command path=/app member=/app/consumer op=pause requester=alice reason=demo\n`,
+		`msg=command path=/app member=/app/consumer op=pause requester=operator reason=demo\n`,
 		`msg=resumed path=/app/consumer`,
-		`msg=command path=/app member=/app/consumer op=resume requester=alice reason="demo over"\n`,
+		`msg=command path=/app member=/app/consumer op=resume requester=operator reason="demo over"\n`,
 	)
-	assert.Regexp(t, `level=WARN msg=command path=/app member=/app/nope op=pause requester=alice reason=demo error=`, log)
+	assert.Regexp(t, `level=WARN msg=command path=/app member=/app/nope op=pause requester=operator reason=demo error=`, log)
 	assert.NotContains(t, log, "msg=group_restart path=/app ", "a pause is no failure")
 	assert.Contains(t, summary, "attempts 2; last: attempt 2 was cancelled")
-	assert.Regexp(t, `/app/consumer\s+stopped\s+attempts 2; .*; last command: resume by alice \(demo over\)\n`, summary)
+	assert.Regexp(t, `/app/consumer\s+stopped\s+attempts 2; .*; last command: resume by operator \(demo over\)\n`, summary)
 	// The admin server closed with the tree.
 	_, err = client.Get(base + "/livez")
 	assert.Error(t, err)
-}
-
-// TestDemoAuthorize: commands from the loopback address with a requester
-// only.
-func TestDemoAuthorize(t *testing.T) {
-	tests := []struct {
-		name, remote, who, want, err string
-	}{
-		{"loopback", "127.0.0.1:5000", "alice", "alice", ""},
-		{"loopback v6", "[::1]:5000", "bob", "bob", ""},
-		{"no requester", "127.0.0.1:5000", " ", "", "X-Requester"},
-		{"elsewhere", "10.0.0.7:5000", "alice", "", "127.0.0.1 only"},
-		{"bad address", "pipe", "alice", "", "remote address"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodPost, "/commands", nil)
-			r.RemoteAddr = tt.remote
-			r.Header.Set("X-Requester", tt.who)
-			who, err := demoAuthorize(r)
-			if tt.err != "" {
-				require.ErrorContains(t, err, tt.err)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, who)
-		})
-	}
 }
