@@ -137,6 +137,17 @@ type GroupConfig struct {
 	// AutoShutdown says whether significant members' ends shut the group
 	// down; the zero value is AutoShutdownNever.
 	AutoShutdown AutoShutdown
+	// ShutdownOrder says how the group stops the members of a shutdown or
+	// of a restart's scope: InOrder (the zero value, one at a time in
+	// reverse start order) or Concurrent (all at once, for a pool).
+	ShutdownOrder ShutdownOrder
+	// ShutdownTimeout bounds the group's whole shutdown, however ordered:
+	// at it, every member that still runs is abandoned (a process: killed)
+	// and recorded so. Zero leaves the bound to the members' own
+	// StopTimeouts (in order: their sum). Under Kubernetes, keep it a few
+	// seconds under terminationGracePeriodSeconds; under systemd, under
+	// TimeoutStopSec.
+	ShutdownTimeout time.Duration
 	// MaxChildren bounds the group's members (nested groups count as one,
 	// members stopping count until gone): one more is refused with
 	// ErrMaxChildren and changes nothing. Zero means no bound.
@@ -184,6 +195,10 @@ func (c GroupConfig) withDefaults() (GroupConfig, error) {
 		return c, fmt.Errorf("%w: SnapshotInterval is negative (%v); NoSnapshots turns them off", ErrInvalidConfig, c.SnapshotInterval)
 	case c.Pulse < 0:
 		return c, fmt.Errorf("%w: Pulse is negative (%v)", ErrInvalidConfig, c.Pulse)
+	case c.ShutdownOrder > Concurrent:
+		return c, fmt.Errorf("%w: ShutdownOrder is not a ShutdownOrder (%d)", ErrInvalidConfig, c.ShutdownOrder)
+	case c.ShutdownTimeout < 0:
+		return c, fmt.Errorf("%w: ShutdownTimeout is negative (%v)", ErrInvalidConfig, c.ShutdownTimeout)
 	case c.MaxChildren < 0:
 		return c, fmt.Errorf("%w: MaxChildren is negative (%d)", ErrInvalidConfig, c.MaxChildren)
 	case c.Significant && c.Restart == Permanent:
@@ -312,6 +327,7 @@ type member struct {
 	stopping    bool // the group cancelled it for a shutdown and awaits its end
 	owes        bool // its own failure's restart is to be counted in its own budget
 	dynamic     bool // started by StartChild: it leaves the group when it ends for good
+	awaitedStop bool // a Concurrent stop cancelled it and counts it in the walk's waiting
 	outcome     ShutdownOutcome
 }
 

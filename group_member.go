@@ -177,6 +177,7 @@ func (g *Group) slotExited(s *ChildSlot, a *Attempt, e *Exit, now time.Time) {
 		m.stopping = false
 		m.outcome = outcomeOf(a, e)
 	}
+	g.stopped(m)
 	switch {
 	case m.leaving:
 		g.dropIfStopped(m, now)
