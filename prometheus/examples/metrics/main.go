@@ -255,7 +255,7 @@ func printScrape(w io.Writer, h http.Handler) {
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "supervisor_") && !strings.HasSuffix(line, " 0") &&
-			!strings.HasPrefix(line, "supervisor_last_advance_timestamp_seconds") {
+			!strings.HasPrefix(line, "supervisor_loop_last_advance_timestamp_seconds") {
 			b.WriteString(line + "\n")
 		}
 	}
