@@ -1,0 +1,123 @@
+package supervisor
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+)
+
+// LogEvents returns a listener for Config.OnEvent or GroupConfig.OnEvent
+// that logs each event to logger on one line, at the level [Event.Level]
+// gives it, with the event's kind as the message and flat attributes that
+// read the same under slog's text and JSON handlers (durations as "1.5s",
+// not nanoseconds):
+//
+//	OnEvent: supervisor.LogEvents(logger),
+//
+// A member's failure logs two lines at Info and above, its exit and its
+// restart; the restart's start, a group_restart covering only the failed
+// member and the cancellation that precedes an exit are at Debug, since
+// the lines around them already say so. A nil logger logs to
+// slog.Default().
+func LogEvents(logger *slog.Logger) func(Event) {
+	return func(e Event) {
+		l := logger
+		if l == nil {
+			l = slog.Default()
+		}
+		ctx := context.Background()
+		level := e.Level()
+		if !l.Enabled(ctx, level) {
+			return
+		}
+		l.LogAttrs(ctx, level, e.Kind.String(), e.logAttrs()...)
+	}
+}
+
+// Level returns the level at which [LogEvents] logs e: Error for a
+// failure (an exit failed, panicked, timed out or unhealthy, a group that
+// failed) and a quarantine; Warn for a refused restart, an abandoned
+// attempt and a refused operator command; Debug for what the lines around
+// it already say (an attempt started again after a restart, a
+// group_restart of the failed member alone, a cancellation, whose exit
+// follows); Info for the rest.
+func (e Event) Level() slog.Level {
+	switch e.Kind {
+	case EventExited:
+		switch {
+		case e.Exit == nil || !e.Exit.Kind.Abnormal():
+		case e.Exit.Kind == Abandoned:
+			return slog.LevelWarn
+		default:
+			return slog.LevelError
+		}
+	case EventQuarantined, EventGroupFailed:
+		return slog.LevelError
+	case EventRestartRefused, EventAbandoned:
+		return slog.LevelWarn
+	case EventCommand:
+		if e.Command != nil && e.Command.Error != "" {
+			return slog.LevelWarn
+		}
+	case EventStarted:
+		if e.Attempt > 1 {
+			return slog.LevelDebug
+		}
+	case EventGroupRestart:
+		if len(e.Scope) == 1 && e.Scope[0] == e.Member {
+			return slog.LevelDebug
+		}
+	case EventCancelled:
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+// logAttrs returns e's attributes for LogEvents: flat, durations as
+// strings, each fact once.
+func (e Event) logAttrs() []slog.Attr {
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs, slog.String("path", e.Path))
+	if e.Attempt != 0 {
+		attrs = append(attrs, slog.Uint64("attempt", e.Attempt))
+	}
+	if e.Member != "" {
+		attrs = append(attrs, slog.String("member", e.Member))
+	}
+	if e.Scope != nil {
+		attrs = append(attrs, slog.String("scope", strings.Join(e.Scope, ",")))
+	}
+	switch e.Kind {
+	case EventRestartScheduled:
+		attrs = append(attrs, slog.String("in", roundDuration(e.Delay).String()))
+	case EventFence:
+		attrs = append(attrs, slog.String("phase", e.Phase.String()))
+	}
+	if x := e.Exit; x != nil {
+		attrs = append(attrs, slog.String("exit", x.Kind.String()), slog.String("ran", roundDuration(x.Duration()).String()))
+		if x.Attempt != e.Attempt {
+			attrs = append(attrs, slog.Uint64("exit_attempt", x.Attempt))
+		}
+		if x.Reason != "" {
+			attrs = append(attrs, slog.String("reason", x.Reason))
+		}
+		if x.Code != 0 {
+			attrs = append(attrs, slog.Int("code", x.Code))
+		}
+		if x.Stack != "" {
+			attrs = append(attrs, slog.String("stack", x.Stack))
+		}
+	} else if e.Reason != "" {
+		attrs = append(attrs, slog.String("reason", e.Reason))
+	}
+	if c := e.Command; c != nil {
+		attrs = append(attrs, slog.String("op", c.Op.String()), slog.String("requester", c.Requester))
+		if c.Reason != "" && c.Reason != e.Reason {
+			attrs = append(attrs, slog.String("why", c.Reason))
+		}
+		if c.Error != "" {
+			attrs = append(attrs, slog.String("error", c.Error))
+		}
+	}
+	return attrs
+}
