@@ -164,6 +164,7 @@ type ChildSlot struct {
 	// The slot keeps the Context itself, not only a CancelFunc, because it
 	// must derive later attempts from it and see when it ends.
 	parent context.Context
+	labels profileLabels // the attempts' profiler labels (labels.go)
 	// The attempt's timeouts, from Config; zero is off.
 	attemptTimeout   time.Duration
 	heartbeatTimeout time.Duration
@@ -461,7 +462,7 @@ func (s *ChildSlot) launch(now time.Time) {
 	if s.grp != nil && s.readyTimeout > 0 {
 		a.sig.wakeOnReady() // the group waits for it before starting the next member
 	}
-	ctx, cancel := context.WithCancelCause(s.parent)
+	ctx, cancel := context.WithCancelCause(s.attemptParent())
 	a.cancel = cancel
 	if s.attemptTimeout > 0 {
 		ctx, a.stopDeadline = context.WithDeadlineCause(ctx, now.Add(s.attemptTimeout), causeTimeout)
@@ -476,9 +477,10 @@ func (s *ChildSlot) launch(now time.Time) {
 	s.emit(Event{Kind: EventStarted, Time: now, Attempt: a.number, Generation: a.generation})
 }
 
-// spawn runs attempt a's goroutine under ctx. A function of its own, so
-// that launch defers a call, which costs no closure.
-func spawn(a *Attempt, ctx context.Context) { go a.run(ctx) }
+// spawn runs attempt a's goroutine under ctx, with the slot's profiler
+// labels (labels.go). A function of its own, so that launch defers a call,
+// which costs no closure.
+func spawn(a *Attempt, ctx context.Context) { go runLabelled(a, ctx) }
 
 // Done returns a channel that is closed when the active attempt returns,
 // or nil while no attempt is active (a nil channel blocks in a select, as
