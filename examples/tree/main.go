@@ -105,6 +105,13 @@ const (
 	jobTime       = 300 * time.Millisecond // what a job's work takes
 )
 
+// shutdownBound is the longest the tree's ordered shutdown can take: the
+// StopTimeouts of its members one after another (ticker, indexer, http and
+// consumer have stopTimeout, cleanup and report the default). The files in
+// deploy/ give the process longer before SIGKILL (TestDeploySystemd,
+// TestDeployKubernetes).
+const shutdownBound = 4*stopTimeout + 2*supervisor.DefaultStopTimeout
+
 // tickerScript prints a tick every half second. At SIGTERM it stops its
 // sleep and says goodbye, so that it returns within its StopTimeout.
 const tickerScript = `trap 'kill $pid 2>/dev/null; echo "SIGTERM: bye"; exit 0' TERM
