@@ -1,9 +1,12 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"strings"
+	"sync"
 )
 
 // LogEvents returns a listener for Config.OnEvent or GroupConfig.OnEvent
@@ -120,4 +123,65 @@ func (e Event) logAttrs() []slog.Attr {
 		}
 	}
 	return attrs
+}
+
+// maxLogLine is the longest line LogLines keeps waiting for its end; a
+// longer one is logged in pieces of this size.
+const maxLogLine = 64 << 10
+
+// LogLines returns a writer that logs each line written to it as one
+// record of logger at Info, with the message "output", the line as
+// "line", and attrs: for an OS process's output, as in
+//
+//	cmd.Stdout = supervisor.LogLines(logger, slog.String("path", "/app/ticker"))
+//
+// A line is logged once its newline arrives; a line longer than 64 KiB is
+// logged in pieces, so that a process that never writes a newline cannot
+// grow the buffer without bound. Writes never fail. The writer is safe for
+// concurrent use (a Cmd's Stdout and Stderr may share it). A nil logger
+// logs to slog.Default().
+func LogLines(logger *slog.Logger, attrs ...slog.Attr) io.Writer {
+	return &lineLogger{logger: logger, attrs: attrs}
+}
+
+// lineLogger is LogLines's writer.
+type lineLogger struct {
+	logger *slog.Logger
+	attrs  []slog.Attr
+	mu     sync.Mutex
+	buf    []byte // the start of a line whose end has not come yet
+}
+
+// Write logs every complete line of p and keeps the rest for later.
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		switch {
+		case i >= 0:
+		case len(l.buf) >= maxLogLine:
+			i = maxLogLine
+		default:
+			if len(l.buf) == 0 {
+				l.buf = nil // let a burst's buffer go
+			}
+			return len(p), nil
+		}
+		l.log(string(bytes.TrimSuffix(l.buf[:i], []byte("\r"))))
+		if i < len(l.buf) && l.buf[i] == '\n' {
+			i++
+		}
+		l.buf = l.buf[i:]
+	}
+}
+
+func (l *lineLogger) log(line string) {
+	logger := l.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	attrs := append(l.attrs[:len(l.attrs):len(l.attrs)], slog.String("line", line))
+	logger.LogAttrs(context.Background(), slog.LevelInfo, "output", attrs...)
 }

@@ -141,3 +141,32 @@ func TestLogEventsOneFailure(t *testing.T) {
 		looptest.Wait(t, g, time.Second)
 	})
 }
+
+// TestLogLines: one record per line, whatever the writes' boundaries; a
+// partial line waits for its end; an endless line is logged in pieces of
+// 64 KiB rather than buffered for ever.
+func TestLogLines(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	w := supervisor.LogLines(logger, slog.String("path", "/app/ticker"))
+	for _, p := range []string{"tick 1\ntick", " 2\r\n", "\n", "half"} {
+		n, err := w.Write([]byte(p))
+		require.NoError(t, err)
+		assert.Equal(t, len(p), n)
+	}
+	assert.Equal(t, `level=INFO msg=output path=/app/ticker line="tick 1"`+"\n"+
+		`level=INFO msg=output path=/app/ticker line="tick 2"`+"\n"+
+		`level=INFO msg=output path=/app/ticker line=""`+"\n", buf.String(), "half waits for its newline")
+
+	buf.Reset()
+	_, err := w.Write(bytes.Repeat([]byte("x"), 150<<10))
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	require.Len(t, lines, 2, "two pieces of 64 KiB; the rest waits")
+	assert.Len(t, lines[0], len(`level=INFO msg=output path=/app/ticker line=half`)+64<<10-4)
+}

@@ -260,3 +260,11 @@ func TestExitCode(t *testing.T) {
 	assert.Equal(t, 2, exitCode(errors.Join(errors.New("x"), errQuarantined)))
 	assert.Equal(t, 1, exitCode(errors.New("listen: address in use")))
 }
+
+// TestHelp: -h prints the usage and is no error, so that the exit status
+// is 0.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), &out, []string{"-h"}, nil))
+	assert.Contains(t, out.String(), "Usage of ")
+}

@@ -86,7 +86,10 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:0", "loopback address of /metrics and the admin handler (port 0: any free port)")
 	serve := fs.Bool("serve", false, "keep running until SIGTERM or Ctrl-C")
 	duration := fs.Duration("duration", 3*time.Second, "how long to run without -serve")
-	if err := fs.Parse(args); err != nil {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return nil // -h printed the usage: exit status 0
+	case err != nil:
 		return err
 	}
 	if err := checkAddr(*addr); err != nil {
@@ -97,7 +100,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	}
 
 	w = &lockedWriter{w: w} // the loop logs while the timer prints the scrape
-	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{ReplaceAttr: dropTime}))
+	logger := slog.New(slog.NewTextHandler(w, nil))
 	app, err := tree(logger)
 	if err != nil {
 		return err
@@ -147,7 +150,7 @@ func tree(logger *slog.Logger) (*supervisor.Group, error) {
 	app, err := supervisor.NewGroup("app", supervisor.GroupConfig{
 		Strategy:         supervisor.OneForOne,
 		SnapshotInterval: snapshotGap,
-		OnEvent:          func(e supervisor.Event) { logEvent(logger, e) },
+		OnEvent:          supervisor.LogEvents(logger),
 	})
 	if err != nil {
 		return nil, err
@@ -296,44 +299,4 @@ func demoAuthorize(r *http.Request) (string, error) {
 		return "", errors.New("say who asks in the X-Requester header")
 	}
 	return who, nil
-}
-
-// logEvent logs a supervisor event on one line: its kind, the path it is
-// about, and what it carries; an abnormal exit and a refused command are
-// warnings.
-func logEvent(logger *slog.Logger, e supervisor.Event) {
-	attrs := []any{"path", e.Path}
-	if e.Attempt != 0 {
-		attrs = append(attrs, "attempt", e.Attempt)
-	}
-	if e.Member != "" {
-		attrs = append(attrs, "member", e.Member)
-	}
-	if c := e.Command; c != nil {
-		attrs = append(attrs, "op", c.Op.String(), "requester", c.Requester)
-	}
-	level := slog.LevelInfo
-	switch {
-	case e.Exit != nil:
-		attrs = append(attrs, "exit", e.Exit.String())
-		if e.Exit.Kind.Abnormal() {
-			level = slog.LevelWarn
-		}
-	case e.Reason != "":
-		attrs = append(attrs, "reason", e.Reason)
-	}
-	if e.Command != nil && e.Command.Error != "" {
-		attrs = append(attrs, "error", e.Command.Error)
-		level = slog.LevelWarn
-	}
-	logger.Log(context.Background(), level, e.Kind.String(), attrs...)
-}
-
-// dropTime leaves the time out of the log lines: the events carry none
-// that matters here, and the output stays short.
-func dropTime(groups []string, a slog.Attr) slog.Attr {
-	if a.Key == slog.TimeKey && len(groups) == 0 {
-		return slog.Attr{}
-	}
-	return a
 }

@@ -170,8 +170,8 @@ func TestServe(t *testing.T) {
 	}
 	t.Log("\n" + out.String())
 	assert.NotContains(t, out.String(), "the samples of the last scrape", "-serve prints no scrape")
-	assert.Contains(t, out.String(), "msg=command path=/app member=/app/queue op=quarantine requester=alice reason=demo\n")
-	assert.Contains(t, out.String(), `msg=command path=/app member=/app/queue op=resume requester=alice reason="demo over"`+"\n")
+	assert.Contains(t, out.String(), "msg=command path=/app member=/app/queue reason=demo op=quarantine requester=alice\n")
+	assert.Contains(t, out.String(), `msg=command path=/app member=/app/queue reason="demo over" op=resume requester=alice`+"\n")
 	assert.Contains(t, out.String(), "/app stopped: context done: context canceled\n")
 }
 
@@ -217,4 +217,12 @@ func TestDemoAuthorize(t *testing.T) {
 			assert.Equal(t, tt.who, who)
 		})
 	}
+}
+
+// TestHelp: -h prints the usage and is no error, so that the exit status
+// is 0.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), &out, []string{"-h"}))
+	assert.Contains(t, out.String(), "Usage of ")
 }
