@@ -242,7 +242,7 @@ func run(ctx context.Context, w io.Writer, args []string, listening func(net.Add
 	}
 
 	logger := slog.New(slog.NewTextHandler(w, nil))
-	g, err := newGroup(*broken, func(e supervisor.Event) { logger.Info("supervisor", "event", e) })
+	g, err := newGroup(*broken, supervisor.LogEvents(logger))
 	if err != nil {
 		return err
 	}
