@@ -33,7 +33,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -46,7 +45,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -99,7 +97,6 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		return errors.New("-duration must be positive")
 	}
 
-	w = &lockedWriter{w: w} // the loop logs while the timer prints the scrape
 	logger := slog.New(slog.NewTextHandler(w, nil))
 	app, err := tree(logger)
 	if err != nil {
@@ -118,14 +115,16 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	var scrape string // the last scrape, taken before the shutdown, printed after it
 	if !*serve {
 		timer := time.AfterFunc(*duration, func() {
-			printScrape(w, handler)
-			cancel(errors.New("the run is over"))
+			scrape = nonZero(handler)
+			cancel(errors.New("the run is over")) // Run returns after this
 		})
 		defer timer.Stop()
 	}
 	err = app.Run(runCtx)
+	fmt.Fprint(w, scrape)
 	rec := app.Record(time.Now())
 	fmt.Fprintf(w, "%s %s: %s\n", rec.Path, rec.State, rec.Reason)
 	return err
@@ -247,37 +246,20 @@ func listen(ctx context.Context, addr string, h http.Handler, logger *slog.Logge
 	}, nil
 }
 
-// printScrape scrapes h's /metrics in process and prints the supervisor_
+// nonZero scrapes h's /metrics in process and returns the supervisor_
 // samples that are not zero.
-func printScrape(w io.Writer, h http.Handler) {
+func nonZero(h http.Handler) string {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	var b strings.Builder
 	b.WriteString("\nthe samples of the last scrape that are not zero:\n")
-	sc := bufio.NewScanner(rec.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "supervisor_") && !strings.HasSuffix(line, " 0") &&
+	for line := range strings.Lines(rec.Body.String()) {
+		if strings.HasPrefix(line, "supervisor_") && !strings.HasSuffix(line, " 0\n") &&
 			!strings.HasPrefix(line, "supervisor_loop_last_advance_timestamp_seconds") {
-			b.WriteString(line + "\n")
+			b.WriteString(line)
 		}
 	}
-	b.WriteString("\n")
-	_, _ = io.WriteString(w, b.String()) // as the logger does, nothing to do if w fails
-}
-
-// lockedWriter serializes the writes to w: each log line and the scrape
-// are one write each, so that they do not interleave.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-// Write writes p to the underlying writer, one call at a time.
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return b.String() + "\n"
 }
 
 // demoAuthorize is the admin handler's authorizer of this demo, and only
