@@ -47,13 +47,7 @@ func LogEvents(logger *slog.Logger) func(Event) {
 func (e Event) Level() slog.Level {
 	switch e.Kind {
 	case EventExited:
-		switch {
-		case e.Exit == nil || !e.Exit.Kind.Abnormal():
-		case e.Exit.Kind == Abandoned:
-			return slog.LevelWarn
-		default:
-			return slog.LevelError
-		}
+		return exitLevel(e.Exit)
 	case EventQuarantined, EventGroupFailed:
 		return slog.LevelError
 	case EventRestartRefused, EventAbandoned:
@@ -74,6 +68,18 @@ func (e Event) Level() slog.Level {
 		return slog.LevelDebug
 	}
 	return slog.LevelInfo
+}
+
+// exitLevel is the level of an exited event with exit x: Error for an
+// abnormal exit, Warn for an abandoned one, Info for the rest.
+func exitLevel(x *Exit) slog.Level {
+	switch {
+	case x == nil || !x.Kind.Abnormal():
+		return slog.LevelInfo
+	case x.Kind == Abandoned:
+		return slog.LevelWarn
+	}
+	return slog.LevelError
 }
 
 // logAttrs returns e's attributes for LogEvents: flat, durations as
@@ -97,30 +103,43 @@ func (e Event) logAttrs() []slog.Attr {
 		attrs = append(attrs, slog.String("phase", e.Phase.String()))
 	}
 	if x := e.Exit; x != nil {
-		attrs = append(attrs, slog.String("exit", x.Kind.String()), slog.String("ran", roundDuration(x.Duration()).String()))
-		if x.Attempt != e.Attempt {
-			attrs = append(attrs, slog.Uint64("exit_attempt", x.Attempt))
-		}
-		if x.Reason != "" {
-			attrs = append(attrs, slog.String("reason", x.Reason))
-		}
-		if x.Code != 0 {
-			attrs = append(attrs, slog.Int("code", x.Code))
-		}
-		if x.Stack != "" {
-			attrs = append(attrs, slog.String("stack", x.Stack))
-		}
+		attrs = appendExit(attrs, x, e.Attempt)
 	} else if e.Reason != "" {
 		attrs = append(attrs, slog.String("reason", e.Reason))
 	}
 	if c := e.Command; c != nil {
-		attrs = append(attrs, slog.String("op", c.Op.String()), slog.String("requester", c.Requester))
-		if c.Reason != "" && c.Reason != e.Reason {
-			attrs = append(attrs, slog.String("why", c.Reason))
-		}
-		if c.Error != "" {
-			attrs = append(attrs, slog.String("error", c.Error))
-		}
+		attrs = appendCommand(attrs, c, e.Reason)
+	}
+	return attrs
+}
+
+// appendExit appends the attributes of exit x of an event about attempt.
+func appendExit(attrs []slog.Attr, x *Exit, attempt uint64) []slog.Attr {
+	attrs = append(attrs, slog.String("exit", x.Kind.String()), slog.String("ran", roundDuration(x.Duration()).String()))
+	if x.Attempt != attempt {
+		attrs = append(attrs, slog.Uint64("exit_attempt", x.Attempt))
+	}
+	if x.Reason != "" {
+		attrs = append(attrs, slog.String("reason", x.Reason))
+	}
+	if x.Code != 0 {
+		attrs = append(attrs, slog.Int("code", x.Code))
+	}
+	if x.Stack != "" {
+		attrs = append(attrs, slog.String("stack", x.Stack))
+	}
+	return attrs
+}
+
+// appendCommand appends the attributes of command c, whose reason the
+// event's, reason, may already say.
+func appendCommand(attrs []slog.Attr, c *CommandRecord, reason string) []slog.Attr {
+	attrs = append(attrs, slog.String("op", c.Op.String()), slog.String("requester", c.Requester))
+	if c.Reason != "" && c.Reason != reason {
+		attrs = append(attrs, slog.String("why", c.Reason))
+	}
+	if c.Error != "" {
+		attrs = append(attrs, slog.String("error", c.Error))
 	}
 	return attrs
 }
