@@ -19,57 +19,45 @@ const (
 	ProfileLabelGroup = "supervisor_group"
 )
 
-// profileLabels is a slot's labels, made once per path, and the parent
-// of its attempts' contexts, made once per parent context.
-type profileLabels struct {
-	path, group string
-	labels      context.Context // carries the labels and nothing else
-	// parent is the slot's parent context that ctx was made from;
-	// comparable says whether its dynamic type is, so that comparing it
-	// with the slot's parent cannot panic.
-	parent     context.Context
-	comparable bool
-	ctx        context.Context // labelled{parent, labels}
-}
-
-// attemptParent returns the parent of the next attempt's context: the
-// slot's parent context with its profiler labels. It runs on the loop's
-// goroutine, which owns the slot's path and group. It allocates only when
-// the slot's path or parent context changed, not for each attempt.
-func (s *ChildSlot) attemptParent() context.Context {
+// labelled returns ctx with the slot's profiler labels, to be its parent
+// context, from which every attempt's context derives. It runs on the
+// loop's goroutine, which owns the slot's path and group. It reuses the
+// slot's current parent when that is ctx labelled already, and its label
+// set when the path is the same, so that a group restarting a member with
+// the same context allocates nothing.
+func (s *ChildSlot) labelled(ctx context.Context) context.Context {
 	group := ""
 	if s.grp != nil {
 		group = s.grp.path
 	}
-	l := &s.labels
-	if l.labels == nil || l.path != s.cfg.Path || l.group != group {
+	old, ok := s.parent.(*labelledContext)
+	if !ok || old.path != s.cfg.Path || old.group != group {
 		set := pprof.Labels(ProfileLabelPath, s.cfg.Path)
 		if group != "" {
 			set = pprof.Labels(ProfileLabelPath, s.cfg.Path, ProfileLabelGroup, group)
 		}
-		*l = profileLabels{path: s.cfg.Path, group: group, labels: pprof.WithLabels(context.Background(), set)}
+		return &labelledContext{Context: ctx, labels: pprof.WithLabels(context.Background(), set), path: s.cfg.Path, group: group}
 	}
 	// Interfaces of different dynamic types compare unequal; of the same
 	// type, they compare without panicking when the type is comparable.
-	if l.ctx == nil || !l.comparable || l.parent != s.parent {
-		l.parent, l.comparable = s.parent, s.parent != nil && reflect.TypeOf(s.parent).Comparable()
-		l.ctx = labelled{Context: s.parent, labels: l.labels}
+	if ctx != nil && reflect.TypeOf(ctx).Comparable() && old.Context == ctx {
+		return old
 	}
-	return l.ctx
+	return &labelledContext{Context: ctx, labels: old.labels, path: old.path, group: old.group}
 }
 
-// labelled is a context with the values, deadline and cancellation of
-// Context, and the profiler labels of labels, which carries nothing else.
-// Made once per parent, it costs no allocation per attempt, where
-// pprof.WithLabels on each attempt's context would cost four.
-type labelled struct {
+// labelledContext is a context with the values, deadline and cancellation
+// of Context, and the profiler labels of labels, which carries nothing
+// else.
+type labelledContext struct {
 	context.Context
-	labels context.Context
+	labels      context.Context
+	path, group string // what labels says
 }
 
 // Value returns the labels for pprof's key, and Context's value for any
 // other.
-func (c labelled) Value(key any) any {
+func (c *labelledContext) Value(key any) any {
 	if v := c.labels.Value(key); v != nil {
 		return v
 	}
@@ -77,7 +65,8 @@ func (c labelled) Value(key any) any {
 }
 
 // runLabelled is attempt a's goroutine: it takes the profiler labels of
-// ctx, which descends from attemptParent, and runs the attempt.
+// ctx, which descends from the slot's labelled parent, and runs the
+// attempt.
 func runLabelled(a *Attempt, ctx context.Context) {
 	pprof.SetGoroutineLabels(ctx)
 	a.run(ctx)

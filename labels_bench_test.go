@@ -7,16 +7,19 @@ import (
 )
 
 // BenchmarkAttemptLabels is what the profiler labels add to an attempt's
-// start: its context made from the labelled parent, and the goroutine
-// taking the labels; BenchmarkAttemptLabelsFloor is the context alone.
+// start: its context made from the slot's labelled parent (as a group
+// restart sets it: the same context again), and the goroutine taking the
+// labels; BenchmarkAttemptLabelsFloor is the context alone.
 // The difference is the labels' cost per attempt, to compare with
 // BenchmarkGroupStorm's ns/exit.
 func BenchmarkAttemptLabels(b *testing.B) {
 	s := benchLabelSlot(b)
 	defer pprof.SetGoroutineLabels(context.Background())
 	b.ReportAllocs()
+	parent := s.parent
 	for b.Loop() {
-		ctx, cancel := context.WithCancelCause(s.attemptParent())
+		s.parent = s.labelled(parent)
+		ctx, cancel := context.WithCancelCause(s.parent)
 		pprof.SetGoroutineLabels(ctx)
 		cancel(nil)
 	}
@@ -25,9 +28,10 @@ func BenchmarkAttemptLabels(b *testing.B) {
 // BenchmarkAttemptLabelsFloor is BenchmarkAttemptLabels without labels.
 func BenchmarkAttemptLabelsFloor(b *testing.B) {
 	s := benchLabelSlot(b)
+	parent := s.parent.(*labelledContext).Context
 	b.ReportAllocs()
 	for b.Loop() {
-		_, cancel := context.WithCancelCause(s.parent)
+		_, cancel := context.WithCancelCause(parent)
 		cancel(nil)
 	}
 }
@@ -53,6 +57,6 @@ func benchLabelSlot(b *testing.B) *ChildSlot {
 	}
 	parent, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	s.parent = parent
+	s.parent = s.labelled(parent)
 	return s
 }

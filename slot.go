@@ -164,7 +164,6 @@ type ChildSlot struct {
 	// The slot keeps the Context itself, not only a CancelFunc, because it
 	// must derive later attempts from it and see when it ends.
 	parent context.Context
-	labels profileLabels // the attempts' profiler labels (labels.go)
 	// The attempt's timeouts, from Config; zero is off.
 	attemptTimeout   time.Duration
 	heartbeatTimeout time.Duration
@@ -412,7 +411,7 @@ func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
 		return s.fail(parentDone(ctx))
 	}
 	now = s.clamp(now)
-	s.parent = ctx
+	s.parent = s.labelled(ctx)
 	s.started = true
 	s.over = false
 	s.restartDue = false
@@ -462,7 +461,7 @@ func (s *ChildSlot) launch(now time.Time) {
 	if s.grp != nil && s.readyTimeout > 0 {
 		a.sig.wakeOnReady() // the group waits for it before starting the next member
 	}
-	ctx, cancel := context.WithCancelCause(s.attemptParent())
+	ctx, cancel := context.WithCancelCause(s.parent)
 	a.cancel = cancel
 	if s.attemptTimeout > 0 {
 		ctx, a.stopDeadline = context.WithDeadlineCause(ctx, now.Add(s.attemptTimeout), causeTimeout)
