@@ -169,7 +169,9 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 
 	rec := app.Record(time.Now())
 	fmt.Fprintln(w, "\nwhat became of each member, in shutdown order (reverse start order):")
-	printMembers(w, rec, 1)
+	if err := rec.WriteOutcomes(w); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "%s %s: %s\n", rec.Path, rec.State, rec.Reason)
 	return err
 }
@@ -515,38 +517,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// printMembers prints, from the last started to the first, how each member
-// of r ended in the shutdown, nested groups indented below their line.
-func printMembers(w io.Writer, r supervisor.GroupRecord, depth int) {
-	indent := strings.Repeat("  ", depth)
-	for i := len(r.Members) - 1; i >= 0; i-- {
-		m := r.Members[i]
-		name := indent + r.Path + "/" + m.ID
-		switch {
-		case m.Group != nil:
-			fmt.Fprintf(w, "%-24s %-16s %s group, restarts %d%s\n", name, m.Shutdown, m.Group.Strategy, m.Group.Restarts, lastCommand(m.LastCommand))
-			printMembers(w, *m.Group, depth+1)
-		case m.Slot != nil:
-			last := "no exit"
-			if m.Slot.LastExit != nil {
-				last = m.Slot.LastExit.String()
-			}
-			fmt.Fprintf(w, "%-24s %-16s attempts %d; last: %s%s\n", name, m.Shutdown, m.Slot.Attempt, last, lastCommand(m.LastCommand))
-		}
-	}
-}
-
-// lastCommand tells a member's latest operator command for its summary
-// line, or nothing when it had none.
-func lastCommand(c *supervisor.CommandRecord) string {
-	if c == nil {
-		return ""
-	}
-	s := fmt.Sprintf("; last command: %s by %s (%s)", c.Op, c.Requester, c.Reason)
-	if c.Error != "" {
-		s += ", refused: " + c.Error
-	}
-	return s
 }
