@@ -423,7 +423,7 @@ func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
 		return s.fail(parentDone(ctx))
 	}
 	now = s.clamp(now)
-	s.parent = ctx
+	s.parent = s.labelled(ctx)
 	s.started = true
 	s.over = false
 	s.restartDue = false
@@ -488,9 +488,10 @@ func (s *ChildSlot) launch(now time.Time) {
 	s.emit(Event{Kind: EventStarted, Time: now, Attempt: a.number, Generation: a.generation})
 }
 
-// spawn runs attempt a's goroutine under ctx. A function of its own, so
-// that launch defers a call, which costs no closure.
-func spawn(a *Attempt, ctx context.Context) { go a.run(ctx) }
+// spawn runs attempt a's goroutine under ctx, with the slot's profiler
+// labels (labels.go). A function of its own, so that launch defers a call,
+// which costs no closure.
+func spawn(a *Attempt, ctx context.Context) { go runLabelled(a, ctx) }
 
 // Done returns a channel that is closed when the active attempt returns,
 // or nil while no attempt is active (a nil channel blocks in a select, as
