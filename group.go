@@ -178,31 +178,39 @@ type GroupConfig struct {
 	Background bool
 }
 
-// withDefaults validates c and returns it with its zero fields filled.
-func (c GroupConfig) withDefaults() (GroupConfig, error) {
+// validate returns why c holds an unusable value, naming the field, or nil.
+func (c GroupConfig) validate() error {
 	switch {
 	case c.Strategy > RestForOne:
-		return c, fmt.Errorf("%w: Strategy is not a Strategy (%d)", ErrInvalidConfig, c.Strategy)
+		return fmt.Errorf("%w: Strategy is not a Strategy (%d)", ErrInvalidConfig, c.Strategy)
 	case c.Restart > Temporary:
-		return c, fmt.Errorf("%w: Restart is not a RestartType (%d)", ErrInvalidConfig, c.Restart)
+		return fmt.Errorf("%w: Restart is not a RestartType (%d)", ErrInvalidConfig, c.Restart)
 	case c.AutoShutdown > AllSignificant:
-		return c, fmt.Errorf("%w: AutoShutdown is not an AutoShutdown (%d)", ErrInvalidConfig, c.AutoShutdown)
+		return fmt.Errorf("%w: AutoShutdown is not an AutoShutdown (%d)", ErrInvalidConfig, c.AutoShutdown)
 	case c.Intensity < NoIntensity:
-		return c, fmt.Errorf("%w: Intensity is negative (%d); NoIntensity turns it off", ErrInvalidConfig, c.Intensity)
+		return fmt.Errorf("%w: Intensity is negative (%d); NoIntensity turns it off", ErrInvalidConfig, c.Intensity)
 	case c.Period < 0:
-		return c, fmt.Errorf("%w: Period is negative (%v)", ErrInvalidConfig, c.Period)
+		return fmt.Errorf("%w: Period is negative (%v)", ErrInvalidConfig, c.Period)
 	case c.SnapshotInterval < NoSnapshots:
-		return c, fmt.Errorf("%w: SnapshotInterval is negative (%v); NoSnapshots turns them off", ErrInvalidConfig, c.SnapshotInterval)
+		return fmt.Errorf("%w: SnapshotInterval is negative (%v); NoSnapshots turns them off", ErrInvalidConfig, c.SnapshotInterval)
 	case c.Pulse < 0:
-		return c, fmt.Errorf("%w: Pulse is negative (%v)", ErrInvalidConfig, c.Pulse)
+		return fmt.Errorf("%w: Pulse is negative (%v)", ErrInvalidConfig, c.Pulse)
 	case c.ShutdownOrder > Concurrent:
-		return c, fmt.Errorf("%w: ShutdownOrder is not a ShutdownOrder (%d)", ErrInvalidConfig, c.ShutdownOrder)
+		return fmt.Errorf("%w: ShutdownOrder is not a ShutdownOrder (%d)", ErrInvalidConfig, c.ShutdownOrder)
 	case c.ShutdownTimeout < 0:
-		return c, fmt.Errorf("%w: ShutdownTimeout is negative (%v)", ErrInvalidConfig, c.ShutdownTimeout)
+		return fmt.Errorf("%w: ShutdownTimeout is negative (%v)", ErrInvalidConfig, c.ShutdownTimeout)
 	case c.MaxChildren < 0:
-		return c, fmt.Errorf("%w: MaxChildren is negative (%d)", ErrInvalidConfig, c.MaxChildren)
+		return fmt.Errorf("%w: MaxChildren is negative (%d)", ErrInvalidConfig, c.MaxChildren)
 	case c.Significant && c.Restart == Permanent:
-		return c, fmt.Errorf("%w: Significant with Restart Permanent: a permanent group never ends for good", ErrInvalidConfig)
+		return fmt.Errorf("%w: Significant with Restart Permanent: a permanent group never ends for good", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// withDefaults validates c and returns it with its zero fields filled.
+func (c GroupConfig) withDefaults() (GroupConfig, error) {
+	if err := c.validate(); err != nil {
+		return c, err
 	}
 	if c.Intensity == 0 {
 		c.Intensity = DefaultIntensity
