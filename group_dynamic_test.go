@@ -243,3 +243,28 @@ func TestMaxChildrenAdd(t *testing.T) {
 	_, err = NewGroup("bad", GroupConfig{MaxChildren: -1})
 	require.ErrorIs(t, err, ErrInvalidConfig)
 }
+
+// TestStartChildNested: StartChild and StopChild on a nested group, and
+// StopChild of a nested group itself, stopped in order.
+func TestStartChildNested(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		root, err := NewGroup("app", GroupConfig{})
+		require.NoError(t, err)
+		tenants, err := NewGroup("tenants", GroupConfig{ShutdownOrder: Concurrent})
+		require.NoError(t, err)
+		require.NoError(t, root.AddGroup(tenants))
+		stop := dyRun(t, root)
+		require.NoError(t, tenants.StartChild(t.Context(), "acme", gdPark, Config{}))
+		require.NoError(t, root.StartChild(t.Context(), "side", gdPark, Config{}))
+		o, err := tenants.StopChild(t.Context(), "acme")
+		require.NoError(t, err)
+		assert.Equal(t, OutcomeStopped, o)
+		o, err = root.StopChild(t.Context(), "tenants")
+		require.NoError(t, err)
+		assert.Equal(t, OutcomeStopped, o)
+		assert.Equal(t, []string{"side"}, dyIDs(root))
+		require.ErrorIs(t, tenants.StartChild(t.Context(), "late", gdPark, Config{}), ErrGroupStopped,
+			"a group removed from the tree takes no more")
+		require.NoError(t, stop())
+	})
+}
