@@ -2,24 +2,10 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/childslot/supervisor/internal/enum"
-)
-
-// Errors of groups. Match them with [errors.Is].
-var (
-	// ErrGroupFailed reports that a group's restart intensity refused a
-	// restart: the group stopped every member and gave up. The wrapping
-	// message names the group, the member and the budget.
-	ErrGroupFailed = errors.New("supervisor: group failed")
-	// ErrGroupStopped reports that a group is shutting down or has ended:
-	// nothing can join it or start in it.
-	ErrGroupStopped = errors.New("supervisor: group stopped")
-	// ErrUnknownMember reports that a group has no member of that id.
-	ErrUnknownMember = errors.New("supervisor: no such member")
 )
 
 // errFrozen is what a member slot's starts return while its group shuts

@@ -11,19 +11,6 @@ import (
 	"github.com/childslot/supervisor/internal/enum"
 )
 
-// Errors of operator commands. Match them with [errors.Is].
-var (
-	// ErrInvalidCommand reports a command that cannot be carried out as
-	// written: an unknown op, or no path, requester or reason.
-	ErrInvalidCommand = errors.New("supervisor: invalid command")
-	// ErrCommandQueueFull reports that the tree's loop has not taken the
-	// commands already submitted: the new one is refused, not queued.
-	ErrCommandQueueFull = errors.New("supervisor: command queue full")
-	// ErrCommandRefused reports a command the target's state refuses (a
-	// pause of a paused slot, say); it changed nothing.
-	ErrCommandRefused = errors.New("supervisor: command refused")
-)
-
 // CommandQueueSize is how many submitted commands a tree holds before its
 // loop takes them; one more is refused with [ErrCommandQueueFull].
 const CommandQueueSize = 64

@@ -2,36 +2,9 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
-)
-
-// Errors returned by the package. Match them with [errors.Is]; the returned
-// error usually wraps one of them with a message that says more: a slot's
-// methods return a [*SlotError] that names the slot.
-var (
-	// ErrInvalidConfig reports a Config field, or an argument, that cannot be
-	// used; the wrapping message names it.
-	ErrInvalidConfig = errors.New("supervisor: invalid config")
-	// ErrActive reports that an attempt is still running or not yet collected.
-	ErrActive = errors.New("supervisor: attempt still active")
-	// ErrNoAttempt reports that the slot holds no attempt.
-	ErrNoAttempt = errors.New("supervisor: no attempt")
-	// ErrNotDone reports that the attempt has not returned yet.
-	ErrNotDone = errors.New("supervisor: attempt not done")
-	// ErrPaused reports that the slot is paused.
-	ErrPaused = errors.New("supervisor: slot paused")
-	// ErrQuarantined reports that the slot is quarantined.
-	ErrQuarantined = errors.New("supervisor: slot quarantined")
-	// ErrRemoved reports that the slot was removed; nothing more can start.
-	ErrRemoved = errors.New("supervisor: slot removed")
-	// ErrNotStarted reports that the slot has not been started yet.
-	ErrNotStarted = errors.New("supervisor: slot not started")
-	// ErrReentrant reports a call that changes a slot made from that slot's
-	// own Config.OnEvent listener; the call did nothing.
-	ErrReentrant = errors.New("supervisor: slot method called from its own OnEvent")
 )
 
 // errZeroSlot is what every method of a nil or zero ChildSlot returns.
