@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,8 +21,8 @@ import (
 // the tree and checks.
 var fgOps = [16]func(h *fgHarness, arg byte){
 	fgReturnNil: func(h *fgHarness, arg byte) { h.childStep(arg, fgCmdNil) },
-	fgReturnErr: func(h *fgHarness, arg byte) { h.childStep(arg, fgCmdErr) },
-	fgFail:      func(h *fgHarness, arg byte) { h.childStep(arg, fgCmdErr) },
+	fgReturnErr: func(h *fgHarness, arg byte) { h.childStep(arg, fgDirective(arg, fgCmdDoNotRestart)) },
+	fgFail:      func(h *fgHarness, arg byte) { h.childStep(arg, fgDirective(arg, fgCmdFailGroup)) },
 	fgPanic:     func(h *fgHarness, arg byte) { h.childStep(arg, fgCmdPanic) },
 	fgIgnore:    func(h *fgHarness, arg byte) { h.childStep(arg, fgCmdIgnore) },
 	fgRelease: func(h *fgHarness, arg byte) {
@@ -60,6 +61,15 @@ var fgOps = [16]func(h *fgHarness, arg byte){
 	},
 }
 
+// fgDirective returns d when arg >= 128 (fgByCmd), a plain error
+// otherwise.
+func fgDirective(arg byte, d fgCmd) fgCmd {
+	if arg >= fgByCmd {
+		return d
+	}
+	return fgCmdErr
+}
+
 // liveSlot returns the path of the slot arg picks among those in the tree.
 func (h *fgHarness) liveSlot(arg byte) (string, bool) {
 	slots, _ := h.model.Paths()
@@ -79,15 +89,24 @@ func (h *fgHarness) childStep(arg byte, cmd fgCmd) {
 	if !ok {
 		return
 	}
-	h.note(fmt.Sprintf("%s %s#%d", [...]string{"Nil", "Err", "Panic", "Ignore"}[cmd], path, ref.Attempt))
+	h.note(fmt.Sprintf("%s %s#%d", fgCmdNames[cmd], path, ref.Attempt))
 	h.tell(ref, cmd)
 	now := h.mnow()
 	switch cmd {
 	case fgCmdIgnore:
 		h.model.Ignore(path, now)
+	case fgCmdDoNotRestart:
+		h.model.ReturnDirective(path, groupmodel.DoNotRestart, now)
+	case fgCmdFailGroup:
+		h.model.ReturnDirective(path, groupmodel.FailGroup, now)
 	default:
 		h.model.Return(path, cmd == fgCmdErr, cmd == fgCmdPanic, now)
 	}
+}
+
+var fgCmdNames = [...]string{
+	fgCmdNil: "Nil", fgCmdErr: "Err", fgCmdPanic: "Panic", fgCmdIgnore: "Ignore",
+	fgCmdDoNotRestart: "DoNotRestart", fgCmdFailGroup: "FailGroup",
 }
 
 var fgControlNames = [...]string{"Pause", "Resume", "Quarantine", "Restart", "RemoveSlot"}
@@ -232,7 +251,7 @@ func (h *fgHarness) checkCancels(what string) {
 			refs = append(refs, c.ref)
 		}
 	}
-	require.Equal(t, fgByGroup(h.model.TakeCancels()), fgByGroup(refs),
+	require.Equal(t, h.byGroup(h.model.TakeCancels()), h.byGroup(refs),
 		"the cancellations each group's children saw, after %s; steps %v", what, h.steps)
 	pos := fgPositions(h.prev)
 	last := map[string]int{} // each group's walk so far: the position it stopped last
@@ -247,6 +266,9 @@ func (h *fgHarness) checkCancels(what string) {
 			continue
 		}
 		g := fgParent(c.ref.Path)
+		if h.concurrent[g] {
+			continue // cancelled at once: the children see it in any order
+		}
 		p, ok := pos[c.ref.Path]
 		if !ok {
 			continue // added in the step
@@ -259,14 +281,23 @@ func (h *fgHarness) checkCancels(what string) {
 	}
 }
 
-// fgByGroup splits cancellations by the group of their slot, keeping their
+// byGroup splits cancellations by the group of their slot, keeping their
 // order within each: independent walks of different groups may interleave
-// in either order when their deadlines fall on the same instant.
-func fgByGroup(refs []fgRef) map[string][]fgRef {
+// in either order when their deadlines fall on the same instant. A
+// Concurrent group cancels a walk's members at once, and its children see
+// the cancellations in whatever order they run: its list is sorted.
+func (h *fgHarness) byGroup(refs []fgRef) map[string][]fgRef {
 	out := map[string][]fgRef{}
 	for _, r := range refs {
 		g := fgParent(r.Path)
 		out[g] = append(out[g], r)
+	}
+	for g, rs := range out {
+		if h.concurrent[g] {
+			slices.SortFunc(rs, func(a, b fgRef) int {
+				return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Attempt, b.Attempt))
+			})
+		}
 	}
 	return out
 }

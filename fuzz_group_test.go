@@ -53,7 +53,7 @@ const (
 // Step ops: the first byte of a step, modulo 16.
 const (
 	fgReturnNil byte = iota // the held attempt of a slot returns nil
-	fgReturnErr             // ... returns an error
+	fgReturnErr             // ... returns an error; wrapping ErrDoNotRestart when arg >= 128
 	fgPanic                 // ... panics
 	fgIgnore                // ... ignores cancellation from now on
 	fgRelease               // a child that ignores its cancellation returns after all
@@ -66,7 +66,7 @@ const (
 	fgGroupCmd // Submit shutdown, restart or remove to a group
 	fgSleep    // let time pass by fgSleeps[arg%8], serving every deadline on the way
 	fgShutdown // ShutdownWith on a group
-	fgFail     // as fgReturnErr: failures are what the group is about
+	fgFail     // as fgReturnErr: failures are what the group is about; wrapping ErrFailGroup when arg >= 128
 	fgSleep2   // as fgSleep
 )
 
@@ -84,6 +84,8 @@ const (
 	fgCmdPanic
 	fgCmdIgnore
 	fgCmdRelease
+	fgCmdDoNotRestart // return an error wrapping ErrDoNotRestart
+	fgCmdFailGroup    // return an error wrapping ErrFailGroup
 )
 
 var errFG = errors.New("fuzz group child failed")
@@ -130,6 +132,9 @@ type fgHarness struct {
 	resumed map[string]bool   // slots an operator resumed or restarted in the step
 	steps   []string          // what ran, for failure messages
 	cfgs    map[string]Config // each slot's config, for failure messages
+	// concurrent holds the paths of the groups whose ShutdownOrder is
+	// Concurrent: their children see a walk's cancellations in any order.
+	concurrent map[string]bool
 }
 
 func runFuzzGroup(t *testing.T, data []byte) {
@@ -137,7 +142,7 @@ func runFuzzGroup(t *testing.T, data []byte) {
 		t: t, groups: map[string]*Group{}, slots: map[string]*ChildSlot{},
 		children: map[fgRef]chan fgCmd{}, release: make(chan struct{}),
 		starts: map[string]uint64{}, windows: map[string][]time.Duration{}, announced: map[string]uint64{}, announcedTotal: map[string]uint64{},
-		groupStarts: map[string]bool{}, resumed: map[string]bool{}, cfgs: map[string]Config{},
+		groupStarts: map[string]bool{}, resumed: map[string]bool{}, cfgs: map[string]Config{}, concurrent: map[string]bool{},
 	}
 	defer func() {
 		close(h.release)
@@ -188,12 +193,17 @@ func (h *fgHarness) note(s string) {
 //	strategy = b%3, intensity = {off, 1, 2, 4}[b/3%4], period = {10s, 60s}[b/12%2],
 //	auto shutdown = b/24%3, restart (nested only) = b/72%3, significant
 //	when not permanent
-func fgGroupConfig(b byte, nested bool) (GroupConfig, groupmodel.GroupConfig) {
+//
+// The header's first byte adds the shutdown order (concurrent) and
+// MaxChildren (maxKids, 0 for none); see build.
+func fgGroupConfig(b byte, nested, concurrent bool, maxKids int) (GroupConfig, groupmodel.GroupConfig) {
 	m := groupmodel.GroupConfig{
 		Strategy:     groupmodel.Strategy(b % 3),
 		Intensity:    [4]int{0, 1, 2, 4}[b/3%4],
 		Period:       [2]time.Duration{10 * time.Second, time.Minute}[b/12%2],
 		AutoShutdown: groupmodel.AutoShutdown(b / 24 % 3),
+		Concurrent:   concurrent,
+		MaxChildren:  maxKids,
 	}
 	if nested {
 		m.Restart = groupmodel.Restart(b / 72 % 3)
@@ -202,6 +212,10 @@ func fgGroupConfig(b byte, nested bool) (GroupConfig, groupmodel.GroupConfig) {
 	c := GroupConfig{
 		Strategy: Strategy(m.Strategy), Intensity: m.Intensity, Period: m.Period,
 		AutoShutdown: AutoShutdown(m.AutoShutdown), Restart: RestartType(m.Restart), Significant: m.Significant,
+		MaxChildren: maxKids,
+	}
+	if concurrent {
+		c.ShutdownOrder = Concurrent
 	}
 	if m.Intensity == 0 {
 		c.Intensity = NoIntensity
@@ -237,7 +251,10 @@ func fgSlotConfig(c byte) (Config, groupmodel.SlotConfig) {
 // build makes the tree the header and the slot specs describe, in the real
 // world and in the model, and returns the bytes left for the steps.
 //
-//	data[0]: nested groups = d%3; the second nests in the first when d/3%2 == 1
+//	data[0]: nested groups = d%3; the second nests in the first when d/3%2 == 1;
+//	         the root, the first and the second nested group stop
+//	         concurrently when d/6%2, d/12%2, d/24%2 == 1; every group's
+//	         MaxChildren is 1 + d/48 when d/48 > 0 (none when 0)
 //	data[1..3]: the config bytes of the root and the nested groups
 //	data[4]: slots = 1 + d%6; each nested group joins its parent after
 //	         d/6%4 (the first) and d/24%4 (the second) of the parent's slots
@@ -245,12 +262,18 @@ func fgSlotConfig(c byte) (Config, groupmodel.SlotConfig) {
 func (h *fgHarness) build(data []byte) []byte {
 	t := h.t
 	nsub := int(data[0] % 3)
-	rcfg, rmcfg := fgGroupConfig(data[1], false)
+	maxKids := 0
+	if k := int(data[0] / 48); k > 0 {
+		maxKids = 1 + k
+	}
+	concurrent := func(i int) bool { return data[0]/(6<<i)%2 == 1 }
+	rcfg, rmcfg := fgGroupConfig(data[1], false, concurrent(0), maxKids)
 	rcfg.OnEvent = h.onEvent
 	root, err := NewGroup("root", rcfg)
 	require.NoError(t, err)
 	h.root, h.model = root, groupmodel.New("root", rmcfg)
 	h.groups["/root"] = root
+	h.concurrent["/root"] = concurrent(0)
 	paths := []string{"/root"}
 	parents := []int{0, 0, 0}
 	if nsub == 2 && data[0]/3%2 == 1 {
@@ -259,12 +282,13 @@ func (h *fgHarness) build(data []byte) []byte {
 	cfgs := make([]groupmodel.GroupConfig, 3)
 	subs := make([]*Group, 3)
 	for i := 1; i <= nsub; i++ {
-		c, m := fgGroupConfig(data[1+i], true)
+		c, m := fgGroupConfig(data[1+i], true, concurrent(i), maxKids)
 		id := fmt.Sprintf("g%d", i)
 		subs[i], err = NewGroup(id, c)
 		require.NoError(t, err)
 		cfgs[i] = m
 		paths = append(paths, paths[parents[i]]+"/"+id)
+		h.concurrent[paths[i]] = concurrent(i)
 	}
 	nslots := 1 + int(data[4]%6)
 	at := []int{0, int(data[4] / 6 % 4), int(data[4] / 24 % 4)}
@@ -301,17 +325,28 @@ func (h *fgHarness) build(data []byte) []byte {
 	return rest
 }
 
+// addGroup nests sub in the group at ppath, in both worlds; a group its
+// parent refused (MaxChildren), or whose parent is not in the tree, stays
+// out, and so do the slots meant for it.
 func (h *fgHarness) addGroup(ppath string, sub *Group, cfg groupmodel.GroupConfig) {
+	p := h.groups[ppath]
+	if p == nil {
+		return
+	}
 	h.note("AddGroup " + ppath + "/" + sub.ID())
-	require.NoError(h.t, h.groups[ppath].AddGroup(sub))
-	h.groups[sub.Path()] = sub
-	require.True(h.t, h.model.AddGroup(ppath, sub.ID(), cfg, h.mnow()))
+	full := h.model.Full(ppath)
+	err := p.AddGroup(sub)
+	require.Equal(h.t, full, errors.Is(err, ErrMaxChildren), "AddGroup %s/%s: %v; steps %v", ppath, sub.ID(), err, h.steps)
+	require.Equal(h.t, h.model.AddGroup(ppath, sub.ID(), cfg, h.mnow()), err == nil, "AddGroup: %v; steps %v", err, h.steps)
+	if err == nil {
+		h.groups[sub.Path()] = sub
+	}
 }
 
 // addSlot adds a member slot with config byte c to the group at gpath, in
 // both worlds, and reports whether both accepted it.
 func (h *fgHarness) addSlot(gpath string, c byte) {
-	if h.nslots >= fgMaxSlots {
+	if h.nslots >= fgMaxSlots || h.groups[gpath] == nil {
 		return
 	}
 	id := fmt.Sprintf("m%d", h.nslots)
@@ -319,7 +354,9 @@ func (h *fgHarness) addSlot(gpath string, c byte) {
 	path := gpath + "/" + id
 	cfg, mcfg := fgSlotConfig(c)
 	h.note("Add " + path)
+	full := h.model.Full(gpath)
 	s, err := h.groups[gpath].Add(id, h.child(path), cfg)
+	require.Equal(h.t, full, errors.Is(err, ErrMaxChildren), "Add %s past MaxChildren: %v; steps %v", path, err, h.steps)
 	ok := h.model.AddSlot(gpath, id, mcfg, h.mnow())
 	require.Equal(h.t, ok, err == nil, "Add %s: %v; steps %v", path, err, h.steps)
 	if err == nil {
@@ -366,6 +403,10 @@ func (h *fgHarness) child(path string) ChildFunc {
 					obey = false
 				case fgCmdRelease:
 					return ctx.Err()
+				case fgCmdDoNotRestart:
+					return fmt.Errorf("fuzz child done: %w", ErrDoNotRestart)
+				case fgCmdFailGroup:
+					return fmt.Errorf("fuzz child fails its group: %w", ErrFailGroup)
 				}
 			}
 		}
@@ -384,7 +425,6 @@ func (h *fgHarness) tell(ref fgRef, cmd fgCmd) {
 
 // onEvent is the root's listener.
 func (h *fgHarness) onEvent(e Event) {
-	println("TREE", e.Kind.String(), e.Path, e.Time.Sub(h.origin).String(), e.Reason)
 	switch e.Kind {
 	case EventStarted:
 		h.starts[e.Path]++

@@ -25,6 +25,16 @@ func (g *group) admit(m *member) bool {
 	return true
 }
 
+// failNow fails g at once, as a member's ErrFailGroup asks: it shuts
+// down, and fails when the shutdown ends, as a spent intensity would.
+func (g *group) failNow() {
+	if g.state == ShuttingDown || g.state.over() {
+		return
+	}
+	g.failing = true
+	g.beginShutdown()
+}
+
 // memberFailed applies the strategy to m, whose restart admit counted, due
 // at at.
 func (g *group) memberFailed(m *member, at time.Duration) {
@@ -84,6 +94,7 @@ func (g *group) slotExited(s *slot, k Kind) {
 			m.outcome = OutcomeAbandoned
 		}
 	}
+	m.awaited = false
 	switch {
 	case m.leaving:
 		g.dropIfStopped(m)
@@ -102,6 +113,7 @@ func (g *group) subEnded(m *member) {
 		m.stopping = false
 		m.outcome = OutcomeStopped
 	}
+	m.awaited = false
 	switch {
 	case m.leaving:
 		g.dropIfStopped(m)

@@ -44,6 +44,17 @@ const (
 	AllSignificant
 )
 
+// Directive is what a child's returned error asks of its supervisor
+// (the package's ErrDoNotRestart and ErrFailGroup).
+type Directive uint8
+
+// The directives.
+const (
+	NoDirective  Directive = iota
+	DoNotRestart           // never restart it: it ends as a normal end with no restart would
+	FailGroup              // fail its group at once, as a spent intensity would
+)
+
 // Kind is how an attempt ended.
 type Kind uint8
 

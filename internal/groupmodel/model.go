@@ -42,6 +42,11 @@ type GroupConfig struct {
 	Intensity    int // 0: off (NoIntensity)
 	Period       time.Duration
 	AutoShutdown AutoShutdown
+	// Concurrent is ShutdownOrder Concurrent: a shutdown or a restart's
+	// scope cancels every member at once and waits for them together.
+	Concurrent bool
+	// MaxChildren bounds the members (0: no bound); Add past it is refused.
+	MaxChildren int
 }
 
 // ChildRef names one attempt's child: its slot's path and attempt number.
@@ -99,6 +104,17 @@ func (t *Tree) AddSlot(gpath, id string, cfg SlotConfig, now time.Duration) bool
 	g.join(&member{slot: s})
 	t.settle()
 	return true
+}
+
+// Full reports whether the group at gpath would refuse a new member for
+// its MaxChildren: it takes members (it neither shuts down nor has ended)
+// and holds MaxChildren already, those leaving included until gone.
+func (t *Tree) Full(gpath string) bool {
+	g := t.groups[gpath]
+	if g == nil || g.state == ShuttingDown || g.state.over() || g.cfg.MaxChildren == 0 {
+		return false
+	}
+	return g.size() >= g.cfg.MaxChildren
 }
 
 // AddGroup nests a new, empty group named id in the group at ppath, as
@@ -187,6 +203,24 @@ func (t *Tree) Return(path string, fail, panics bool, now time.Duration) bool {
 	case fail:
 		k = Failed
 	}
+	s.cur.ret(k)
+	t.settle()
+	return true
+}
+
+// ReturnDirective makes the held attempt of slot path return an error
+// wrapping the directive d: a failure that asks its supervisor for d.
+func (t *Tree) ReturnDirective(path string, d Directive, now time.Duration) bool {
+	t.at(now)
+	s := t.slots[path]
+	if s == nil || s.cur == nil || s.cur.returned {
+		return false
+	}
+	k := Failed
+	if s.cur.cancelled {
+		k = Cancelled
+	}
+	s.cur.directive = d
 	s.cur.ret(k)
 	t.settle()
 	return true

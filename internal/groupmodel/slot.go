@@ -12,6 +12,7 @@ type attempt struct {
 	stopBy    time.Duration
 	returned  bool
 	kind      Kind
+	directive Directive // what its returned error asked
 }
 
 // ret makes the child return with an exit of kind k; the tree collects it.
@@ -112,7 +113,7 @@ func (s *slot) collect() {
 	s.cur = nil
 	s.exits++
 	s.kinds[a.kind]++
-	s.plan(a.kind)
+	s.plan(a.kind, a.directive)
 	s.g.slotExited(s, a.kind)
 }
 
@@ -123,19 +124,26 @@ func (s *slot) abandon() {
 	s.t.stale = append(s.t.stale, a)
 	s.exits++
 	s.kinds[Abandoned]++
-	s.plan(Abandoned)
+	s.plan(Abandoned, NoDirective)
 	s.g.slotExited(s, Abandoned)
 }
 
-// plan decides what follows an exit of kind k.
-func (s *slot) plan(k Kind) {
+// plan decides what follows an exit of kind k whose error asked for d.
+// What the group stops, or an operator controls, is theirs to decide
+// whatever the child asked.
+func (s *slot) plan(k Kind, d Directive) {
 	switch {
 	case s.op == Removed || s.held:
 	case s.pending:
 		s.pending = false
 		s.launch() // the operator's restart, once the old attempt is gone
 	case s.op != Active:
-	case s.parentDone(), !s.cfg.Restart.restarts(k):
+	case s.parentDone():
+		s.over = true
+	case d == FailGroup:
+		s.over = true
+		s.g.failNow() // no intensity asked or counted
+	case d == DoNotRestart, !s.cfg.Restart.restarts(k):
 		s.over = true
 	case s.used() >= s.cfg.Limit:
 		s.op = Quarantined // its own limit refuses: locally, the group goes on
