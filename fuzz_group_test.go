@@ -606,4 +606,25 @@ var fgSeeds = [][]byte{
 		[]byte{fgPerm, 0, fgS(Permanent, false, 2, 1, 0, 1), 0, fgPerm, 2, fgPerm, 2, fgPerm, 2, fgPerm, 2},
 		fgStep(fgIgnore, 5), fgStep(fgGroupCmd, 2), fgStep(fgAdd, 0), fgStep(fgReturnNil, 3),
 		fgStep(fgIgnore, 1), fgStep(fgGroupCmd, 2)),
+	// Directives: a permanent member returning ErrDoNotRestart stays down,
+	// a temporary one leaves; ErrFailGroup fails the nested group at once
+	// (no intensity: it has none), the root restarts it; then fails the
+	// root.
+	fgInput([]byte{1, fgG(OneForAll, 2, 1, 0, 0), fgG(OneForOne, 0, 0, 0, Permanent), 0, fgN(4, 2, 0)},
+		[]byte{fgPerm, 0, fgTemp, 0, fgPerm, 1, fgPerm, 1},
+		fgStep(fgReturnErr, 0|fgByCmd), fgStep(fgReturnErr, 1|fgByCmd), fgStep(fgFail, 1|fgByCmd),
+		fgStep(fgFail, 0|fgByCmd)),
+	// ShutdownOrder Concurrent in the root and its nested group: a
+	// one_for_all restart cancels every member at once and waits for two
+	// stubborn ones, each abandoned at its own StopTimeout (1s, 2s).
+	fgInput([]byte{1 + 6 + 12, fgG(OneForAll, 0, 0, 0, 0), fgG(OneForOne, 0, 0, 0, Permanent), 0, fgN(4, 1, 0)},
+		[]byte{fgPerm, 0, fgPerm, 1, fgS(Permanent, false, 2, 1, 0, 1), 1, fgPerm, 0},
+		fgStep(fgIgnore, 2), fgStep(fgIgnore, 3), fgStep(fgFail, 0), fgStep(fgSleep, 2), fgStep(fgSleep, 2),
+		fgStep(fgFail, 1), fgStep(fgIgnore, 0), fgStep(fgShutdown, 1)),
+	// MaxChildren 2: the third slot and Add past it are refused with
+	// ErrMaxChildren; a member leaving counts until it is gone.
+	fgInput([]byte{48, fgG(OneForOne, 0, 0, 0, 0), 0, 0, fgN(3, 0, 0)},
+		[]byte{fgPerm, 0, fgPerm, 0, fgPerm, 0},
+		fgStep(fgAdd, 0), fgStep(fgIgnore, 1), fgStep(fgRemove, 1), fgStep(fgAdd, 0), fgStep(fgSleep, 2),
+		fgStep(fgAdd, 0)),
 }
