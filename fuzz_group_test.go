@@ -194,16 +194,17 @@ func (h *fgHarness) note(s string) {
 //	auto shutdown = b/24%3, restart (nested only) = b/72%3, significant
 //	when not permanent
 //
-// The header's first byte adds the shutdown order (concurrent) and
-// MaxChildren (maxKids, 0 for none); see build.
-func fgGroupConfig(b byte, nested, concurrent bool, maxKids int) (GroupConfig, groupmodel.GroupConfig) {
+// The header adds the shutdown order, MaxChildren and ShutdownTimeout
+// (x); see build.
+func fgGroupConfig(b byte, nested bool, x fgGroupExtra) (GroupConfig, groupmodel.GroupConfig) {
 	m := groupmodel.GroupConfig{
-		Strategy:     groupmodel.Strategy(b % 3),
-		Intensity:    [4]int{0, 1, 2, 4}[b/3%4],
-		Period:       [2]time.Duration{10 * time.Second, time.Minute}[b/12%2],
-		AutoShutdown: groupmodel.AutoShutdown(b / 24 % 3),
-		Concurrent:   concurrent,
-		MaxChildren:  maxKids,
+		Strategy:        groupmodel.Strategy(b % 3),
+		Intensity:       [4]int{0, 1, 2, 4}[b/3%4],
+		Period:          [2]time.Duration{10 * time.Second, time.Minute}[b/12%2],
+		AutoShutdown:    groupmodel.AutoShutdown(b / 24 % 3),
+		Concurrent:      x.concurrent,
+		MaxChildren:     x.maxKids,
+		ShutdownTimeout: x.shutdownTimeout,
 	}
 	if nested {
 		m.Restart = groupmodel.Restart(b / 72 % 3)
@@ -212,15 +213,22 @@ func fgGroupConfig(b byte, nested, concurrent bool, maxKids int) (GroupConfig, g
 	c := GroupConfig{
 		Strategy: Strategy(m.Strategy), Intensity: m.Intensity, Period: m.Period,
 		AutoShutdown: AutoShutdown(m.AutoShutdown), Restart: RestartType(m.Restart), Significant: m.Significant,
-		MaxChildren: maxKids,
+		MaxChildren: x.maxKids, ShutdownTimeout: x.shutdownTimeout,
 	}
-	if concurrent {
+	if x.concurrent {
 		c.ShutdownOrder = Concurrent
 	}
 	if m.Intensity == 0 {
 		c.Intensity = NoIntensity
 	}
 	return c, m
+}
+
+// fgGroupExtra is what the header says of a group beyond its config byte.
+type fgGroupExtra struct {
+	concurrent      bool // ShutdownOrder Concurrent
+	maxKids         int  // MaxChildren
+	shutdownTimeout time.Duration
 }
 
 // fgSlotConfig decodes a slot's config byte:
@@ -257,7 +265,8 @@ func fgSlotConfig(c byte) (Config, groupmodel.SlotConfig) {
 //	         MaxChildren is 1 + d/48 when d/48 > 0 (none when 0)
 //	data[1..3]: the config bytes of the root and the nested groups
 //	data[4]: slots = 1 + d%6; each nested group joins its parent after
-//	         d/6%4 (the first) and d/24%4 (the second) of the parent's slots
+//	         d/6%4 (the first) and d/24%4 (the second) of the parent's slots;
+//	         every group's ShutdownTimeout is {none, 500ms, 1.5s}[d/96]
 //	then two bytes per slot: its config byte and its group (modulo the groups)
 func (h *fgHarness) build(data []byte) []byte {
 	t := h.t
@@ -267,7 +276,10 @@ func (h *fgHarness) build(data []byte) []byte {
 		maxKids = 1 + k
 	}
 	concurrent := func(i int) bool { return data[0]/(6<<i)%2 == 1 }
-	rcfg, rmcfg := fgGroupConfig(data[1], false, concurrent(0), maxKids)
+	extra := func(i int) fgGroupExtra {
+		return fgGroupExtra{concurrent(i), maxKids, [3]time.Duration{0, 500 * time.Millisecond, 1500 * time.Millisecond}[data[4]/96]}
+	}
+	rcfg, rmcfg := fgGroupConfig(data[1], false, extra(0))
 	rcfg.OnEvent = h.onEvent
 	root, err := NewGroup("root", rcfg)
 	require.NoError(t, err)
@@ -282,7 +294,7 @@ func (h *fgHarness) build(data []byte) []byte {
 	cfgs := make([]groupmodel.GroupConfig, 3)
 	subs := make([]*Group, 3)
 	for i := 1; i <= nsub; i++ {
-		c, m := fgGroupConfig(data[1+i], true, concurrent(i), maxKids)
+		c, m := fgGroupConfig(data[1+i], true, extra(i))
 		id := fmt.Sprintf("g%d", i)
 		subs[i], err = NewGroup(id, c)
 		require.NoError(t, err)
@@ -627,4 +639,13 @@ var fgSeeds = [][]byte{
 		[]byte{fgPerm, 0, fgPerm, 0, fgPerm, 0},
 		fgStep(fgAdd, 0), fgStep(fgIgnore, 1), fgStep(fgRemove, 1), fgStep(fgAdd, 0), fgStep(fgSleep, 2),
 		fgStep(fgAdd, 0)),
+	// ShutdownTimeout 1.5s: the root's in-order shutdown waits 1s for a
+	// stubborn member, then shuts the nested group down (its own bound
+	// starts then), whose stubborn member holds it; at 1.5s the root
+	// abandons all that still runs, the nested group's included, and the
+	// first member, never cancelled until then.
+	fgInput([]byte{1, fgG(OneForOne, 0, 0, 0, 0), fgG(OneForOne, 0, 0, 0, Permanent), 0, fgN(4, 1, 0) + 2*96},
+		[]byte{fgPerm, 0, fgS(Permanent, false, 2, 1, 0, 1), 1, fgPerm, 1, fgPerm, 0},
+		fgStep(fgIgnore, 3), fgStep(fgIgnore, 1), fgStep(fgIgnore, 0), fgStep(fgShutdown, 0), fgStep(fgSleep, 1),
+		fgStep(fgSleep, 1), fgStep(fgSleep, 1), fgStep(fgRelease, 0), fgStep(fgRelease, 0)),
 }

@@ -66,6 +66,10 @@ type walk struct {
 	cur  int
 	at   time.Duration // a restart's start waits until then
 	owed uint64        // restarts decided for it, performed when its starts begin
+	// A shutdown with a ShutdownTimeout: by (when bounded) is when what
+	// still runs is abandoned, forced once it has been.
+	by              time.Duration
+	bounded, forced bool
 }
 
 // group is the model of one group.
@@ -177,6 +181,9 @@ func (g *group) start() {
 // moved.
 func (g *group) step() bool {
 	moved := false
+	if at, due := g.shutdownDeadline(); due && at <= g.t.now {
+		g.forceStop()
+	}
 	for {
 		var ok bool
 		switch g.w.kind {
@@ -404,7 +411,48 @@ func (g *group) beginShutdown() {
 	}
 	g.state = ShuttingDown
 	g.w = walk{kind: walkShutdown, cur: len(g.members) - 1}
+	if d := g.cfg.ShutdownTimeout; d > 0 {
+		g.w.by, g.w.bounded = g.t.now+d, true
+	}
 	g.t.busyAdd(g)
+}
+
+// shutdownDeadline returns when g's shutdown reaches its ShutdownTimeout,
+// if it is bounded and has not yet.
+func (g *group) shutdownDeadline() (time.Duration, bool) {
+	if g.w.kind != walkShutdown || !g.w.bounded || g.w.forced {
+		return 0, false
+	}
+	return g.w.by, true
+}
+
+// forceStop ends g's shutdown's patience: every member that still runs
+// below g is abandoned now (cancelled first if it was not), nested groups
+// shut down and forced likewise, each recorded abandoned.
+func (g *group) forceStop() {
+	g.w.forced = true
+	g.t.kick = true
+	for i := len(g.members) - 1; i >= 0; i-- {
+		m := g.members[i]
+		if m.gone {
+			continue
+		}
+		if sub := m.sub; sub != nil {
+			if sub.state == Idle || sub.state.over() {
+				continue
+			}
+			m.held, m.stopping = true, true
+			sub.beginShutdown()
+			if !sub.w.forced {
+				sub.forceStop()
+			}
+			continue
+		}
+		if a := m.slot.cur; a != nil && !a.returned {
+			m.stopping = true
+			m.slot.abandonNow()
+		}
+	}
 }
 
 // endUnstarted ends g, which never started: it is stopped, and so is

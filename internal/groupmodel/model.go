@@ -47,6 +47,9 @@ type GroupConfig struct {
 	Concurrent bool
 	// MaxChildren bounds the members (0: no bound); Add past it is refused.
 	MaxChildren int
+	// ShutdownTimeout bounds a shutdown (0: none): at it, whatever still
+	// runs below the group is abandoned.
+	ShutdownTimeout time.Duration
 }
 
 // ChildRef names one attempt's child: its slot's path and attempt number.
@@ -260,8 +263,8 @@ func (t *Tree) Release(c ChildRef, now time.Duration) bool {
 // ---- time ---------------------------------------------------------------
 
 // Sleep lets time pass to now, serving every deadline on the way at its
-// instant: stop deadlines (abandoning), backoffs (restarts) and the
-// backoff a group restart waits for.
+// instant: stop deadlines (abandoning), backoffs (restarts), the backoff
+// a group restart waits for, and shutdowns' ShutdownTimeouts.
 func (t *Tree) Sleep(now time.Duration) {
 	for {
 		at, ok := t.nextDeadline()
@@ -292,6 +295,9 @@ func (t *Tree) nextDeadline() (time.Duration, bool) {
 	for _, g := range t.groups {
 		if g.w.kind == walkWait {
 			offer(g.w.at)
+		}
+		if d, due := g.shutdownDeadline(); due {
+			offer(d)
 		}
 	}
 	return at, ok

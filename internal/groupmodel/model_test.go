@@ -223,3 +223,26 @@ func TestMaxChildren(t *testing.T) {
 	tr.Shutdown("/app", time.Second)
 	assert.False(t, tr.Full("/app"), "a group that shuts down refuses for that, not for its bound")
 }
+
+func TestShutdownTimeout(t *testing.T) {
+	tr := New("app", GroupConfig{ShutdownTimeout: 1500 * time.Millisecond})
+	require.True(t, tr.AddSlot("/app", "a", perm, 0))
+	require.True(t, tr.AddGroup("/app", "jobs", GroupConfig{}, 0))
+	require.True(t, tr.AddSlot("/app/jobs", "x", perm, 0))
+	require.True(t, tr.AddSlot("/app", "b", perm, 0))
+	tr.Start(0)
+	tr.Ignore("/app/b", 0)
+	tr.Ignore("/app/jobs/x", 0)
+	tr.Shutdown("/app", 0)
+	assert.Equal(t, []ChildRef{{"/app/b", 1}}, tr.TakeCancels())
+	tr.Sleep(time.Second)
+	assert.Equal(t, []ChildRef{{"/app/jobs/x", 1}}, tr.TakeCancels(), "b abandoned at its StopTimeout; the nested group's turn")
+	tr.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, []ChildRef{{"/app/a", 1}}, tr.TakeCancels(), "at the bound, a is cancelled and abandoned at once")
+	assert.True(t, tr.Finished())
+	v := tr.View()
+	assert.Equal(t, OutcomeAbandoned, v.Members[0].Shutdown)
+	assert.Equal(t, OutcomeAbandoned, v.Members[1].Group.Members[0].Shutdown, "nested groups are forced too")
+	assert.Equal(t, OutcomeAbandoned, v.Members[2].Shutdown)
+	assert.Equal(t, []ChildRef{{"/app/b", 1}, {"/app/jobs/x", 1}}, tr.Stubborn(), "abandoned, they still run")
+}

@@ -77,13 +77,18 @@ func (s *slot) cancel() {
 	if a == nil || a.returned || a.cancelled {
 		return
 	}
+	s.markCancelled(a)
+	if a.obeys {
+		a.ret(Cancelled)
+	}
+}
+
+// markCancelled notes that a's child saw its cancellation now.
+func (s *slot) markCancelled(a *attempt) {
 	t := s.t
 	t.seq++
 	a.cancelled, a.cancelSeq, a.stopBy = true, t.seq, t.now+s.cfg.StopTimeout
 	t.cancels = append(t.cancels, ChildRef{s.path, a.n})
-	if a.obeys {
-		a.ret(Cancelled)
-	}
 }
 
 // hold hands the slot to its group: a planned or pending start is dropped.
@@ -122,6 +127,24 @@ func (s *slot) abandon() {
 	a := s.cur
 	s.cur = nil
 	s.t.stale = append(s.t.stale, a)
+	s.exits++
+	s.kinds[Abandoned]++
+	s.plan(Abandoned, NoDirective)
+	s.g.slotExited(s, Abandoned)
+}
+
+// abandonNow gives up on the running attempt at once, for its group's
+// ShutdownTimeout: cancelled first if it was not (the child sees it), then
+// abandoned; a child that ignores cancellation runs on, stale.
+func (s *slot) abandonNow() {
+	a := s.cur
+	if !a.cancelled {
+		s.markCancelled(a) // one that obeys returns, too late to count
+	}
+	s.cur = nil
+	if !a.obeys {
+		s.t.stale = append(s.t.stale, a)
+	}
 	s.exits++
 	s.kinds[Abandoned]++
 	s.plan(Abandoned, NoDirective)
