@@ -251,7 +251,8 @@ func (h *fgHarness) checkCancels(what string) {
 			refs = append(refs, c.ref)
 		}
 	}
-	require.Equal(t, h.byGroup(h.model.TakeCancels()), h.byGroup(refs),
+	forced := h.model.TakeForced()
+	require.Equal(t, h.byGroup(h.model.TakeCancels(), forced), h.byGroup(refs, forced),
 		"the cancellations each group's children saw, after %s; steps %v", what, h.steps)
 	pos := fgPositions(h.prev)
 	last := map[string]int{} // each group's walk so far: the position it stopped last
@@ -266,7 +267,7 @@ func (h *fgHarness) checkCancels(what string) {
 			continue
 		}
 		g := fgParent(c.ref.Path)
-		if h.concurrent[g] {
+		if h.concurrent[g] || forced[g] {
 			continue // cancelled at once: the children see it in any order
 		}
 		p, ok := pos[c.ref.Path]
@@ -285,15 +286,17 @@ func (h *fgHarness) checkCancels(what string) {
 // order within each: independent walks of different groups may interleave
 // in either order when their deadlines fall on the same instant. A
 // Concurrent group cancels a walk's members at once, and its children see
-// the cancellations in whatever order they run: its list is sorted.
-func (h *fgHarness) byGroup(refs []fgRef) map[string][]fgRef {
+// the cancellations in whatever order they run: its list is sorted; so is
+// that of a group whose shutdown reached its ShutdownTimeout in the step
+// (forced), which cancels what still runs at once.
+func (h *fgHarness) byGroup(refs []fgRef, forced map[string]bool) map[string][]fgRef {
 	out := map[string][]fgRef{}
 	for _, r := range refs {
 		g := fgParent(r.Path)
 		out[g] = append(out[g], r)
 	}
 	for g, rs := range out {
-		if h.concurrent[g] {
+		if h.concurrent[g] || forced[g] {
 			slices.SortFunc(rs, func(a, b fgRef) int {
 				return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Attempt, b.Attempt))
 			})
@@ -425,8 +428,13 @@ func fgViewOf(t require.TestingT, r GroupRecord) groupmodel.GroupView {
 func fgSlotView(t require.TestingT, m MemberRecord) *groupmodel.SlotView {
 	s, c := m.Slot, m.Exits
 	require.Zero(t, c.TimedOut+c.Unhealthy, "%s: no deadlines, no timed_out or unhealthy exits", s.Path)
+	d := DirectiveNone
+	if s.LastExit != nil {
+		d = s.LastExit.Directive
+	}
 	return &groupmodel.SlotView{
-		Attempt: s.Attempt, Restarts: s.Restarts, Exits: s.Exits,
+		Directive: fgParse(t, d.String(), groupmodel.Directive.String),
+		Attempt:   s.Attempt, Restarts: s.Restarts, Exits: s.Exits,
 		Kinds:     [groupmodel.NumKinds]uint64{c.Succeeded, c.Failed, c.Panicked, c.Cancelled, c.Abandoned},
 		Operation: fgParse(t, s.Operation.String(), groupmodel.Operation.String),
 		Active:    s.Active, Used: s.RestartLimit.Used, Backoff: s.NextRestartAt != nil,

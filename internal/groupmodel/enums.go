@@ -55,6 +55,11 @@ const (
 	FailGroup              // fail its group at once, as a spent intensity would
 )
 
+var directiveNames = []string{"none", "do_not_restart", "fail_group"}
+
+// String returns the directive's snake_case name.
+func (d Directive) String() string { return name(directiveNames, int(d)) }
+
 // Kind is how an attempt ended.
 type Kind uint8
 

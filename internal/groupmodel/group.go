@@ -432,6 +432,10 @@ func (g *group) shutdownDeadline() (time.Duration, bool) {
 func (g *group) forceStop() {
 	g.w.forced = true
 	g.t.kick = true
+	if g.t.forced == nil {
+		g.t.forced = map[string]bool{}
+	}
+	g.t.forced[g.path] = true
 	for i := len(g.members) - 1; i >= 0; i-- {
 		m := g.members[i]
 		if m.gone {

@@ -74,6 +74,9 @@ type Tree struct {
 	// walks began: at one instant, the walk that began first moves first.
 	busy []*group
 	kick bool // a walk began or a nested group moved on: look again
+	// forced lists the groups whose shutdown reached its ShutdownTimeout
+	// since the last TakeForced: they cancelled what still ran at once.
+	forced map[string]bool
 }
 
 // New returns the model of a root group named id.
@@ -152,6 +155,15 @@ func (t *Tree) Finished() bool { return t.root.state.over() }
 // Failed reports whether the root failed (its Err is set): its intensity
 // refused a restart, and it shuts down or has ended.
 func (t *Tree) Failed() bool { return t.root.failing }
+
+// TakeForced returns the paths of the groups whose shutdown reached its
+// ShutdownTimeout since the last call: their children saw the
+// cancellations it sent all at once, in no order.
+func (t *Tree) TakeForced() map[string]bool {
+	out := t.forced
+	t.forced = nil
+	return out
+}
 
 // TakeCancels returns the cancellations children saw since the last call,
 // in order.

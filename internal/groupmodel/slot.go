@@ -37,6 +37,7 @@ type slot struct {
 
 	attempts, restarts, exits uint64
 	kinds                     [NumKinds]uint64
+	lastDirective             Directive // what the last exit's error asked
 
 	restartDue bool // its own restart waits for its backoff
 	restartAt  time.Duration
@@ -118,6 +119,7 @@ func (s *slot) collect() {
 	s.cur = nil
 	s.exits++
 	s.kinds[a.kind]++
+	s.lastDirective = a.directive // a cancelled child's error still says it
 	s.plan(a.kind, a.directive)
 	s.g.slotExited(s, a.kind)
 }
@@ -129,6 +131,7 @@ func (s *slot) abandon() {
 	s.t.stale = append(s.t.stale, a)
 	s.exits++
 	s.kinds[Abandoned]++
+	s.lastDirective = NoDirective
 	s.plan(Abandoned, NoDirective)
 	s.g.slotExited(s, Abandoned)
 }
@@ -147,6 +150,7 @@ func (s *slot) abandonNow() {
 	}
 	s.exits++
 	s.kinds[Abandoned]++
+	s.lastDirective = NoDirective
 	s.plan(Abandoned, NoDirective)
 	s.g.slotExited(s, Abandoned)
 }
