@@ -42,6 +42,10 @@ var fgOps = [16]func(h *fgHarness, arg byte){
 	fgRemove:     (*fgHarness).remove,
 	fgAdd: func(h *fgHarness, arg byte) {
 		_, groups := h.model.Paths()
+		if arg >= fgByCmd {
+			h.startChild(groups[int(arg)%len(groups)], arg*53+7)
+			return
+		}
 		h.addSlot(groups[int(arg)%len(groups)], arg*53+7)
 	},
 	fgGroupCmd: func(h *fgHarness, arg byte) {
@@ -232,6 +236,7 @@ func (h *fgHarness) check(what string) {
 	h.checkCounts(rec, what)
 	h.checkNoRevival(rec, what)
 	h.checkIntensity(rec, what)
+	h.checkStarts(what)
 	clear(h.groupStarts)
 }
 

@@ -135,6 +135,8 @@ type fgHarness struct {
 	// concurrent holds the paths of the groups whose ShutdownOrder is
 	// Concurrent: their children see a walk's cancellations in any order.
 	concurrent map[string]bool
+	// startsInFlight are the StartChild calls not answered yet.
+	startsInFlight []*fgStart
 }
 
 func runFuzzGroup(t *testing.T, data []byte) {
@@ -375,6 +377,81 @@ func (h *fgHarness) addSlot(gpath string, c byte) {
 		h.slots[path] = s
 		h.cfgs[path] = cfg
 	}
+}
+
+// fgStart is a StartChild call in flight: its goroutine waits for the
+// loop's answer.
+type fgStart struct {
+	path string
+	done chan struct{}
+	err  error
+}
+
+// startChild is addSlot by Group.StartChild, called from a goroutine as
+// any caller off the loop would: the loop takes it at the next Advance
+// (settle), and answers once the member has started. Refusals come at
+// once; the answer of a member that waits for a walk comes when the walk
+// starts it (see checkStarts).
+func (h *fgHarness) startChild(gpath string, c byte) {
+	if h.nslots >= fgMaxSlots || h.groups[gpath] == nil {
+		return
+	}
+	id := fmt.Sprintf("m%d", h.nslots)
+	h.nslots++
+	path := gpath + "/" + id
+	cfg, mcfg := fgSlotConfig(c)
+	h.note("StartChild " + path)
+	full := h.model.Full(gpath)
+	st := &fgStart{path: path, done: make(chan struct{})}
+	g := h.groups[gpath]
+	go func() {
+		defer close(st.done)
+		st.err = g.StartChild(h.t.Context(), id, h.child(path), cfg)
+	}()
+	synctest.Wait()
+	h.settle()
+	ok := h.model.StartChild(gpath, id, mcfg, h.mnow())
+	if !ok {
+		select {
+		case <-st.done:
+		default:
+			require.FailNow(h.t, "a refused StartChild was not answered at the next Advance", "%s; steps %v", path, h.steps)
+		}
+		require.Equal(h.t, full, errors.Is(st.err, ErrMaxChildren), "StartChild %s past MaxChildren: %v; steps %v", path, st.err, h.steps)
+		require.Error(h.t, st.err, "StartChild %s: the model refuses; steps %v", path, h.steps)
+		if !full {
+			require.ErrorIs(h.t, st.err, ErrGroupStopped, "StartChild %s; steps %v", path, h.steps)
+		}
+		return
+	}
+	h.slots[path] = g.Slot(id)
+	h.cfgs[path] = cfg
+	require.NotNil(h.t, h.slots[path], "StartChild %s: the model accepts; steps %v", path, h.steps)
+	h.startsInFlight = append(h.startsInFlight, st)
+}
+
+// checkStarts checks the StartChild calls in flight: one whose member has
+// started is answered nil; one whose group shuts down or ended before it
+// started is answered ErrGroupStopped; any other still waits.
+func (h *fgHarness) checkStarts(what string) {
+	kept := h.startsInFlight[:0]
+	for _, st := range h.startsInFlight {
+		started := h.model.Started(st.path)
+		select {
+		case <-st.done:
+			if started {
+				require.NoError(h.t, st.err, "StartChild %s, after %s; steps %v", st.path, what, h.steps)
+			} else {
+				require.ErrorIs(h.t, st.err, ErrGroupStopped, "StartChild %s, after %s; steps %v", st.path, what, h.steps)
+			}
+		default:
+			gs := h.model.GroupState(fgParent(st.path))
+			require.False(h.t, started || gs == groupmodel.ShuttingDown || gs == groupmodel.Stopped || gs == groupmodel.GroupFailed,
+				"StartChild %s not answered after %s (started %v, its group %v); steps %v", st.path, what, started, gs, h.steps)
+			kept = append(kept, st)
+		}
+	}
+	h.startsInFlight = kept
 }
 
 // ---- the children --------------------------------------------------------
@@ -648,4 +725,12 @@ var fgSeeds = [][]byte{
 		[]byte{fgPerm, 0, fgS(Permanent, false, 2, 1, 0, 1), 1, fgPerm, 1, fgPerm, 0},
 		fgStep(fgIgnore, 3), fgStep(fgIgnore, 1), fgStep(fgIgnore, 0), fgStep(fgShutdown, 0), fgStep(fgSleep, 1),
 		fgStep(fgSleep, 1), fgStep(fgSleep, 1), fgStep(fgRelease, 0), fgStep(fgRelease, 0)),
+	// StartChild (fgAdd with the high bit), MaxChildren 3: a dynamic member
+	// returning ErrDoNotRestart leaves; one started while a one_for_all
+	// restart waits for a stubborn member is answered when the walk starts
+	// it; one past the bound is refused with ErrMaxChildren.
+	fgInput([]byte{2 * 48, fgG(OneForAll, 0, 0, 0, 0), 0, 0, fgN(1, 0, 0)},
+		[]byte{fgS(Permanent, false, 2, 1, 0, 1), 0},
+		fgStep(fgAdd, fgByCmd), fgStep(fgReturnErr, 1|fgByCmd), fgStep(fgAdd, fgByCmd), fgStep(fgIgnore, 1),
+		fgStep(fgFail, 0), fgStep(fgAdd, fgByCmd), fgStep(fgAdd, fgByCmd), fgStep(fgSleep, 3), fgStep(fgFail, 2)),
 }

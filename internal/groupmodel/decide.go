@@ -62,7 +62,7 @@ func (g *group) index(m *member) int {
 
 // memberEnded is told that m ended with no restart to follow.
 func (g *group) memberEnded(m *member) {
-	if m.restart() == Temporary {
+	if m.restart() == Temporary || m.dynamic {
 		g.leave(m)
 	}
 	if !m.significant() || g.state == ShuttingDown || g.state.over() {

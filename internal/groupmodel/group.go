@@ -14,6 +14,7 @@ type member struct {
 	reopen   bool // a nested group an operator restarts: start it once stopped
 	stopping bool // stopped by the shutdown, which waits for its end
 	awaited  bool // a Concurrent walk cancelled it and waits for its end
+	dynamic  bool // started by StartChild: it leaves when it ends for good
 	outcome  Outcome
 }
 

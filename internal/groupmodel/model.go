@@ -100,6 +100,23 @@ func (t *Tree) at(now time.Duration) {
 // reports false when the group refuses (it shuts down or has ended, or the
 // id is taken), as Group.Add does.
 func (t *Tree) AddSlot(gpath, id string, cfg SlotConfig, now time.Duration) bool {
+	return t.addSlot(gpath, id, cfg, false, now)
+}
+
+// StartChild adds a member slot as Group.StartChild does (applied at the
+// loop's next Advance): a dynamic member, which leaves its group when it
+// ends for good. It reports false when the group refuses, as AddSlot.
+func (t *Tree) StartChild(gpath, id string, cfg SlotConfig, now time.Duration) bool {
+	return t.addSlot(gpath, id, cfg, true, now)
+}
+
+// Started reports whether the slot at path has started an attempt.
+func (t *Tree) Started(path string) bool {
+	s := t.slots[path]
+	return s != nil && s.started
+}
+
+func (t *Tree) addSlot(gpath, id string, cfg SlotConfig, dynamic bool, now time.Duration) bool {
 	t.at(now)
 	g := t.groups[gpath]
 	if g == nil || !g.joinable(id) {
@@ -107,7 +124,7 @@ func (t *Tree) AddSlot(gpath, id string, cfg SlotConfig, now time.Duration) bool
 	}
 	s := &slot{t: t, id: id, path: gpath + "/" + id, cfg: cfg, g: g, held: true}
 	t.slots[s.path] = s
-	g.join(&member{slot: s})
+	g.join(&member{slot: s, dynamic: dynamic})
 	t.settle()
 	return true
 }
