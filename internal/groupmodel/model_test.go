@@ -246,3 +246,17 @@ func TestShutdownTimeout(t *testing.T) {
 	assert.Equal(t, OutcomeAbandoned, v.Members[2].Shutdown)
 	assert.Equal(t, []ChildRef{{"/app/b", 1}, {"/app/jobs/x", 1}}, tr.Stubborn(), "abandoned, they still run")
 }
+
+func TestDynamicMemberLeaves(t *testing.T) {
+	tr := tree3(t, GroupConfig{MaxChildren: 4})
+	require.True(t, tr.StartChild("/app", "d", perm, 0))
+	assert.True(t, tr.Started("/app/d"), "a running group starts it at once")
+	assert.True(t, tr.Full("/app"))
+	tr.Return("/app/d", true, false, 0)
+	assert.Len(t, tr.View().Members, 4, "a permanent dynamic member that failed restarts")
+	tr.ReturnDirective("/app/d", DoNotRestart, 0)
+	assert.Len(t, tr.View().Members, 3, "one that ends for good leaves, freeing its place")
+	assert.False(t, tr.Full("/app"))
+	tr.ReturnDirective("/app/c", DoNotRestart, 0)
+	assert.Len(t, tr.View().Members, 3, "a member Add made stays")
+}
