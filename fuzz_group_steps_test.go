@@ -49,6 +49,10 @@ var fgOps = [16]func(h *fgHarness, arg byte){
 		h.addSlot(groups[int(arg)%len(groups)], arg*53+7)
 	},
 	fgGroupCmd: func(h *fgHarness, arg byte) {
+		if arg >= fgStopChild {
+			h.stopChild(arg)
+			return
+		}
 		_, groups := h.model.Paths()
 		path := groups[int(arg)%len(groups)]
 		op := [3]groupmodel.CommandOp{groupmodel.CmdShutdown, groupmodel.CmdRestart, groupmodel.CmdRemove}[arg/16%3]
@@ -64,6 +68,10 @@ var fgOps = [16]func(h *fgHarness, arg byte){
 		h.model.Shutdown(path, h.mnow())
 	},
 }
+
+// fgStopChild and above, as fgGroupCmd's argument, is StopChild of a
+// member instead of a command to a group.
+const fgStopChild = 240
 
 // fgDirective returns d when arg >= 128 (fgByCmd), a plain error
 // otherwise.
@@ -237,6 +245,7 @@ func (h *fgHarness) check(what string) {
 	h.checkNoRevival(rec, what)
 	h.checkIntensity(rec, what)
 	h.checkStarts(what)
+	h.checkStops(what)
 	clear(h.groupStarts)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -135,8 +136,10 @@ type fgHarness struct {
 	// concurrent holds the paths of the groups whose ShutdownOrder is
 	// Concurrent: their children see a walk's cancellations in any order.
 	concurrent map[string]bool
-	// startsInFlight are the StartChild calls not answered yet.
+	// startsInFlight are the StartChild calls not answered yet, and
+	// stopsInFlight the StopChild calls.
 	startsInFlight []*fgStart
+	stopsInFlight  []*fgStop
 }
 
 func runFuzzGroup(t *testing.T, data []byte) {
@@ -454,6 +457,65 @@ func (h *fgHarness) checkStarts(what string) {
 	h.startsInFlight = kept
 }
 
+// fgStop is a StopChild call in flight.
+type fgStop struct {
+	path    string
+	done    chan struct{}
+	outcome ShutdownOutcome
+	err     error
+}
+
+// stopChild stops and removes the slot or nested group arg picks by
+// Group.StopChild, from a goroutine: the loop takes it at the next
+// Advance, and answers once the member is gone (see checkStops).
+func (h *fgHarness) stopChild(arg byte) {
+	slots, groups := h.model.Paths()
+	targets := append(slices.Clone(slots), groups[1:]...)
+	if len(targets) == 0 {
+		return
+	}
+	path := targets[int(arg)%len(targets)]
+	parent, id := fgParent(path), path[strings.LastIndex(path, "/")+1:]
+	h.note("StopChild " + path)
+	st := &fgStop{path: path, done: make(chan struct{})}
+	g := h.groups[parent]
+	go func() {
+		defer close(st.done)
+		st.outcome, st.err = g.StopChild(h.t.Context(), id)
+	}()
+	synctest.Wait()
+	ended := h.model.Finished()
+	h.settle()
+	if ended {
+		<-st.done // answered at once, without the loop
+		require.ErrorIs(h.t, st.err, ErrGroupStopped, "StopChild %s in an ended tree; steps %v", path, h.steps)
+		return
+	}
+	require.Equal(h.t, groupmodel.OK, h.model.RemoveMember(path, h.mnow()), "StopChild %s; steps %v", path, h.steps)
+	h.stopsInFlight = append(h.stopsInFlight, st)
+}
+
+// checkStops checks the StopChild calls in flight: one is answered, with
+// the member's outcome, exactly when the model says the member has left
+// its group or its group has ended.
+func (h *fgHarness) checkStops(what string) {
+	kept := h.stopsInFlight[:0]
+	for _, st := range h.stopsInFlight {
+		left, outcome := h.model.Left(st.path)
+		select {
+		case <-st.done:
+			require.True(h.t, left, "StopChild %s answered (%v, %v) before the member left, after %s; steps %v",
+				st.path, st.outcome, st.err, what, h.steps)
+			require.NoError(h.t, st.err, "StopChild %s, after %s; steps %v", st.path, what, h.steps)
+			require.Equal(h.t, outcome.String(), st.outcome.String(), "StopChild %s's outcome, after %s; steps %v", st.path, what, h.steps)
+		default:
+			require.False(h.t, left, "StopChild %s not answered after %s; steps %v", st.path, what, h.steps)
+			kept = append(kept, st)
+		}
+	}
+	h.stopsInFlight = kept
+}
+
 // ---- the children --------------------------------------------------------
 
 // child is the fake ChildFunc of the slot at path: each attempt registers
@@ -733,4 +795,11 @@ var fgSeeds = [][]byte{
 		[]byte{fgS(Permanent, false, 2, 1, 0, 1), 0},
 		fgStep(fgAdd, fgByCmd), fgStep(fgReturnErr, 1|fgByCmd), fgStep(fgAdd, fgByCmd), fgStep(fgIgnore, 1),
 		fgStep(fgFail, 0), fgStep(fgAdd, fgByCmd), fgStep(fgAdd, fgByCmd), fgStep(fgSleep, 3), fgStep(fgFail, 2)),
+	// StopChild (fgGroupCmd from fgStopChild up): of a stubborn member,
+	// answered abandoned at its StopTimeout; of a paused one, answered at
+	// once (already stopped); of a nested group, stopped.
+	fgInput([]byte{1, fgG(OneForOne, 0, 0, 0, 0), fgG(OneForOne, 0, 0, 0, Permanent), 0, fgN(3, 1, 0)},
+		[]byte{fgPerm, 0, fgPerm, 1, fgS(Permanent, false, 2, 1, 0, 1), 0},
+		fgStep(fgIgnore, 2), fgStep(fgGroupCmd, fgStopChild+2), fgStep(fgPause, 0), fgStep(fgGroupCmd, fgStopChild),
+		fgStep(fgGroupCmd, fgStopChild+2), fgStep(fgSleep, 3)),
 }

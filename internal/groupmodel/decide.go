@@ -87,7 +87,7 @@ func (g *group) slotExited(s *slot, k Kind) {
 	if m.gone {
 		return
 	}
-	if m.stopping {
+	if m.stopping || m.leaving && m.outcome == NoOutcome {
 		m.stopping = false
 		m.outcome = OutcomeStopped
 		if k == Abandoned {
@@ -109,7 +109,7 @@ func (g *group) slotExited(s *slot, k Kind) {
 // subEnded is told that the nested group of m stopped or failed.
 func (g *group) subEnded(m *member) {
 	sub := m.sub
-	if m.stopping {
+	if m.stopping || m.leaving && m.outcome == NoOutcome {
 		m.stopping = false
 		m.outcome = OutcomeStopped
 	}

@@ -110,6 +110,24 @@ func (t *Tree) StartChild(gpath, id string, cfg SlotConfig, now time.Duration) b
 	return t.addSlot(gpath, id, cfg, true, now)
 }
 
+// Left reports whether the member at path (a slot or a nested group) has
+// left its group or its group has ended, and how it ended: what
+// Group.StopChild answers once it returns (OutcomeAlreadyStopped for a
+// member that had stopped before).
+func (t *Tree) Left(path string) (bool, Outcome) {
+	m := t.memberAt(path)
+	if m == nil {
+		return false, NoOutcome
+	}
+	if !m.gone && !m.grp.state.over() {
+		return false, NoOutcome
+	}
+	if m.outcome == NoOutcome {
+		return true, OutcomeAlreadyStopped
+	}
+	return true, m.outcome
+}
+
 // Started reports whether the slot at path has started an attempt.
 func (t *Tree) Started(path string) bool {
 	s := t.slots[path]
