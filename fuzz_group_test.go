@@ -29,8 +29,14 @@ import (
 // groups (two levels, or three when the second nests in the first), each
 // with its strategy, intensity and automatic shutdown, and up to six member
 // slots with their restart types, significance, restart limits, backoffs
-// and stop timeouts. Each later pair of bytes is one step: the op, then its
-// argument (see fgOps). Every input ends with the root's shutdown.
+// and stop timeouts; the groups' ShutdownOrder (InOrder or Concurrent),
+// MaxChildren and ShutdownTimeout. Each later pair of bytes is one step:
+// the op, then its argument (see fgOps): children that return nil, an
+// error, one wrapping ErrDoNotRestart or ErrFailGroup, panic or ignore
+// cancellation; operator controls and commands; Add and StartChild,
+// Remove and StopChild (both from a goroutine while the harness
+// advances); shutdowns and time. Every input ends with the root's
+// shutdown.
 func FuzzGroup(f *testing.F) {
 	for _, seed := range fgSeeds {
 		f.Add(seed)
