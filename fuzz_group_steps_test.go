@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,8 +21,8 @@ import (
 // the tree and checks.
 var fgOps = [16]func(h *fgHarness, arg byte){
 	fgReturnNil: func(h *fgHarness, arg byte) { h.childStep(arg, fgCmdNil) },
-	fgReturnErr: func(h *fgHarness, arg byte) { h.childStep(arg, fgCmdErr) },
-	fgFail:      func(h *fgHarness, arg byte) { h.childStep(arg, fgCmdErr) },
+	fgReturnErr: func(h *fgHarness, arg byte) { h.childStep(arg, fgDirective(arg, fgCmdDoNotRestart)) },
+	fgFail:      func(h *fgHarness, arg byte) { h.childStep(arg, fgDirective(arg, fgCmdFailGroup)) },
 	fgPanic:     func(h *fgHarness, arg byte) { h.childStep(arg, fgCmdPanic) },
 	fgIgnore:    func(h *fgHarness, arg byte) { h.childStep(arg, fgCmdIgnore) },
 	fgRelease: func(h *fgHarness, arg byte) {
@@ -41,9 +42,17 @@ var fgOps = [16]func(h *fgHarness, arg byte){
 	fgRemove:     (*fgHarness).remove,
 	fgAdd: func(h *fgHarness, arg byte) {
 		_, groups := h.model.Paths()
+		if arg >= fgByCmd {
+			h.startChild(groups[int(arg)%len(groups)], arg*53+7)
+			return
+		}
 		h.addSlot(groups[int(arg)%len(groups)], arg*53+7)
 	},
 	fgGroupCmd: func(h *fgHarness, arg byte) {
+		if arg >= fgStopChild {
+			h.stopChild(arg)
+			return
+		}
 		_, groups := h.model.Paths()
 		path := groups[int(arg)%len(groups)]
 		op := [3]groupmodel.CommandOp{groupmodel.CmdShutdown, groupmodel.CmdRestart, groupmodel.CmdRemove}[arg/16%3]
@@ -58,6 +67,19 @@ var fgOps = [16]func(h *fgHarness, arg byte){
 		h.groups[path].ShutdownWith(time.Now(), "fuzz")
 		h.model.Shutdown(path, h.mnow())
 	},
+}
+
+// fgStopChild and above, as fgGroupCmd's argument, is StopChild of a
+// member instead of a command to a group.
+const fgStopChild = 240
+
+// fgDirective returns d when arg >= 128 (fgByCmd), a plain error
+// otherwise.
+func fgDirective(arg byte, d fgCmd) fgCmd {
+	if arg >= fgByCmd {
+		return d
+	}
+	return fgCmdErr
 }
 
 // liveSlot returns the path of the slot arg picks among those in the tree.
@@ -79,15 +101,24 @@ func (h *fgHarness) childStep(arg byte, cmd fgCmd) {
 	if !ok {
 		return
 	}
-	h.note(fmt.Sprintf("%s %s#%d", [...]string{"Nil", "Err", "Panic", "Ignore"}[cmd], path, ref.Attempt))
+	h.note(fmt.Sprintf("%s %s#%d", fgCmdNames[cmd], path, ref.Attempt))
 	h.tell(ref, cmd)
 	now := h.mnow()
 	switch cmd {
 	case fgCmdIgnore:
 		h.model.Ignore(path, now)
+	case fgCmdDoNotRestart:
+		h.model.ReturnDirective(path, groupmodel.DoNotRestart, now)
+	case fgCmdFailGroup:
+		h.model.ReturnDirective(path, groupmodel.FailGroup, now)
 	default:
 		h.model.Return(path, cmd == fgCmdErr, cmd == fgCmdPanic, now)
 	}
+}
+
+var fgCmdNames = [...]string{
+	fgCmdNil: "Nil", fgCmdErr: "Err", fgCmdPanic: "Panic", fgCmdIgnore: "Ignore",
+	fgCmdDoNotRestart: "DoNotRestart", fgCmdFailGroup: "FailGroup",
 }
 
 var fgControlNames = [...]string{"Pause", "Resume", "Quarantine", "Restart", "RemoveSlot"}
@@ -213,6 +244,8 @@ func (h *fgHarness) check(what string) {
 	h.checkCounts(rec, what)
 	h.checkNoRevival(rec, what)
 	h.checkIntensity(rec, what)
+	h.checkStarts(what)
+	h.checkStops(what)
 	clear(h.groupStarts)
 }
 
@@ -232,7 +265,8 @@ func (h *fgHarness) checkCancels(what string) {
 			refs = append(refs, c.ref)
 		}
 	}
-	require.Equal(t, fgByGroup(h.model.TakeCancels()), fgByGroup(refs),
+	forced := h.model.TakeForced()
+	require.Equal(t, h.byGroup(h.model.TakeCancels(), forced), h.byGroup(refs, forced),
 		"the cancellations each group's children saw, after %s; steps %v", what, h.steps)
 	pos := fgPositions(h.prev)
 	last := map[string]int{} // each group's walk so far: the position it stopped last
@@ -247,6 +281,9 @@ func (h *fgHarness) checkCancels(what string) {
 			continue
 		}
 		g := fgParent(c.ref.Path)
+		if h.concurrent[g] || forced[g] {
+			continue // cancelled at once: the children see it in any order
+		}
 		p, ok := pos[c.ref.Path]
 		if !ok {
 			continue // added in the step
@@ -259,14 +296,25 @@ func (h *fgHarness) checkCancels(what string) {
 	}
 }
 
-// fgByGroup splits cancellations by the group of their slot, keeping their
+// byGroup splits cancellations by the group of their slot, keeping their
 // order within each: independent walks of different groups may interleave
-// in either order when their deadlines fall on the same instant.
-func fgByGroup(refs []fgRef) map[string][]fgRef {
+// in either order when their deadlines fall on the same instant. A
+// Concurrent group cancels a walk's members at once, and its children see
+// the cancellations in whatever order they run: its list is sorted; so is
+// that of a group whose shutdown reached its ShutdownTimeout in the step
+// (forced), which cancels what still runs at once.
+func (h *fgHarness) byGroup(refs []fgRef, forced map[string]bool) map[string][]fgRef {
 	out := map[string][]fgRef{}
 	for _, r := range refs {
 		g := fgParent(r.Path)
 		out[g] = append(out[g], r)
+	}
+	for g, rs := range out {
+		if h.concurrent[g] || forced[g] {
+			slices.SortFunc(rs, func(a, b fgRef) int {
+				return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Attempt, b.Attempt))
+			})
+		}
 	}
 	return out
 }
@@ -394,8 +442,13 @@ func fgViewOf(t require.TestingT, r GroupRecord) groupmodel.GroupView {
 func fgSlotView(t require.TestingT, m MemberRecord) *groupmodel.SlotView {
 	s, c := m.Slot, m.Exits
 	require.Zero(t, c.TimedOut+c.Unhealthy, "%s: no deadlines, no timed_out or unhealthy exits", s.Path)
+	d := DirectiveNone
+	if s.LastExit != nil {
+		d = s.LastExit.Directive
+	}
 	return &groupmodel.SlotView{
-		Attempt: s.Attempt, Restarts: s.Restarts, Exits: s.Exits,
+		Directive: fgParse(t, d.String(), groupmodel.Directive.String),
+		Attempt:   s.Attempt, Restarts: s.Restarts, Exits: s.Exits,
 		Kinds:     [groupmodel.NumKinds]uint64{c.Succeeded, c.Failed, c.Panicked, c.Cancelled, c.Abandoned},
 		Operation: fgParse(t, s.Operation.String(), groupmodel.Operation.String),
 		Active:    s.Active, Used: s.RestartLimit.Used, Backoff: s.NextRestartAt != nil,

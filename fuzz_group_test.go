@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -28,8 +27,14 @@ import (
 // groups (two levels, or three when the second nests in the first), each
 // with its strategy, intensity and automatic shutdown, and up to six member
 // slots with their restart types, significance, restart limits, backoffs
-// and stop timeouts. Each later pair of bytes is one step: the op, then its
-// argument (see fgOps). Every input ends with the root's shutdown.
+// and stop timeouts; the groups' ShutdownOrder (InOrder or Concurrent),
+// MaxChildren and ShutdownTimeout. Each later pair of bytes is one step:
+// the op, then its argument (see fgOps): children that return nil, an
+// error, one wrapping ErrDoNotRestart or ErrFailGroup, panic or ignore
+// cancellation; operator controls and commands; Add and StartChild,
+// Remove and StopChild (both from a goroutine while the harness
+// advances); shutdowns and time. Every input ends with the root's
+// shutdown.
 func FuzzGroup(f *testing.F) {
 	for _, seed := range fgSeeds {
 		f.Add(seed)
@@ -53,7 +58,7 @@ const (
 // Step ops: the first byte of a step, modulo 16.
 const (
 	fgReturnNil byte = iota // the held attempt of a slot returns nil
-	fgReturnErr             // ... returns an error
+	fgReturnErr             // ... returns an error; wrapping ErrDoNotRestart when arg >= 128
 	fgPanic                 // ... panics
 	fgIgnore                // ... ignores cancellation from now on
 	fgRelease               // a child that ignores its cancellation returns after all
@@ -66,7 +71,7 @@ const (
 	fgGroupCmd // Submit shutdown, restart or remove to a group
 	fgSleep    // let time pass by fgSleeps[arg%8], serving every deadline on the way
 	fgShutdown // ShutdownWith on a group
-	fgFail     // as fgReturnErr: failures are what the group is about
+	fgFail     // as fgReturnErr: failures are what the group is about; wrapping ErrFailGroup when arg >= 128
 	fgSleep2   // as fgSleep
 )
 
@@ -84,6 +89,8 @@ const (
 	fgCmdPanic
 	fgCmdIgnore
 	fgCmdRelease
+	fgCmdDoNotRestart // return an error wrapping ErrDoNotRestart
+	fgCmdFailGroup    // return an error wrapping ErrFailGroup
 )
 
 var errFG = errors.New("fuzz group child failed")
@@ -130,6 +137,13 @@ type fgHarness struct {
 	resumed map[string]bool   // slots an operator resumed or restarted in the step
 	steps   []string          // what ran, for failure messages
 	cfgs    map[string]Config // each slot's config, for failure messages
+	// concurrent holds the paths of the groups whose ShutdownOrder is
+	// Concurrent: their children see a walk's cancellations in any order.
+	concurrent map[string]bool
+	// startsInFlight are the StartChild calls not answered yet, and
+	// stopsInFlight the StopChild calls.
+	startsInFlight []*fgStart
+	stopsInFlight  []*fgStop
 }
 
 func runFuzzGroup(t *testing.T, data []byte) {
@@ -137,7 +151,7 @@ func runFuzzGroup(t *testing.T, data []byte) {
 		t: t, groups: map[string]*Group{}, slots: map[string]*ChildSlot{},
 		children: map[fgRef]chan fgCmd{}, release: make(chan struct{}),
 		starts: map[string]uint64{}, windows: map[string][]time.Duration{}, announced: map[string]uint64{}, announcedTotal: map[string]uint64{},
-		groupStarts: map[string]bool{}, resumed: map[string]bool{}, cfgs: map[string]Config{},
+		groupStarts: map[string]bool{}, resumed: map[string]bool{}, cfgs: map[string]Config{}, concurrent: map[string]bool{},
 	}
 	defer func() {
 		close(h.release)
@@ -188,12 +202,18 @@ func (h *fgHarness) note(s string) {
 //	strategy = b%3, intensity = {off, 1, 2, 4}[b/3%4], period = {10s, 60s}[b/12%2],
 //	auto shutdown = b/24%3, restart (nested only) = b/72%3, significant
 //	when not permanent
-func fgGroupConfig(b byte, nested bool) (GroupConfig, groupmodel.GroupConfig) {
+//
+// The header adds the shutdown order, MaxChildren and ShutdownTimeout
+// (x); see build.
+func fgGroupConfig(b byte, nested bool, x fgGroupExtra) (GroupConfig, groupmodel.GroupConfig) {
 	m := groupmodel.GroupConfig{
-		Strategy:     groupmodel.Strategy(b % 3),
-		Intensity:    [4]int{0, 1, 2, 4}[b/3%4],
-		Period:       [2]time.Duration{10 * time.Second, time.Minute}[b/12%2],
-		AutoShutdown: groupmodel.AutoShutdown(b / 24 % 3),
+		Strategy:        groupmodel.Strategy(b % 3),
+		Intensity:       [4]int{0, 1, 2, 4}[b/3%4],
+		Period:          [2]time.Duration{10 * time.Second, time.Minute}[b/12%2],
+		AutoShutdown:    groupmodel.AutoShutdown(b / 24 % 3),
+		Concurrent:      x.concurrent,
+		MaxChildren:     x.maxKids,
+		ShutdownTimeout: x.shutdownTimeout,
 	}
 	if nested {
 		m.Restart = groupmodel.Restart(b / 72 % 3)
@@ -202,11 +222,22 @@ func fgGroupConfig(b byte, nested bool) (GroupConfig, groupmodel.GroupConfig) {
 	c := GroupConfig{
 		Strategy: Strategy(m.Strategy), Intensity: m.Intensity, Period: m.Period,
 		AutoShutdown: AutoShutdown(m.AutoShutdown), Restart: RestartType(m.Restart), Significant: m.Significant,
+		MaxChildren: x.maxKids, ShutdownTimeout: x.shutdownTimeout,
+	}
+	if x.concurrent {
+		c.ShutdownOrder = Concurrent
 	}
 	if m.Intensity == 0 {
 		c.Intensity = NoIntensity
 	}
 	return c, m
+}
+
+// fgGroupExtra is what the header says of a group beyond its config byte.
+type fgGroupExtra struct {
+	concurrent      bool // ShutdownOrder Concurrent
+	maxKids         int  // MaxChildren
+	shutdownTimeout time.Duration
 }
 
 // fgSlotConfig decodes a slot's config byte:
@@ -237,20 +268,33 @@ func fgSlotConfig(c byte) (Config, groupmodel.SlotConfig) {
 // build makes the tree the header and the slot specs describe, in the real
 // world and in the model, and returns the bytes left for the steps.
 //
-//	data[0]: nested groups = d%3; the second nests in the first when d/3%2 == 1
+//	data[0]: nested groups = d%3; the second nests in the first when d/3%2 == 1;
+//	         the root, the first and the second nested group stop
+//	         concurrently when d/6%2, d/12%2, d/24%2 == 1; every group's
+//	         MaxChildren is 1 + d/48 when d/48 > 0 (none when 0)
 //	data[1..3]: the config bytes of the root and the nested groups
 //	data[4]: slots = 1 + d%6; each nested group joins its parent after
-//	         d/6%4 (the first) and d/24%4 (the second) of the parent's slots
+//	         d/6%4 (the first) and d/24%4 (the second) of the parent's slots;
+//	         every group's ShutdownTimeout is {none, 500ms, 1.5s}[d/96]
 //	then two bytes per slot: its config byte and its group (modulo the groups)
 func (h *fgHarness) build(data []byte) []byte {
 	t := h.t
 	nsub := int(data[0] % 3)
-	rcfg, rmcfg := fgGroupConfig(data[1], false)
+	maxKids := 0
+	if k := int(data[0] / 48); k > 0 {
+		maxKids = 1 + k
+	}
+	concurrent := func(i int) bool { return data[0]/(6<<i)%2 == 1 }
+	extra := func(i int) fgGroupExtra {
+		return fgGroupExtra{concurrent(i), maxKids, [3]time.Duration{0, 500 * time.Millisecond, 1500 * time.Millisecond}[data[4]/96]}
+	}
+	rcfg, rmcfg := fgGroupConfig(data[1], false, extra(0))
 	rcfg.OnEvent = h.onEvent
 	root, err := NewGroup("root", rcfg)
 	require.NoError(t, err)
 	h.root, h.model = root, groupmodel.New("root", rmcfg)
 	h.groups["/root"] = root
+	h.concurrent["/root"] = concurrent(0)
 	paths := []string{"/root"}
 	parents := []int{0, 0, 0}
 	if nsub == 2 && data[0]/3%2 == 1 {
@@ -259,12 +303,13 @@ func (h *fgHarness) build(data []byte) []byte {
 	cfgs := make([]groupmodel.GroupConfig, 3)
 	subs := make([]*Group, 3)
 	for i := 1; i <= nsub; i++ {
-		c, m := fgGroupConfig(data[1+i], true)
+		c, m := fgGroupConfig(data[1+i], true, extra(i))
 		id := fmt.Sprintf("g%d", i)
 		subs[i], err = NewGroup(id, c)
 		require.NoError(t, err)
 		cfgs[i] = m
 		paths = append(paths, paths[parents[i]]+"/"+id)
+		h.concurrent[paths[i]] = concurrent(i)
 	}
 	nslots := 1 + int(data[4]%6)
 	at := []int{0, int(data[4] / 6 % 4), int(data[4] / 24 % 4)}
@@ -301,17 +346,28 @@ func (h *fgHarness) build(data []byte) []byte {
 	return rest
 }
 
+// addGroup nests sub in the group at ppath, in both worlds; a group its
+// parent refused (MaxChildren), or whose parent is not in the tree, stays
+// out, and so do the slots meant for it.
 func (h *fgHarness) addGroup(ppath string, sub *Group, cfg groupmodel.GroupConfig) {
+	p := h.groups[ppath]
+	if p == nil {
+		return
+	}
 	h.note("AddGroup " + ppath + "/" + sub.ID())
-	require.NoError(h.t, h.groups[ppath].AddGroup(sub))
-	h.groups[sub.Path()] = sub
-	require.True(h.t, h.model.AddGroup(ppath, sub.ID(), cfg, h.mnow()))
+	full := h.model.Full(ppath)
+	err := p.AddGroup(sub)
+	require.Equal(h.t, full, errors.Is(err, ErrMaxChildren), "AddGroup %s/%s: %v; steps %v", ppath, sub.ID(), err, h.steps)
+	require.Equal(h.t, h.model.AddGroup(ppath, sub.ID(), cfg, h.mnow()), err == nil, "AddGroup: %v; steps %v", err, h.steps)
+	if err == nil {
+		h.groups[sub.Path()] = sub
+	}
 }
 
 // addSlot adds a member slot with config byte c to the group at gpath, in
 // both worlds, and reports whether both accepted it.
 func (h *fgHarness) addSlot(gpath string, c byte) {
-	if h.nslots >= fgMaxSlots {
+	if h.nslots >= fgMaxSlots || h.groups[gpath] == nil {
 		return
 	}
 	id := fmt.Sprintf("m%d", h.nslots)
@@ -319,7 +375,9 @@ func (h *fgHarness) addSlot(gpath string, c byte) {
 	path := gpath + "/" + id
 	cfg, mcfg := fgSlotConfig(c)
 	h.note("Add " + path)
+	full := h.model.Full(gpath)
 	s, err := h.groups[gpath].Add(id, h.child(path), cfg)
+	require.Equal(h.t, full, errors.Is(err, ErrMaxChildren), "Add %s past MaxChildren: %v; steps %v", path, err, h.steps)
 	ok := h.model.AddSlot(gpath, id, mcfg, h.mnow())
 	require.Equal(h.t, ok, err == nil, "Add %s: %v; steps %v", path, err, h.steps)
 	if err == nil {
@@ -366,6 +424,10 @@ func (h *fgHarness) child(path string) ChildFunc {
 					obey = false
 				case fgCmdRelease:
 					return ctx.Err()
+				case fgCmdDoNotRestart:
+					return fmt.Errorf("fuzz child done: %w", ErrDoNotRestart)
+				case fgCmdFailGroup:
+					return fmt.Errorf("fuzz child fails its group: %w", ErrFailGroup)
 				}
 			}
 		}
@@ -384,7 +446,6 @@ func (h *fgHarness) tell(ref fgRef, cmd fgCmd) {
 
 // onEvent is the root's listener.
 func (h *fgHarness) onEvent(e Event) {
-	println("TREE", e.Kind.String(), e.Path, e.Time.Sub(h.origin).String(), e.Reason)
 	switch e.Kind {
 	case EventStarted:
 		h.starts[e.Path]++
@@ -451,119 +512,4 @@ func (h *fgHarness) sleep(d time.Duration) {
 		time.Sleep(time.Until(at))
 	}
 	h.model.Sleep(h.mnow())
-}
-
-// fgStep builds a step.
-func fgStep(op, arg byte) []byte { return []byte{op, arg} }
-
-// fgInput joins a header, slot specs and steps into one input.
-func fgInput(parts ...[]byte) []byte { return slices.Concat(parts...) }
-
-// fgG builds a group config byte (see fgGroupConfig): intensity 0 is off,
-// 1, 2, 3 mean 1, 2, 4; period 0 is 10s, 1 is 60s.
-func fgG(strategy Strategy, intensity, period byte, auto AutoShutdown, restart RestartType) byte {
-	return byte(strategy) + 3*intensity + 12*period + 24*byte(auto) + 72*byte(restart)
-}
-
-// fgS builds a slot config byte (see fgSlotConfig): limit 0..2 means 1..3;
-// window 0 is 10s, 1 is 60s; delay 1 is a fixed 1s backoff; stop 1 is a 2s
-// StopTimeout.
-func fgS(restart RestartType, significant bool, limit, window, delay, stop byte) byte {
-	sig := byte(0)
-	if significant {
-		sig = 1
-	}
-	return byte(restart) + 3*sig + 6*limit + 18*window + 36*delay + 72*stop
-}
-
-// fgN builds the slot count byte: n slots, the nested groups joining
-// their parent after pos1 and pos2 of its slots.
-func fgN(n, pos1, pos2 byte) byte { return n - 1 + 6*pos1 + 24*pos2 }
-
-// Steps' slot arguments index the slots in tree order; 0x80 sends the
-// control as a command.
-const fgByCmd = 0x80
-
-var (
-	fgPerm  = fgS(Permanent, false, 2, 1, 0, 0) // limit 3 in 60s, no backoff, 1s to stop
-	fgTrans = fgS(Transient, false, 2, 1, 0, 0)
-	fgTemp  = fgS(Temporary, false, 2, 1, 0, 0)
-)
-
-var fgSeeds = [][]byte{
-	// one_for_one: failures and a panic restart only their member.
-	fgInput([]byte{0, fgG(OneForOne, 0, 0, 0, 0), 0, 0, fgN(3, 0, 0)},
-		[]byte{fgPerm, 0, fgPerm, 0, fgTrans, 0},
-		fgStep(fgFail, 1), fgStep(fgPanic, 2), fgStep(fgReturnNil, 0), fgStep(fgSleep, 2)),
-	// one_for_all: a stubborn member holds the restart until it is
-	// abandoned, and returns late when released.
-	fgInput([]byte{0, fgG(OneForAll, 0, 0, 0, 0), 0, 0, fgN(3, 0, 0)},
-		[]byte{fgPerm, 0, fgPerm, 0, fgS(Permanent, false, 2, 1, 0, 1), 0},
-		fgStep(fgIgnore, 2), fgStep(fgFail, 0), fgStep(fgSleep, 2), fgStep(fgSleep, 2),
-		fgStep(fgRelease, 0), fgStep(fgFail, 1)),
-	// rest_for_one with a nested one_for_all group in the middle, a fixed
-	// backoff, and a temporary member that leaves in the restart.
-	fgInput([]byte{1, fgG(RestForOne, 3, 1, 0, 0), fgG(OneForAll, 3, 1, 0, 0), 0, fgN(4, 1, 0)},
-		[]byte{fgS(Permanent, false, 2, 1, 1, 0), 0, fgPerm, 1, fgTemp, 1, fgPerm, 0},
-		fgStep(fgFail, 0), fgStep(fgSleep, 0), fgStep(fgSleep, 2), fgStep(fgFail, 1), fgStep(fgFail, 3)),
-	// Three levels: the innermost group's intensity (1) fails it, the
-	// middle one restarts it, the root's intensity (1) fails the root.
-	fgInput([]byte{2 + 3, fgG(OneForOne, 1, 1, 0, 0), fgG(OneForAll, 1, 1, 0, 0), fgG(OneForOne, 1, 1, 0, 0), fgN(4, 1, 1)},
-		[]byte{fgPerm, 0, fgPerm, 1, fgPerm, 2, fgPerm, 2},
-		fgStep(fgFail, 2), fgStep(fgFail, 2), fgStep(fgFail, 3), fgStep(fgFail, 2), fgStep(fgFail, 3),
-		fgStep(fgFail, 2), fgStep(fgFail, 0)),
-	// A member's own limit (1) quarantines it; resumed, it runs again.
-	fgInput([]byte{0, fgG(OneForAll, 3, 1, 0, 0), 0, 0, fgN(2, 0, 0)},
-		[]byte{fgPerm, 0, fgS(Permanent, false, 0, 0, 0, 0), 0},
-		fgStep(fgFail, 1), fgStep(fgFail, 1), fgStep(fgResume, 1), fgStep(fgFail, 1), fgStep(fgSleep, 6)),
-	// any_significant: a significant transient member's normal end shuts
-	// the root down.
-	fgInput([]byte{0, fgG(OneForOne, 0, 0, AnySignificant, 0), 0, 0, fgN(3, 0, 0)},
-		[]byte{fgPerm, 0, fgS(Transient, true, 2, 1, 0, 0), 0, fgS(Temporary, true, 2, 1, 0, 0), 0},
-		fgStep(fgFail, 1), fgStep(fgReturnNil, 1)),
-	// all_significant in a transient nested group: it ends when both
-	// significant members have, and the root is not restarted for it.
-	fgInput([]byte{1, fgG(OneForAll, 2, 1, 0, 0), fgG(OneForOne, 2, 1, AllSignificant, Transient), 0, fgN(3, 1, 0)},
-		[]byte{fgPerm, 0, fgS(Transient, true, 2, 1, 0, 0), 1, fgS(Temporary, true, 2, 1, 0, 0), 1},
-		fgStep(fgReturnNil, 1), fgStep(fgReturnNil, 2), fgStep(fgFail, 0)),
-	// Operator controls by command (Submit + Advance) and directly: pause,
-	// a refused second pause, resume, quarantine, restart, and a group
-	// restart and shutdown by path.
-	fgInput([]byte{1, fgG(OneForAll, 0, 0, 0, 0), fgG(RestForOne, 0, 0, 0, 0), 0, fgN(3, 1, 0)},
-		[]byte{fgPerm, 0, fgPerm, 1, fgPerm, 1},
-		fgStep(fgPause, 1|fgByCmd), fgStep(fgPause, 1|fgByCmd), fgStep(fgFail, 0), fgStep(fgResume, 1|fgByCmd),
-		fgStep(fgQuarantine, 2|fgByCmd), fgStep(fgRestart, 0|fgByCmd), fgStep(fgRestart, 1), fgStep(fgResume, 2),
-		fgStep(fgGroupCmd, 1+16), fgStep(fgGroupCmd, 1), fgStep(fgGroupCmd, 0)),
-	// Add and Remove: by Group.Remove, ChildSlot.Remove, Submit, of a
-	// stubborn slot and of a nested group; members added after Start.
-	fgInput([]byte{1, fgG(RestForOne, 0, 0, 0, 0), fgG(OneForOne, 0, 0, 0, 0), 0, fgN(3, 1, 0)},
-		[]byte{fgPerm, 0, fgPerm, 1, fgS(Permanent, false, 2, 1, 0, 1), 0},
-		fgStep(fgAdd, 0), fgStep(fgAdd, 1), fgStep(fgIgnore, 3), fgStep(fgRemove, 3),
-		fgStep(fgRemove, 0|64), fgStep(fgSleep, 3), fgStep(fgRemove, 0|fgByCmd), fgStep(fgFail, 0),
-		fgStep(fgRemove, 3), fgStep(fgAdd, 2), fgStep(fgFail, 0)),
-	// A nested group shut down by its parent's failure while a stubborn
-	// member of it holds the shutdown; a shutdown of the nested group
-	// directly first.
-	fgInput([]byte{1, fgG(OneForAll, 1, 0, 0, 0), fgG(OneForOne, 0, 0, 0, Permanent), 0, fgN(3, 0, 0)},
-		[]byte{fgPerm, 1, fgS(Permanent, false, 2, 1, 1, 1), 1, fgPerm, 0},
-		fgStep(fgShutdown, 1), fgStep(fgIgnore, 1), fgStep(fgFail, 2), fgStep(fgFail, 2),
-		fgStep(fgSleep, 1), fgStep(fgRelease, 0), fgStep(fgSleep, 3)),
-	// Found by the fuzzer: a quarantined member of a nested group that its
-	// parent restarted could not be resumed.
-	[]byte("21009000002X07217&2"),
-	// Found by the fuzzer: a member added while its group's restart waited
-	// out a backoff, quarantined before the walk reached it and resumed
-	// after, starts at once (the model had left it down).
-	fgInput([]byte{0, fgG(OneForAll, 0, 0, 0, 0), 0, 0, fgN(1, 0, 0)},
-		[]byte{fgS(Permanent, false, 2, 1, 1, 0), 0},
-		fgStep(fgFail, 0), fgStep(fgAdd, 0), fgStep(fgQuarantine, 1), fgStep(fgSleep, 3),
-		fgStep(fgResume, 1), fgStep(fgFail, 1), fgStep(fgSleep, 2)),
-	// Found by the fuzzer: a nested group shut down by command, held by a
-	// stubborn member, finishes while the root's shutdown is held by
-	// another; its parent restarts it, then shuts it down again in the
-	// same step. The second walk's stops come after the first's.
-	fgInput([]byte{2 + 3, fgG(OneForOne, 0, 0, 0, 0), fgG(OneForOne, 0, 0, 0, Permanent), fgG(OneForOne, 0, 0, 0, Permanent), fgN(6, 0, 0)},
-		[]byte{fgPerm, 0, fgS(Permanent, false, 2, 1, 0, 1), 0, fgPerm, 2, fgPerm, 2, fgPerm, 2, fgPerm, 2},
-		fgStep(fgIgnore, 5), fgStep(fgGroupCmd, 2), fgStep(fgAdd, 0), fgStep(fgReturnNil, 3),
-		fgStep(fgIgnore, 1), fgStep(fgGroupCmd, 2)),
 }

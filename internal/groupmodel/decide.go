@@ -25,6 +25,16 @@ func (g *group) admit(m *member) bool {
 	return true
 }
 
+// failNow fails g at once, as a member's ErrFailGroup asks: it shuts
+// down, and fails when the shutdown ends, as a spent intensity would.
+func (g *group) failNow() {
+	if g.state == ShuttingDown || g.state.over() {
+		return
+	}
+	g.failing = true
+	g.beginShutdown()
+}
+
 // memberFailed applies the strategy to m, whose restart admit counted, due
 // at at.
 func (g *group) memberFailed(m *member, at time.Duration) {
@@ -52,7 +62,7 @@ func (g *group) index(m *member) int {
 
 // memberEnded is told that m ended with no restart to follow.
 func (g *group) memberEnded(m *member) {
-	if m.restart() == Temporary {
+	if m.restart() == Temporary || m.dynamic {
 		g.leave(m)
 	}
 	if !m.significant() || g.state == ShuttingDown || g.state.over() {
@@ -77,13 +87,14 @@ func (g *group) slotExited(s *slot, k Kind) {
 	if m.gone {
 		return
 	}
-	if m.stopping {
+	if m.stopping || m.leaving && m.outcome == NoOutcome {
 		m.stopping = false
 		m.outcome = OutcomeStopped
 		if k == Abandoned {
 			m.outcome = OutcomeAbandoned
 		}
 	}
+	m.awaited = false
 	switch {
 	case m.leaving:
 		g.dropIfStopped(m)
@@ -98,10 +109,11 @@ func (g *group) slotExited(s *slot, k Kind) {
 // subEnded is told that the nested group of m stopped or failed.
 func (g *group) subEnded(m *member) {
 	sub := m.sub
-	if m.stopping {
+	if m.stopping || m.leaving && m.outcome == NoOutcome {
 		m.stopping = false
 		m.outcome = OutcomeStopped
 	}
+	m.awaited = false
 	switch {
 	case m.leaving:
 		g.dropIfStopped(m)

@@ -44,6 +44,22 @@ const (
 	AllSignificant
 )
 
+// Directive is what a child's returned error asks of its supervisor
+// (the package's ErrDoNotRestart and ErrFailGroup).
+type Directive uint8
+
+// The directives.
+const (
+	NoDirective  Directive = iota
+	DoNotRestart           // never restart it: it ends as a normal end with no restart would
+	FailGroup              // fail its group at once, as a spent intensity would
+)
+
+var directiveNames = []string{"none", "do_not_restart", "fail_group"}
+
+// String returns the directive's snake_case name.
+func (d Directive) String() string { return name(directiveNames, int(d)) }
+
 // Kind is how an attempt ended.
 type Kind uint8
 

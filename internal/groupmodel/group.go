@@ -13,6 +13,8 @@ type member struct {
 	held     bool // a nested group its group stops, or stopped, itself
 	reopen   bool // a nested group an operator restarts: start it once stopped
 	stopping bool // stopped by the shutdown, which waits for its end
+	awaited  bool // a Concurrent walk cancelled it and waits for its end
+	dynamic  bool // started by StartChild: it leaves when it ends for good
 	outcome  Outcome
 }
 
@@ -65,6 +67,10 @@ type walk struct {
 	cur  int
 	at   time.Duration // a restart's start waits until then
 	owed uint64        // restarts decided for it, performed when its starts begin
+	// A shutdown with a ShutdownTimeout: by (when bounded) is when what
+	// still runs is abandoned, forced once it has been.
+	by              time.Duration
+	bounded, forced bool
 }
 
 // group is the model of one group.
@@ -119,7 +125,21 @@ func (g *group) used() int {
 	return min(n, g.cfg.Intensity)
 }
 
+// size is how many members g holds: those leaving count until gone.
+func (g *group) size() int {
+	n := 0
+	for _, m := range g.members {
+		if !m.gone {
+			n++
+		}
+	}
+	return n
+}
+
 func (g *group) joinable(id string) bool {
+	if g.cfg.MaxChildren > 0 && g.size() >= g.cfg.MaxChildren {
+		return false
+	}
 	if g.state == ShuttingDown || g.state.over() {
 		return false
 	}
@@ -148,7 +168,7 @@ func (g *group) join(m *member) {
 func (g *group) start() {
 	g.history, g.failing = nil, false
 	for _, m := range g.members {
-		m.outcome, m.stopping, m.held = NoOutcome, false, false
+		m.outcome, m.stopping, m.held, m.awaited = NoOutcome, false, false, false
 		if m.slot != nil && !m.gone {
 			m.slot.hold(false)
 		}
@@ -162,11 +182,18 @@ func (g *group) start() {
 // moved.
 func (g *group) step() bool {
 	moved := false
+	if at, due := g.shutdownDeadline(); due && at <= g.t.now {
+		g.forceStop()
+	}
 	for {
 		var ok bool
 		switch g.w.kind {
 		case walkStop:
-			ok = g.stepStop()
+			if g.cfg.Concurrent {
+				ok = g.stepStopAll()
+			} else {
+				ok = g.stepStop()
+			}
 		case walkWait:
 			if ok = g.t.now >= g.w.at; ok {
 				g.w.kind, g.w.cur = walkStart, g.w.lo
@@ -175,7 +202,11 @@ func (g *group) step() bool {
 		case walkStart:
 			ok = g.stepStart()
 		case walkShutdown:
-			ok = g.stepShutdown()
+			if g.cfg.Concurrent {
+				ok = g.stepShutdownAll()
+			} else {
+				ok = g.stepShutdown()
+			}
 		}
 		if !ok {
 			return moved
@@ -208,18 +239,77 @@ func (g *group) stepShutdown() bool {
 			m.stopping = true
 			return false
 		}
-		if m.outcome == NoOutcome {
-			m.outcome = OutcomeAlreadyStopped
-			if m.sub != nil && m.sub.state == Idle || m.slot != nil && !m.slot.started {
-				m.outcome = OutcomeNotStarted
-			}
-			if m.sub != nil && m.sub.state == Idle {
-				m.sub.endUnstarted()
-			}
-		}
+		g.noteStopped(m)
 	}
 	g.w.cur--
 	return true
+}
+
+// stepStopAll is stepStop for a Concurrent group: every member of the
+// scope is cancelled at once, and the walk moves on when all have ended.
+func (g *group) stepStopAll() bool {
+	moved := g.stopAll(g.w.lo, false)
+	if g.waiting() {
+		return moved
+	}
+	g.w.kind = walkWait
+	return true
+}
+
+// stepShutdownAll is stepShutdown for a Concurrent group.
+func (g *group) stepShutdownAll() bool {
+	moved := g.stopAll(0, true)
+	if g.waiting() {
+		return moved
+	}
+	g.finish()
+	return true
+}
+
+// stopAll cancels, from the last member down to lo, every member that
+// runs and is not awaited yet, and notes the outcome of those a shutdown
+// finds stopped; it reports whether it passed any member.
+func (g *group) stopAll(lo int, shutdown bool) bool {
+	moved := false
+	for ; g.w.cur >= lo; g.w.cur-- {
+		moved = true
+		m := g.members[g.w.cur]
+		switch {
+		case m.gone:
+		case m.awaited: // a walk this one took over cancelled it
+			m.stopping = m.stopping || shutdown
+		case g.stop(m):
+			m.awaited = true
+			m.stopping = m.stopping || shutdown
+		case shutdown:
+			g.noteStopped(m)
+		}
+	}
+	return moved
+}
+
+// waiting reports whether a member a Concurrent walk cancelled still runs.
+func (g *group) waiting() bool {
+	for _, m := range g.members {
+		if m.awaited && !m.gone {
+			return true
+		}
+	}
+	return false
+}
+
+// noteStopped records the outcome of m, which a shutdown found stopped.
+func (g *group) noteStopped(m *member) {
+	if m.outcome != NoOutcome {
+		return
+	}
+	m.outcome = OutcomeAlreadyStopped
+	if m.sub != nil && m.sub.state == Idle || m.slot != nil && !m.slot.started {
+		m.outcome = OutcomeNotStarted
+	}
+	if m.sub != nil && m.sub.state == Idle {
+		m.sub.endUnstarted()
+	}
 }
 
 // stop stops m for g and reports whether g must wait for it.
@@ -322,7 +412,52 @@ func (g *group) beginShutdown() {
 	}
 	g.state = ShuttingDown
 	g.w = walk{kind: walkShutdown, cur: len(g.members) - 1}
+	if d := g.cfg.ShutdownTimeout; d > 0 {
+		g.w.by, g.w.bounded = g.t.now+d, true
+	}
 	g.t.busyAdd(g)
+}
+
+// shutdownDeadline returns when g's shutdown reaches its ShutdownTimeout,
+// if it is bounded and has not yet.
+func (g *group) shutdownDeadline() (time.Duration, bool) {
+	if g.w.kind != walkShutdown || !g.w.bounded || g.w.forced {
+		return 0, false
+	}
+	return g.w.by, true
+}
+
+// forceStop ends g's shutdown's patience: every member that still runs
+// below g is abandoned now (cancelled first if it was not), nested groups
+// shut down and forced likewise, each recorded abandoned.
+func (g *group) forceStop() {
+	g.w.forced = true
+	g.t.kick = true
+	if g.t.forced == nil {
+		g.t.forced = map[string]bool{}
+	}
+	g.t.forced[g.path] = true
+	for i := len(g.members) - 1; i >= 0; i-- {
+		m := g.members[i]
+		if m.gone {
+			continue
+		}
+		if sub := m.sub; sub != nil {
+			if sub.state == Idle || sub.state.over() {
+				continue
+			}
+			m.held, m.stopping = true, true
+			sub.beginShutdown()
+			if !sub.w.forced {
+				sub.forceStop()
+			}
+			continue
+		}
+		if a := m.slot.cur; a != nil && !a.returned {
+			m.stopping = true
+			m.slot.abandonNow()
+		}
+	}
 }
 
 // endUnstarted ends g, which never started: it is stopped, and so is

@@ -42,6 +42,14 @@ type GroupConfig struct {
 	Intensity    int // 0: off (NoIntensity)
 	Period       time.Duration
 	AutoShutdown AutoShutdown
+	// Concurrent is ShutdownOrder Concurrent: a shutdown or a restart's
+	// scope cancels every member at once and waits for them together.
+	Concurrent bool
+	// MaxChildren bounds the members (0: no bound); Add past it is refused.
+	MaxChildren int
+	// ShutdownTimeout bounds a shutdown (0: none): at it, whatever still
+	// runs below the group is abandoned.
+	ShutdownTimeout time.Duration
 }
 
 // ChildRef names one attempt's child: its slot's path and attempt number.
@@ -66,6 +74,9 @@ type Tree struct {
 	// walks began: at one instant, the walk that began first moves first.
 	busy []*group
 	kick bool // a walk began or a nested group moved on: look again
+	// forced lists the groups whose shutdown reached its ShutdownTimeout
+	// since the last TakeForced: they cancelled what still ran at once.
+	forced map[string]bool
 }
 
 // New returns the model of a root group named id.
@@ -89,6 +100,10 @@ func (t *Tree) at(now time.Duration) {
 // reports false when the group refuses (it shuts down or has ended, or the
 // id is taken), as Group.Add does.
 func (t *Tree) AddSlot(gpath, id string, cfg SlotConfig, now time.Duration) bool {
+	return t.addSlot(gpath, id, cfg, false, now)
+}
+
+func (t *Tree) addSlot(gpath, id string, cfg SlotConfig, dynamic bool, now time.Duration) bool {
 	t.at(now)
 	g := t.groups[gpath]
 	if g == nil || !g.joinable(id) {
@@ -96,7 +111,7 @@ func (t *Tree) AddSlot(gpath, id string, cfg SlotConfig, now time.Duration) bool
 	}
 	s := &slot{t: t, id: id, path: gpath + "/" + id, cfg: cfg, g: g, held: true}
 	t.slots[s.path] = s
-	g.join(&member{slot: s})
+	g.join(&member{slot: s, dynamic: dynamic})
 	t.settle()
 	return true
 }
@@ -133,6 +148,15 @@ func (t *Tree) Finished() bool { return t.root.state.over() }
 // Failed reports whether the root failed (its Err is set): its intensity
 // refused a restart, and it shuts down or has ended.
 func (t *Tree) Failed() bool { return t.root.failing }
+
+// TakeForced returns the paths of the groups whose shutdown reached its
+// ShutdownTimeout since the last call: their children saw the
+// cancellations it sent all at once, in no order.
+func (t *Tree) TakeForced() map[string]bool {
+	out := t.forced
+	t.forced = nil
+	return out
+}
 
 // TakeCancels returns the cancellations children saw since the last call,
 // in order.
@@ -192,6 +216,24 @@ func (t *Tree) Return(path string, fail, panics bool, now time.Duration) bool {
 	return true
 }
 
+// ReturnDirective makes the held attempt of slot path return an error
+// wrapping the directive d: a failure that asks its supervisor for d.
+func (t *Tree) ReturnDirective(path string, d Directive, now time.Duration) bool {
+	t.at(now)
+	s := t.slots[path]
+	if s == nil || s.cur == nil || s.cur.returned {
+		return false
+	}
+	k := Failed
+	if s.cur.cancelled {
+		k = Cancelled
+	}
+	s.cur.directive = d
+	s.cur.ret(k)
+	t.settle()
+	return true
+}
+
 // Ignore makes the held attempt of slot path ignore cancellation from now
 // on.
 func (t *Tree) Ignore(path string, now time.Duration) bool {
@@ -226,8 +268,8 @@ func (t *Tree) Release(c ChildRef, now time.Duration) bool {
 // ---- time ---------------------------------------------------------------
 
 // Sleep lets time pass to now, serving every deadline on the way at its
-// instant: stop deadlines (abandoning), backoffs (restarts) and the
-// backoff a group restart waits for.
+// instant: stop deadlines (abandoning), backoffs (restarts), the backoff
+// a group restart waits for, and shutdowns' ShutdownTimeouts.
 func (t *Tree) Sleep(now time.Duration) {
 	for {
 		at, ok := t.nextDeadline()
@@ -258,6 +300,9 @@ func (t *Tree) nextDeadline() (time.Duration, bool) {
 	for _, g := range t.groups {
 		if g.w.kind == walkWait {
 			offer(g.w.at)
+		}
+		if d, due := g.shutdownDeadline(); due {
+			offer(d)
 		}
 	}
 	return at, ok

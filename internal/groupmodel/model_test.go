@@ -150,3 +150,113 @@ func TestRemoveAndAdd(t *testing.T) {
 	tr.Shutdown("/app", 0)
 	assert.False(t, tr.AddSlot("/app", "e", perm, 0), "a group that shuts down takes nobody")
 }
+
+func TestDirectives(t *testing.T) {
+	tr := tree3(t, GroupConfig{Strategy: OneForAll, Intensity: 1, Period: time.Minute})
+	require.True(t, tr.ReturnDirective("/app/b", DoNotRestart, 0))
+	assert.Empty(t, tr.TakeCancels(), "no restart: nothing stops")
+	assert.Equal(t, []uint64{1, 1, 1}, attempts(tr), "a permanent member that returned ErrDoNotRestart stays down")
+	v := tr.View()
+	assert.Equal(t, uint64(1), v.Members[1].Slot.Kinds[Failed], "its exit is still a failure")
+	assert.Equal(t, Running, v.State)
+	assert.Equal(t, 0, v.Used, "the intensity is not asked")
+
+	require.True(t, tr.ReturnDirective("/app/a", FailGroup, 0))
+	assert.Equal(t, []ChildRef{{"/app/c", 1}}, tr.TakeCancels(), "the group stops what still runs")
+	assert.True(t, tr.Finished())
+	assert.True(t, tr.Failed())
+	v = tr.View()
+	assert.Equal(t, GroupFailed, v.State)
+	assert.Equal(t, 0, v.Used, "ErrFailGroup neither consults nor counts the intensity")
+	assert.Equal(t, uint64(0), v.Restarts)
+}
+
+func TestDirectiveOfTemporaryMember(t *testing.T) {
+	tr := New("app", GroupConfig{AutoShutdown: AnySignificant})
+	require.True(t, tr.AddSlot("/app", "a", perm, 0))
+	tmp := perm
+	tmp.Restart, tmp.Significant = Temporary, true
+	require.True(t, tr.AddSlot("/app", "b", tmp, 0))
+	tr.Start(0)
+	tr.ReturnDirective("/app/b", DoNotRestart, 0)
+	assert.Len(t, tr.View().Members, 1, "a temporary member leaves")
+	assert.True(t, tr.Finished(), "a significant member's end shuts its group down")
+	assert.False(t, tr.Failed())
+}
+
+func TestConcurrentStop(t *testing.T) {
+	tr := tree3(t, GroupConfig{Strategy: OneForAll, Concurrent: true})
+	tr.Ignore("/app/c", 0)
+	tr.Return("/app/a", true, false, 0)
+	assert.Equal(t, []ChildRef{{"/app/c", 1}, {"/app/b", 1}}, tr.TakeCancels(),
+		"every member of the scope cancelled at once: b does not wait for c")
+	assert.Equal(t, Restarting, tr.View().State, "the walk waits for all of them")
+	assert.Equal(t, []uint64{1, 1, 1}, attempts(tr))
+	tr.Sleep(time.Second)
+	assert.Equal(t, []uint64{2, 2, 2}, attempts(tr), "c abandoned at its StopTimeout: the starts begin")
+	assert.Equal(t, uint64(1), tr.View().Members[2].Slot.Kinds[Abandoned])
+
+	tr.Ignore("/app/b", time.Second)
+	tr.Shutdown("/app", time.Second)
+	assert.Equal(t, []ChildRef{{"/app/c", 2}, {"/app/b", 2}, {"/app/a", 2}}, tr.TakeCancels())
+	assert.False(t, tr.Finished(), "held by b")
+	tr.Sleep(2 * time.Second)
+	assert.True(t, tr.Finished())
+	v := tr.View()
+	assert.Equal(t, []Outcome{OutcomeStopped, OutcomeAbandoned, OutcomeStopped},
+		[]Outcome{v.Members[0].Shutdown, v.Members[1].Shutdown, v.Members[2].Shutdown})
+}
+
+func TestMaxChildren(t *testing.T) {
+	tr := New("app", GroupConfig{MaxChildren: 2})
+	require.True(t, tr.AddSlot("/app", "a", perm, 0))
+	require.True(t, tr.AddSlot("/app", "b", perm, 0))
+	assert.True(t, tr.Full("/app"))
+	assert.False(t, tr.AddSlot("/app", "c", perm, 0))
+	tr.Start(0)
+	tr.Ignore("/app/a", 0)
+	require.Equal(t, OK, tr.RemoveMember("/app/a", 0))
+	assert.True(t, tr.Full("/app"), "a member leaving counts until gone")
+	tr.Sleep(time.Second)
+	assert.False(t, tr.Full("/app"))
+	assert.True(t, tr.AddSlot("/app", "c", perm, time.Second))
+	tr.Shutdown("/app", time.Second)
+	assert.False(t, tr.Full("/app"), "a group that shuts down refuses for that, not for its bound")
+}
+
+func TestShutdownTimeout(t *testing.T) {
+	tr := New("app", GroupConfig{ShutdownTimeout: 1500 * time.Millisecond})
+	require.True(t, tr.AddSlot("/app", "a", perm, 0))
+	require.True(t, tr.AddGroup("/app", "jobs", GroupConfig{}, 0))
+	require.True(t, tr.AddSlot("/app/jobs", "x", perm, 0))
+	require.True(t, tr.AddSlot("/app", "b", perm, 0))
+	tr.Start(0)
+	tr.Ignore("/app/b", 0)
+	tr.Ignore("/app/jobs/x", 0)
+	tr.Shutdown("/app", 0)
+	assert.Equal(t, []ChildRef{{"/app/b", 1}}, tr.TakeCancels())
+	tr.Sleep(time.Second)
+	assert.Equal(t, []ChildRef{{"/app/jobs/x", 1}}, tr.TakeCancels(), "b abandoned at its StopTimeout; the nested group's turn")
+	tr.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, []ChildRef{{"/app/a", 1}}, tr.TakeCancels(), "at the bound, a is cancelled and abandoned at once")
+	assert.True(t, tr.Finished())
+	v := tr.View()
+	assert.Equal(t, OutcomeAbandoned, v.Members[0].Shutdown)
+	assert.Equal(t, OutcomeAbandoned, v.Members[1].Group.Members[0].Shutdown, "nested groups are forced too")
+	assert.Equal(t, OutcomeAbandoned, v.Members[2].Shutdown)
+	assert.Equal(t, []ChildRef{{"/app/b", 1}, {"/app/jobs/x", 1}}, tr.Stubborn(), "abandoned, they still run")
+}
+
+func TestDynamicMemberLeaves(t *testing.T) {
+	tr := tree3(t, GroupConfig{MaxChildren: 4})
+	require.True(t, tr.StartChild("/app", "d", perm, 0))
+	assert.True(t, tr.Started("/app/d"), "a running group starts it at once")
+	assert.True(t, tr.Full("/app"))
+	tr.Return("/app/d", true, false, 0)
+	assert.Len(t, tr.View().Members, 4, "a permanent dynamic member that failed restarts")
+	tr.ReturnDirective("/app/d", DoNotRestart, 0)
+	assert.Len(t, tr.View().Members, 3, "one that ends for good leaves, freeing its place")
+	assert.False(t, tr.Full("/app"))
+	tr.ReturnDirective("/app/c", DoNotRestart, 0)
+	assert.Len(t, tr.View().Members, 3, "a member Add made stays")
+}

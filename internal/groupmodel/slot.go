@@ -12,6 +12,7 @@ type attempt struct {
 	stopBy    time.Duration
 	returned  bool
 	kind      Kind
+	directive Directive // what its returned error asked
 }
 
 // ret makes the child return with an exit of kind k; the tree collects it.
@@ -36,6 +37,7 @@ type slot struct {
 
 	attempts, restarts, exits uint64
 	kinds                     [NumKinds]uint64
+	lastDirective             Directive // what the last exit's error asked
 
 	restartDue bool // its own restart waits for its backoff
 	restartAt  time.Duration
@@ -76,13 +78,18 @@ func (s *slot) cancel() {
 	if a == nil || a.returned || a.cancelled {
 		return
 	}
+	s.markCancelled(a)
+	if a.obeys {
+		a.ret(Cancelled)
+	}
+}
+
+// markCancelled notes that a's child saw its cancellation now.
+func (s *slot) markCancelled(a *attempt) {
 	t := s.t
 	t.seq++
 	a.cancelled, a.cancelSeq, a.stopBy = true, t.seq, t.now+s.cfg.StopTimeout
 	t.cancels = append(t.cancels, ChildRef{s.path, a.n})
-	if a.obeys {
-		a.ret(Cancelled)
-	}
 }
 
 // hold hands the slot to its group: a planned or pending start is dropped.
@@ -112,7 +119,8 @@ func (s *slot) collect() {
 	s.cur = nil
 	s.exits++
 	s.kinds[a.kind]++
-	s.plan(a.kind)
+	s.lastDirective = a.directive // a cancelled child's error still says it
+	s.plan(a.kind, a.directive)
 	s.g.slotExited(s, a.kind)
 }
 
@@ -123,19 +131,46 @@ func (s *slot) abandon() {
 	s.t.stale = append(s.t.stale, a)
 	s.exits++
 	s.kinds[Abandoned]++
-	s.plan(Abandoned)
+	s.lastDirective = NoDirective
+	s.plan(Abandoned, NoDirective)
 	s.g.slotExited(s, Abandoned)
 }
 
-// plan decides what follows an exit of kind k.
-func (s *slot) plan(k Kind) {
+// abandonNow gives up on the running attempt at once, for its group's
+// ShutdownTimeout: cancelled first if it was not (the child sees it), then
+// abandoned; a child that ignores cancellation runs on, stale.
+func (s *slot) abandonNow() {
+	a := s.cur
+	if !a.cancelled {
+		s.markCancelled(a) // one that obeys returns, too late to count
+	}
+	s.cur = nil
+	if !a.obeys {
+		s.t.stale = append(s.t.stale, a)
+	}
+	s.exits++
+	s.kinds[Abandoned]++
+	s.lastDirective = NoDirective
+	s.plan(Abandoned, NoDirective)
+	s.g.slotExited(s, Abandoned)
+}
+
+// plan decides what follows an exit of kind k whose error asked for d.
+// What the group stops, or an operator controls, is theirs to decide
+// whatever the child asked.
+func (s *slot) plan(k Kind, d Directive) {
 	switch {
 	case s.op == Removed || s.held:
 	case s.pending:
 		s.pending = false
 		s.launch() // the operator's restart, once the old attempt is gone
 	case s.op != Active:
-	case s.parentDone(), !s.cfg.Restart.restarts(k):
+	case s.parentDone():
+		s.over = true
+	case d == FailGroup:
+		s.over = true
+		s.g.failNow() // no intensity asked or counted
+	case d == DoNotRestart, !s.cfg.Restart.restarts(k):
 		s.over = true
 	case s.used() >= s.cfg.Limit:
 		s.op = Quarantined // its own limit refuses: locally, the group goes on

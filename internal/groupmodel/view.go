@@ -29,6 +29,9 @@ type SlotView struct {
 	Active                   bool // an attempt is held
 	Used                     int  // its own restarts within its window
 	Backoff                  bool // its own restart waits for its backoff
+	// Directive is what its last exit's error asked (an abandoned exit
+	// returned nothing: none).
+	Directive Directive
 }
 
 // View returns what the tree shows now.
@@ -61,7 +64,8 @@ func (s *slot) view() SlotView {
 	return SlotView{
 		Attempt: s.attempts, Restarts: s.restarts, Exits: s.exits, Kinds: s.kinds,
 		Operation: s.op, Active: s.cur != nil, Used: s.used(),
-		Backoff: s.restartDue && s.op == Active && s.cur == nil,
+		Backoff:   s.restartDue && s.op == Active && s.cur == nil,
+		Directive: s.lastDirective,
 	}
 }
 
