@@ -88,8 +88,8 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	case err != nil:
 		return err
 	}
-	if err := checkAddr(*addr); err != nil {
-		return err
+	if host, _, err := net.SplitHostPort(*addr); err != nil || !net.ParseIP(host).IsLoopback() {
+		return fmt.Errorf("-addr %q: want a loopback address and port such as 127.0.0.1:9090: basic credentials travel in the clear", *addr)
 	}
 	if *duration <= 0 {
 		return errors.New("-duration must be positive")
@@ -115,8 +115,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	serving, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
 	go func() { served <- admin.Serve(serving, ln, handler) }()
-	base := "http://" + ln.Addr().String()
-	logger.Info("listening", "metrics", base+"/metrics", "admin", base+"/")
+	logger.Info("listening", "metrics", "http://"+ln.Addr().String()+"/metrics", "admin", "http://"+ln.Addr().String()+"/")
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -134,19 +133,6 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	rec := app.Record(time.Now())
 	fmt.Fprintf(w, "%s %s: %s\n", rec.Path, rec.State, rec.Reason)
 	return errors.Join(err, <-served)
-}
-
-// checkAddr returns why addr, the -addr flag, is not a loopback address
-// with a port, or nil: basic credentials travel in the clear.
-func checkAddr(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("-addr: %w", err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("-addr %s: want a loopback address such as 127.0.0.1:9090: basic credentials travel in the clear", addr)
-	}
-	return nil
 }
 
 // tree builds the root group app; logger logs its events.
@@ -216,8 +202,7 @@ func panicsOnce(ctx context.Context, a *supervisor.Attempt) error {
 }
 
 // mux serves reg's metrics at /metrics and app's admin handler elsewhere,
-// its commands for user operator with the password of $ADMIN_PASSWORD or
-// a random one that it logs.
+// commands for user operator, password $ADMIN_PASSWORD or a random logged one.
 func mux(app *supervisor.Group, reg *prometheus.Registry, logger *slog.Logger) (http.Handler, error) {
 	password, shown := os.Getenv("ADMIN_PASSWORD"), "$ADMIN_PASSWORD"
 	if password == "" {
