@@ -67,8 +67,8 @@ func start(t *testing.T, ctx context.Context, args ...string) *probe {
 	go func() { p.errc <- run(ctx, p.out, append([]string{"-addr", "127.0.0.1:0"}, args...)) }()
 	rx := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)\n`)
 	deadline := time.After(bound)
-	for m := rx.FindStringSubmatch(p.out.String()); p.base == ""; m = rx.FindStringSubmatch(p.out.String()) {
-		if m != nil {
+	for p.base == "" {
+		if m := rx.FindStringSubmatch(p.out.String()); m != nil {
 			p.base = "http://" + m[1]
 			break
 		}
