@@ -6,10 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,7 +57,6 @@ func (s *syncBuffer) String() string {
 
 func start(t *testing.T, ctx context.Context, args ...string) *probe {
 	t.Helper()
-	addrc := make(chan net.Addr, 1)
 	p := &probe{
 		t:      t,
 		errc:   make(chan error, 1),
@@ -66,16 +64,21 @@ func start(t *testing.T, ctx context.Context, args ...string) *probe {
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second},
 	}
 	t.Cleanup(p.client.CloseIdleConnections)
-	go func() {
-		p.errc <- run(ctx, p.out, append([]string{"-addr", "127.0.0.1:0"}, args...), func(a net.Addr) { addrc <- a })
-	}()
-	select {
-	case a := <-addrc:
-		p.base = "http://" + a.String()
-	case err := <-p.errc:
-		require.FailNow(t, "run returned before listening", "%v", err)
-	case <-time.After(bound):
-		require.FailNow(t, "not listening")
+	go func() { p.errc <- run(ctx, p.out, append([]string{"-addr", "127.0.0.1:0"}, args...)) }()
+	rx := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)\n`)
+	deadline := time.After(bound)
+	for p.base == "" {
+		if m := rx.FindStringSubmatch(p.out.String()); m != nil {
+			p.base = "http://" + m[1]
+			break
+		}
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case err := <-p.errc:
+			require.FailNow(t, "run returned before listening", "%v", err)
+		case <-deadline:
+			require.FailNow(t, "not listening")
+		}
 	}
 	return p
 }
@@ -91,16 +94,22 @@ func (p *probe) get(path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// records returns the slots' records by child id.
+// records returns the slots' records by child id, from the group's
+// record at /tree; before the first snapshot, none.
 func (p *probe) records() map[string]supervisor.Record {
 	p.t.Helper()
-	code, body := p.get("/slots")
+	code, body := p.get("/tree")
+	if code == http.StatusServiceUnavailable {
+		return nil
+	}
 	require.Equal(p.t, http.StatusOK, code, body)
-	var recs []supervisor.Record
-	require.NoError(p.t, json.Unmarshal([]byte(body), &recs))
-	out := make(map[string]supervisor.Record, len(recs))
-	for _, r := range recs {
-		out[r.ChildID] = r
+	var rec supervisor.GroupRecord
+	require.NoError(p.t, json.Unmarshal([]byte(body), &rec))
+	out := make(map[string]supervisor.Record, len(rec.Members))
+	for _, m := range rec.Members {
+		if m.Slot != nil {
+			out[m.ID] = *m.Slot
+		}
 	}
 	return out
 }
@@ -138,8 +147,7 @@ func TestProbeHealthy(t *testing.T) {
 	defer cancel()
 	p := start(t, ctx)
 
-	code, _ := p.get("/livez")
-	assert.Equal(t, http.StatusOK, code, "the loop is alive from the start")
+	p.await("live", func() bool { code, _ := p.get("/livez"); return code == http.StatusOK })
 
 	// The api warms up before it reports Ready, and only then does the
 	// group start the worker: readiness follows both.
@@ -173,6 +181,8 @@ func TestProbeHealthy(t *testing.T) {
 	require.Positive(t, w, log)
 	assert.Greater(t, a, w, "the worker, started last, stops first")
 	assert.Contains(t, log, "msg=shutdown_finished path=/probe ")
+	assert.Regexp(t, `\n +/probe/worker +stopped +attempts 1; .*\n +/probe/api +stopped +attempts 1; `, log,
+		"the shutdown summary, in stop order")
 	_, err := p.client.Get(p.base + "/livez")
 	assert.Error(t, err, "the server is closed")
 }
@@ -193,7 +203,11 @@ func TestProbeQuarantined(t *testing.T) {
 
 	code, body := p.get("/readyz")
 	assert.Equal(t, http.StatusServiceUnavailable, code)
-	assert.Contains(t, body, "migrator: quarantined")
+	var ready struct {
+		NotReady []struct{ Path, State string } `json:"not_ready"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &ready), body)
+	assert.Equal(t, []struct{ Path, State string }{{"/probe/migrator", "quarantined"}}, ready.NotReady)
 	code, _ = p.get("/livez")
 	assert.Equal(t, http.StatusOK, code, "a quarantined child does not fail liveness")
 
@@ -218,43 +232,6 @@ func TestProbeSIGTERM(t *testing.T) {
 	assert.Contains(t, context.Cause(ctx).Error(), "terminated", "the SIGTERM ended the run")
 }
 
-// TestHandlers checks the handlers on hand-made snapshots:
-// readiness fails as soon as the loop starts stopping, liveness fails when
-// the loop stops publishing.
-func TestHandlers(t *testing.T) {
-	ready := supervisor.Record{ChildID: "api", Status: supervisor.StatusReady}
-	tests := []struct {
-		name       string
-		snap       *snapshot
-		path       string
-		wantCode   int
-		wantInBody string
-	}{
-		{"no snapshot yet: not live", nil, "/livez", http.StatusServiceUnavailable, "stalled"},
-		{"no snapshot yet: not ready", nil, "/readyz", http.StatusServiceUnavailable, "starting"},
-		{"fresh snapshot: live", &snapshot{at: time.Now()}, "/livez", http.StatusOK, "ok"},
-		{"old snapshot: not live", &snapshot{at: time.Now().Add(-time.Hour)}, "/livez", http.StatusServiceUnavailable, "stalled"},
-		{"all ready", &snapshot{at: time.Now(), records: []supervisor.Record{ready}}, "/readyz", http.StatusOK, "ok"},
-		{"stopping", &snapshot{at: time.Now(), records: []supervisor.Record{ready}, stopping: true}, "/readyz", http.StatusServiceUnavailable, "shutting down"},
-		{"one starting", &snapshot{at: time.Now(), records: []supervisor.Record{ready, {ChildID: "worker", Status: supervisor.StatusStarting}}},
-			"/readyz", http.StatusServiceUnavailable, "worker: active, starting"},
-		{"paused", &snapshot{at: time.Now(), records: []supervisor.Record{{ChildID: "api", Status: supervisor.StatusReady, Operation: supervisor.OperationPaused}}},
-			"/readyz", http.StatusServiceUnavailable, "api: paused, ready"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sv := &server{maxAge: time.Minute}
-			if tt.snap != nil {
-				sv.latest.Store(tt.snap)
-			}
-			rec := httptest.NewRecorder()
-			sv.routes().ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, tt.path, nil))
-			assert.Equal(t, tt.wantCode, rec.Code)
-			assert.Contains(t, rec.Body.String(), tt.wantInBody)
-		})
-	}
-}
-
 func TestExitCode(t *testing.T) {
 	assert.Equal(t, 0, exitCode(nil))
 	assert.Equal(t, 2, exitCode(errors.Join(errors.New("x"), errQuarantined)))
@@ -265,6 +242,6 @@ func TestExitCode(t *testing.T) {
 // is 0.
 func TestHelp(t *testing.T) {
 	var out bytes.Buffer
-	require.NoError(t, run(t.Context(), &out, []string{"-h"}, nil))
+	require.NoError(t, run(t.Context(), &out, []string{"-h"}))
 	assert.Contains(t, out.String(), "Usage of ")
 }

@@ -239,6 +239,7 @@ func TestBadArguments(t *testing.T) {
 		{"admin not loopback", []string{"-admin", "0.0.0.0:8081"}},
 		{"admin without port", []string{"-admin", "127.0.0.1"}},
 	}
+	t.Setenv("ADMIN_PASSWORD", "") // a non-loopback -admin needs it
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -247,6 +248,21 @@ func TestBadArguments(t *testing.T) {
 			assert.Equal(t, 1, exitCode(err))
 		})
 	}
+}
+
+// TestAdminAddrPublic checks the rule of -admin: a non-loopback address,
+// as the Kubernetes Deployment gives (":8081"), is taken only with
+// $ADMIN_PASSWORD set, so that no random password is logged for a port
+// others reach.
+func TestAdminAddrPublic(t *testing.T) {
+	for _, addr := range []string{":8081", "0.0.0.0:8081", "10.0.0.7:8081"} {
+		t.Setenv("ADMIN_PASSWORD", "")
+		require.Error(t, checkAdminAddr(addr), addr)
+		t.Setenv("ADMIN_PASSWORD", "s3cret")
+		require.NoError(t, checkAdminAddr(addr), addr)
+	}
+	require.NoError(t, checkAdminAddr("127.0.0.1:8081"))
+	require.Error(t, checkAdminAddr("127.0.0.1"), "no port, password or not")
 }
 
 // waitFor polls out every 20ms until it matches re, and returns the

@@ -17,10 +17,10 @@
 // Either way it logs every event of the tree, one line each, and the URL
 // it serves.
 //
-// The admin authorizer is a demo one (see demoAuthorize): it takes the
-// requester from the X-Requester header of a request from the loopback
-// address, so that curl can send commands; a real program checks a token
-// or a client certificate (mTLS) instead.
+// The listener is served by admin.Serve (every timeout set), and commands
+// need HTTP basic credentials (admin.BasicAuth): user "operator", the
+// password of $ADMIN_PASSWORD or else a random one the program logs.
+// Basic credentials travel in the clear, so -addr must be a loopback one.
 //
 // From the prometheus directory (its own module):
 //
@@ -28,12 +28,13 @@
 //	go run ./examples/metrics -serve -addr 127.0.0.1:9090   # then:
 //	curl -s 127.0.0.1:9090/metrics | grep supervisor_
 //	curl -s 127.0.0.1:9090/readyz
-//	curl -s -X POST -H 'Content-Type: application/json' -H 'X-Requester: alice' \
+//	curl -s -X POST -H 'Content-Type: application/json' -u operator:"$ADMIN_PASSWORD" \
 //	  -d '{"op":"quarantine","path":"/app/queue","reason":"demo"}' 127.0.0.1:9090/commands
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -57,13 +58,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	err := run(ctx, os.Stdout, os.Args[1:])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "metrics:", err)
-	}
 	stop()
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "metrics:", err)
 		os.Exit(1)
 	}
 }
@@ -90,8 +88,8 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	case err != nil:
 		return err
 	}
-	if err := checkAddr(*addr); err != nil {
-		return err
+	if host, _, err := net.SplitHostPort(*addr); err != nil || !net.ParseIP(host).IsLoopback() {
+		return fmt.Errorf("-addr %q: want a loopback address and port such as 127.0.0.1:9090: basic credentials travel in the clear", *addr)
 	}
 	if *duration <= 0 {
 		return errors.New("-duration must be positive")
@@ -106,12 +104,18 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	if err := reg.Register(supervisorprom.NewCollector(app, supervisorprom.Config{})); err != nil {
 		return err
 	}
-	handler := mux(app, reg)
-	stopServer, err := listen(ctx, *addr, handler, logger)
+	handler, err := mux(app, reg, logger)
 	if err != nil {
 		return err
 	}
-	defer stopServer()
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", *addr)
+	if err != nil {
+		return err
+	}
+	serving, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	served := make(chan error, 1)
+	go func() { served <- admin.Serve(serving, ln, handler) }()
+	logger.Info("listening", "metrics", "http://"+ln.Addr().String()+"/metrics", "admin", "http://"+ln.Addr().String()+"/")
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -124,24 +128,11 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		defer timer.Stop()
 	}
 	err = app.Run(runCtx)
+	stopServing() // the server outlives the tree: commands in flight get their answer
 	fmt.Fprint(w, scrape)
 	rec := app.Record(time.Now())
 	fmt.Fprintf(w, "%s %s: %s\n", rec.Path, rec.State, rec.Reason)
-	return err
-}
-
-// checkAddr returns why addr, the -addr flag, is not a loopback address
-// with a port, or nil. The demo authorizer trusts a header, which only a
-// listener that nobody else reaches makes tolerable.
-func checkAddr(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("-addr: %w", err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("-addr %s: want a loopback address such as 127.0.0.1:9090: the demo authorizer trusts a header", addr)
-	}
-	return nil
+	return errors.Join(err, <-served)
 }
 
 // tree builds the root group app; logger logs its events.
@@ -210,40 +201,23 @@ func panicsOnce(ctx context.Context, a *supervisor.Attempt) error {
 	return idle(ctx, a)
 }
 
-// mux serves reg's metrics at /metrics and app's admin handler elsewhere.
-func mux(app *supervisor.Group, reg *prometheus.Registry) http.Handler {
-	m := http.NewServeMux()
-	m.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	m.Handle("/", admin.New(app, admin.Options{Authorize: demoAuthorize}))
-	return m
-}
-
-// listen serves h on addr, logs the URLs, and returns the function that
-// closes the server.
-func listen(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
-	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
+// mux serves reg's metrics at /metrics and app's admin handler elsewhere,
+// commands for user operator, password $ADMIN_PASSWORD or a random logged one.
+func mux(app *supervisor.Group, reg *prometheus.Registry, logger *slog.Logger) (http.Handler, error) {
+	password, shown := os.Getenv("ADMIN_PASSWORD"), "$ADMIN_PASSWORD"
+	if password == "" {
+		password = rand.Text()
+		shown = password
+	}
+	auth, err := admin.BasicAuth(map[string]string{"operator": password})
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
-	logger.Info("listening", "metrics", base+"/metrics", "admin", base+"/")
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close() // the server closes either way; nothing to report
-		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			logger.Warn("server", "error", err)
-		}
-	}, nil
+	logger.Info("admin credentials", "user", "operator", "password", shown)
+	m := http.NewServeMux()
+	m.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	m.Handle("/", admin.New(app, admin.Options{Authorize: auth}))
+	return m, nil
 }
 
 // nonZero scrapes h's /metrics in process and returns the supervisor_
@@ -260,25 +234,4 @@ func nonZero(h http.Handler) string {
 		}
 	}
 	return b.String() + "\n"
-}
-
-// demoAuthorize is the admin handler's authorizer of this demo, and only
-// that: it lets a request from the loopback address send commands and
-// takes who asks from its X-Requester header, which anyone on the machine
-// can set to any name. A real program checks a token or a client
-// certificate (mTLS), or trusts a header only from the authenticating
-// proxy in front of the port.
-func demoAuthorize(r *http.Request) (string, error) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return "", fmt.Errorf("remote address %q: %w", r.RemoteAddr, err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return "", errors.New("this demo takes commands from 127.0.0.1 only")
-	}
-	who := strings.TrimSpace(r.Header.Get("X-Requester"))
-	if who == "" {
-		return "", errors.New("say who asks in the X-Requester header")
-	}
-	return who, nil
 }

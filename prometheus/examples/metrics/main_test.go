@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -47,6 +46,7 @@ func (s *syncBuffer) String() string {
 func TestDefaultRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), bound)
 	defer cancel()
+	t.Setenv("ADMIN_PASSWORD", "s3cret")
 	var out bytes.Buffer
 	start := time.Now()
 	err := run(ctx, &out, []string{"-duration", "2s"})
@@ -55,6 +55,9 @@ func TestDefaultRun(t *testing.T) {
 	assert.Less(t, time.Since(start), bound)
 	log, scrape, ok := strings.Cut(out.String(), "\nthe samples of the last scrape that are not zero:\n")
 	require.True(t, ok, "no scrape")
+	assert.Contains(t, log, `msg="admin credentials" user=operator password=$ADMIN_PASSWORD`+"\n",
+		"a password from the environment is not logged")
+	assert.NotContains(t, log, "s3cret")
 	assert.Regexp(t, `msg=listening metrics=http://127\.0\.0\.1:\d+/metrics admin=http://127\.0\.0\.1:\d+/\n`, log)
 	for _, line := range []string{
 		`supervisor_member_exits_total{kind="failed",path="/app/queue"} 2`,
@@ -72,20 +75,21 @@ func TestDefaultRun(t *testing.T) {
 
 // client asks the program's server at base, as curl would.
 type client struct {
-	t    *testing.T
-	base string
-	c    *http.Client
+	t        *testing.T
+	base     string
+	password string // of user operator, sent with a command
+	c        *http.Client
 }
 
-// do sends method path, with body as a command from alice when it is not
-// empty, and returns the status and body.
+// do sends method path, with body as a command of user operator when it
+// is not empty, and returns the status and body.
 func (c client) do(method, path, body string) (int, string) {
 	c.t.Helper()
 	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, strings.NewReader(body))
 	require.NoError(c.t, err)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Requester", "alice")
+		req.SetBasicAuth("operator", c.password)
 	}
 	resp, err := c.c.Do(req)
 	require.NoError(c.t, err)
@@ -119,6 +123,7 @@ func (c client) poll(deadline <-chan time.Time, path string, code int, want stri
 // operator's quarantine of the queue shows in /readyz and in
 // supervisor_member_state, and so does its resume.
 func TestServe(t *testing.T) {
+	t.Setenv("ADMIN_PASSWORD", "") // the program makes one up and logs it
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var out syncBuffer
@@ -126,7 +131,7 @@ func TestServe(t *testing.T) {
 	go func() { errc <- run(ctx, &out, []string{"-serve"}) }()
 	deadline := time.After(bound)
 
-	rx := regexp.MustCompile(`msg=listening metrics=(http://127\.0\.0\.1:\d+)/metrics`)
+	rx := regexp.MustCompile(`msg="admin credentials" user=operator password=(\S+)\n(?:.*\n)*?.*msg=listening metrics=(http://127\.0\.0\.1:\d+)/metrics`)
 	var m []string
 	for m = rx.FindStringSubmatch(out.String()); m == nil; m = rx.FindStringSubmatch(out.String()) {
 		select {
@@ -139,7 +144,7 @@ func TestServe(t *testing.T) {
 	}
 	hc := &http.Client{Timeout: 2 * time.Second}
 	defer hc.CloseIdleConnections()
-	c := client{t: t, base: m[1], c: hc}
+	c := client{t: t, base: m[2], password: m[1], c: hc}
 
 	c.poll(deadline, "/metrics", http.StatusOK, `supervisor_member_restarts_total{path="/app/queue"} 2`+"\n")
 	code, body := c.do(http.MethodGet, "/livez", "")
@@ -149,9 +154,16 @@ func TestServe(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, `"kind": "panicked"`, "the cron's last exit is its panic")
 
-	code, body = c.do(http.MethodPost, "/commands", `{"op":"quarantine","path":"/app/queue","reason":"demo"}`)
+	// A command without the password is refused and changes nothing.
+	quarantine := `{"op":"quarantine","path":"/app/queue","reason":"demo"}`
+	code, body = client{t: t, base: c.base, password: "guess", c: hc}.do(http.MethodPost, "/commands", quarantine)
+	assert.Equal(t, http.StatusUnauthorized, code, body)
+	code, body = c.do(http.MethodGet, "/readyz", "")
+	assert.Equal(t, http.StatusOK, code, "a refused command quarantined nothing: %s", body)
+
+	code, body = c.do(http.MethodPost, "/commands", quarantine)
 	require.Equal(t, http.StatusOK, code, body)
-	assert.Contains(t, body, `"requester": "alice"`)
+	assert.Contains(t, body, `"requester": "operator"`)
 	c.poll(deadline, "/metrics", http.StatusOK, `supervisor_member_state{path="/app/queue",state="quarantined"} 1`+"\n")
 	c.poll(deadline, "/readyz", http.StatusServiceUnavailable, "/app/queue")
 	code, body = c.do(http.MethodPost, "/commands", `{"op":"resume","path":"/app/queue","reason":"demo over"}`)
@@ -170,8 +182,8 @@ func TestServe(t *testing.T) {
 	}
 	t.Log("\n" + out.String())
 	assert.NotContains(t, out.String(), "the samples of the last scrape", "-serve prints no scrape")
-	assert.Contains(t, out.String(), "msg=command path=/app member=/app/queue reason=demo op=quarantine requester=alice\n")
-	assert.Contains(t, out.String(), `msg=command path=/app member=/app/queue reason="demo over" op=resume requester=alice`+"\n")
+	assert.Contains(t, out.String(), "msg=command path=/app member=/app/queue reason=demo op=quarantine requester=operator\n")
+	assert.Contains(t, out.String(), `msg=command path=/app member=/app/queue reason="demo over" op=resume requester=operator`+"\n")
 	assert.Contains(t, out.String(), "/app stopped: context done: context canceled\n")
 }
 
@@ -189,32 +201,6 @@ func TestBadArguments(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			require.Error(t, run(t.Context(), &out, tt.args))
-		})
-	}
-}
-
-// TestDemoAuthorize: commands from the loopback address with a requester
-// only.
-func TestDemoAuthorize(t *testing.T) {
-	tests := []struct {
-		name, remote, who, err string
-	}{
-		{"loopback", "127.0.0.1:5000", "alice", ""},
-		{"no requester", "127.0.0.1:5000", "", "X-Requester"},
-		{"elsewhere", "192.0.2.7:5000", "alice", "127.0.0.1 only"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodPost, "/commands", nil)
-			r.RemoteAddr = tt.remote
-			r.Header.Set("X-Requester", tt.who)
-			who, err := demoAuthorize(r)
-			if tt.err != "" {
-				require.ErrorContains(t, err, tt.err)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.who, who)
 		})
 	}
 }
