@@ -14,7 +14,8 @@
 // both are safe from any goroutine and wait, within the request's context,
 // for the tree's loop to answer. A tenant reports Ready once loaded, runs
 // until cancelled, then flushes its buffers (-flush). ?behave= makes one
-// misbehave, for the story: "revoked" returns an error wrapping
+// misbehave, for the story: "broken" fails before it is ready (StartChild
+// returns ErrStartFailed: 422), "revoked" returns an error wrapping
 // supervisor.ErrDoNotRestart (it is not restarted and leaves the pool),
 // "crashloop" fails every 50ms until its RestartLimit quarantines it,
 // "stuck" ignores cancellation while it flushes (the pool's ShutdownTimeout

@@ -22,6 +22,7 @@ var script = []step{
 	{"POST", "/tenants/acme", 201, 0, "a tenant: StartChild returns once it is ready"},
 	{"POST", "/tenants/globex", 201, 0, ""},
 	{"POST", "/tenants/initech", 201, 0, ""},
+	{"POST", "/tenants/umbrella?behave=broken", 422, 0, "it fails before it is ready: StartChild returns ErrStartFailed and it is removed"},
 	{"POST", "/tenants/hooli?behave=revoked", 201, 0, "its licence will be revoked: it returns an error wrapping ErrDoNotRestart"},
 	{"POST", "/tenants/flaky?behave=crashloop", 429, 600 * time.Millisecond, "the pool holds its MaxChildren (4): refused, nothing changes"},
 	{"POST", "/tenants/flaky?behave=crashloop", 201, 600 * time.Millisecond, "hooli left without a restart, freeing its place; flaky fails every 50ms until quarantined"},

@@ -43,16 +43,20 @@ func newTenants(o options, logger *slog.Logger) *tenants {
 }
 
 // child returns the member of tenant id; behave names how it misbehaves
-// ("" for not at all), and is one of "revoked", "crashloop" and "stuck".
+// ("" for not at all), and is one of "broken" (fails to load), "revoked",
+// "crashloop" and "stuck".
 func (t *tenants) child(id, behave string) (supervisor.ChildFunc, error) {
 	switch behave {
-	case "", "revoked", "crashloop", "stuck":
+	case "", "broken", "revoked", "crashloop", "stuck":
 	default:
-		return nil, fmt.Errorf("behave=%q: want revoked, crashloop or stuck", behave)
+		return nil, fmt.Errorf("behave=%q: want broken, revoked, crashloop or stuck", behave)
 	}
 	return func(ctx context.Context, a *supervisor.Attempt) error {
 		t.wg.Add(1)
 		defer t.wg.Done()
+		if behave == "broken" {
+			return fmt.Errorf("tenant %s: config: no such database", id)
+		}
 		a.Ready() // loaded
 		switch behave {
 		case "revoked":
