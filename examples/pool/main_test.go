@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 
 // The pool serves real sockets, which synctest's fake clock cannot drive:
 // these tests run in real time, bounded by a context deadline. The story
-// takes about two seconds and its shutdown one more.
+// takes about two and a half seconds and its shutdown one more.
 const bound = 10 * time.Second
 
 // syncBuffer is a bytes.Buffer that the test may read while run writes.

@@ -18,7 +18,7 @@ import (
 // Timings of a tenant.
 const (
 	crashAfter   = 50 * time.Millisecond  // a "crashloop" tenant's attempts fail this soon
-	revokedAfter = 300 * time.Millisecond // a "revoked" tenant learns it this soon
+	revokedAfter = 400 * time.Millisecond // a "revoked" tenant learns it this soon
 	stuckFlush   = 1500 * time.Millisecond
 	requestWait  = 2 * time.Second // the most a request waits for the tree's loop
 )
