@@ -111,14 +111,14 @@ func TestStory(t *testing.T) {
 }
 
 // TestServe keeps serving until the context ends: a tenant added over HTTP
-// is stopped by the shutdown.
+// shows in the admin handler's tree, and is stopped by the shutdown.
 func TestServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), bound)
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	var out syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(runCtx, &out, []string{"-serve", "-admin", ""}) }()
+	go func() { done <- run(runCtx, &out, []string{"-serve"}) }()
 
 	addr := regexp.MustCompile(`msg="gateway listening" addr=(\S+)`)
 	var m []string
@@ -129,6 +129,21 @@ func TestServe(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusCreated, resp.StatusCode)
+	// The admin handler shows the new tenant once the tree publishes it.
+	adminURL := regexp.MustCompile(`msg="admin listening" url=(\S+)`).FindStringSubmatch(out.String())
+	require.NotNil(t, adminURL, out.String())
+	assert.Eventually(t, func() bool {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, adminURL[1]+"tree/app/tenants/solo", nil)
+		if err != nil {
+			return false
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, bound/2, 20*time.Millisecond)
 	http.DefaultClient.CloseIdleConnections()
 
 	stop()
