@@ -1,26 +1,6 @@
 package supervisor
 
-import (
-	"errors"
-
-	"github.com/childslot/supervisor/internal/enum"
-)
-
-// Errors a child returns to say what its exit means, matched with
-// [errors.Is] on the child's goroutine (so a wrapped one counts too:
-// fmt.Errorf("config %s: %w", path, supervisor.ErrDoNotRestart)).
-var (
-	// ErrDoNotRestart, returned by a child, means its exit needs no
-	// restart whatever its RestartType: it ends as a normal exit with no
-	// restart to follow would (a significant member's end counts; a member
-	// started with StartChild leaves its group). Its kind is still Failed.
-	ErrDoNotRestart = errors.New("supervisor: do not restart")
-	// ErrFailGroup, returned by a member, fails its group at once, as a
-	// spent intensity would: the group stops every member and its Err
-	// wraps ErrGroupFailed, which escalates to its parent as any failure.
-	// A lone slot treats it as ErrDoNotRestart.
-	ErrFailGroup = errors.New("supervisor: fail the group")
-)
+import "github.com/childslot/supervisor/internal/enum"
 
 // Directive is what a child's returned error asked of its supervisor
 // ([ErrDoNotRestart], [ErrFailGroup]). The zero Directive asks nothing.

@@ -24,6 +24,7 @@ func TestSlotErrorsNameTheSlot(t *testing.T) {
 		assertSlotError(t, err, ErrNotStarted, `supervisor: slot "ingest": slot not started`)
 		_, err = s.Collect(now)
 		assertSlotError(t, err, ErrNoAttempt, `supervisor: slot "ingest": no attempt`)
+		//lint:ignore SA1012 a nil context is the misuse under test
 		assertSlotError(t, s.Start(nil, now), ErrInvalidConfig, `supervisor: slot "ingest": invalid config: nil context`) //nolint:staticcheck // a nil context is the misuse under test
 
 		require.NoError(t, s.Start(h.ctx, now))

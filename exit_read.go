@@ -106,7 +106,7 @@ func (f *errFacts) walk(err error) {
 		}
 		seen++
 		f.note(err)
-		next, joined := unwrap(err)
+		joined, next := unwrap(err)
 		for i := len(joined) - 1; i > 0; i-- {
 			later = append(later, joined[i])
 		}
@@ -140,17 +140,17 @@ func (f *errFacts) note(e error) {
 
 // unwrap returns what e unwraps to: one error, or the errors it joins. An
 // Unwrap that panics unwraps to nothing.
-func unwrap(e error) (next error, joined []error) {
+func unwrap(e error) (joined []error, next error) {
 	defer func() {
 		if recover() != nil {
-			next, joined = nil, nil
+			joined, next = nil, nil
 		}
 	}()
 	switch u := e.(type) {
 	case interface{ Unwrap() error }:
-		return u.Unwrap(), nil
-	case interface{ Unwrap() []error }:
 		return nil, u.Unwrap()
+	case interface{ Unwrap() []error }:
+		return u.Unwrap(), nil
 	}
 	return nil, nil
 }

@@ -274,6 +274,7 @@ func faultZeroSlotCases() []faultCase {
 		add("ID", func(t *testing.T) { assert.Empty(t, s.ID()) })
 		add("TimeBase", func(t *testing.T) { assert.Equal(t, TimeBase{}, s.TimeBase()) })
 		add("Start", func(t *testing.T) { assert.ErrorIs(t, s.Start(t.Context(), time.Now()), ErrInvalidConfig) })
+		//lint:ignore SA1012 nil ctx is the fault
 		add("Start nil ctx", func(t *testing.T) { assert.ErrorIs(t, s.Start(nil, faultPast), ErrInvalidConfig) }) //nolint:staticcheck // nil ctx is the fault
 		add("Done", func(t *testing.T) { assert.Nil(t, s.Done()) })
 		add("Collect", func(t *testing.T) {
@@ -314,6 +315,7 @@ func faultMisuseCases() []faultCase {
 	return []faultCase{
 		{"Start nil ctx", func(t *testing.T) {
 			s := faultNewSlot(t, faultObedient, Config{})
+			//lint:ignore SA1012 nil ctx is the fault
 			assert.ErrorIs(t, s.Start(nil, time.Now()), ErrInvalidConfig) //nolint:staticcheck // nil ctx is the fault
 			assert.False(t, s.Record(time.Now()).Active)
 		}},
@@ -376,6 +378,7 @@ func faultMisuseCases() []faultCase {
 		}},
 		{"Stop nil ctx", func(t *testing.T) {
 			s := faultNewSlot(t, faultObedient, Config{})
+			//lint:ignore SA1012 nil ctx is the fault
 			_, err := s.Stop(nil) //nolint:staticcheck // nil ctx is the fault
 			assert.ErrorIs(t, err, ErrInvalidConfig)
 		}},

@@ -2,24 +2,10 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/childslot/supervisor/internal/enum"
-)
-
-// Errors of groups. Match them with [errors.Is].
-var (
-	// ErrGroupFailed reports that a group's restart intensity refused a
-	// restart: the group stopped every member and gave up. The wrapping
-	// message names the group, the member and the budget.
-	ErrGroupFailed = errors.New("supervisor: group failed")
-	// ErrGroupStopped reports that a group is shutting down or has ended:
-	// nothing can join it or start in it.
-	ErrGroupStopped = errors.New("supervisor: group stopped")
-	// ErrUnknownMember reports that a group has no member of that id.
-	ErrUnknownMember = errors.New("supervisor: no such member")
 )
 
 // errFrozen is what a member slot's starts return while its group shuts
@@ -137,6 +123,17 @@ type GroupConfig struct {
 	// AutoShutdown says whether significant members' ends shut the group
 	// down; the zero value is AutoShutdownNever.
 	AutoShutdown AutoShutdown
+	// ShutdownOrder says how the group stops the members of a shutdown or
+	// of a restart's scope: InOrder (the zero value, one at a time in
+	// reverse start order) or Concurrent (all at once, for a pool).
+	ShutdownOrder ShutdownOrder
+	// ShutdownTimeout bounds the group's whole shutdown, however ordered:
+	// at it, every member that still runs is abandoned (a process: killed)
+	// and recorded so. Zero leaves the bound to the members' own
+	// StopTimeouts (in order: their sum). Under Kubernetes, keep it a few
+	// seconds under terminationGracePeriodSeconds; under systemd, under
+	// TimeoutStopSec.
+	ShutdownTimeout time.Duration
 	// MaxChildren bounds the group's members (nested groups count as one,
 	// members stopping count until gone): one more is refused with
 	// ErrMaxChildren and changes nothing. Zero means no bound.
@@ -167,27 +164,39 @@ type GroupConfig struct {
 	Background bool
 }
 
-// withDefaults validates c and returns it with its zero fields filled.
-func (c GroupConfig) withDefaults() (GroupConfig, error) {
+// validate returns why c holds an unusable value, naming the field, or nil.
+func (c GroupConfig) validate() error {
 	switch {
 	case c.Strategy > RestForOne:
-		return c, fmt.Errorf("%w: Strategy is not a Strategy (%d)", ErrInvalidConfig, c.Strategy)
+		return fmt.Errorf("%w: Strategy is not a Strategy (%d)", ErrInvalidConfig, c.Strategy)
 	case c.Restart > Temporary:
-		return c, fmt.Errorf("%w: Restart is not a RestartType (%d)", ErrInvalidConfig, c.Restart)
+		return fmt.Errorf("%w: Restart is not a RestartType (%d)", ErrInvalidConfig, c.Restart)
 	case c.AutoShutdown > AllSignificant:
-		return c, fmt.Errorf("%w: AutoShutdown is not an AutoShutdown (%d)", ErrInvalidConfig, c.AutoShutdown)
+		return fmt.Errorf("%w: AutoShutdown is not an AutoShutdown (%d)", ErrInvalidConfig, c.AutoShutdown)
 	case c.Intensity < NoIntensity:
-		return c, fmt.Errorf("%w: Intensity is negative (%d); NoIntensity turns it off", ErrInvalidConfig, c.Intensity)
+		return fmt.Errorf("%w: Intensity is negative (%d); NoIntensity turns it off", ErrInvalidConfig, c.Intensity)
 	case c.Period < 0:
-		return c, fmt.Errorf("%w: Period is negative (%v)", ErrInvalidConfig, c.Period)
+		return fmt.Errorf("%w: Period is negative (%v)", ErrInvalidConfig, c.Period)
 	case c.SnapshotInterval < NoSnapshots:
-		return c, fmt.Errorf("%w: SnapshotInterval is negative (%v); NoSnapshots turns them off", ErrInvalidConfig, c.SnapshotInterval)
+		return fmt.Errorf("%w: SnapshotInterval is negative (%v); NoSnapshots turns them off", ErrInvalidConfig, c.SnapshotInterval)
 	case c.Pulse < 0:
-		return c, fmt.Errorf("%w: Pulse is negative (%v)", ErrInvalidConfig, c.Pulse)
+		return fmt.Errorf("%w: Pulse is negative (%v)", ErrInvalidConfig, c.Pulse)
+	case c.ShutdownOrder > Concurrent:
+		return fmt.Errorf("%w: ShutdownOrder is not a ShutdownOrder (%d)", ErrInvalidConfig, c.ShutdownOrder)
+	case c.ShutdownTimeout < 0:
+		return fmt.Errorf("%w: ShutdownTimeout is negative (%v)", ErrInvalidConfig, c.ShutdownTimeout)
 	case c.MaxChildren < 0:
-		return c, fmt.Errorf("%w: MaxChildren is negative (%d)", ErrInvalidConfig, c.MaxChildren)
+		return fmt.Errorf("%w: MaxChildren is negative (%d)", ErrInvalidConfig, c.MaxChildren)
 	case c.Significant && c.Restart == Permanent:
-		return c, fmt.Errorf("%w: Significant with Restart Permanent: a permanent group never ends for good", ErrInvalidConfig)
+		return fmt.Errorf("%w: Significant with Restart Permanent: a permanent group never ends for good", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// withDefaults validates c and returns it with its zero fields filled.
+func (c GroupConfig) withDefaults() (GroupConfig, error) {
+	if err := c.validate(); err != nil {
+		return c, err
 	}
 	if c.Intensity == 0 {
 		c.Intensity = DefaultIntensity
@@ -312,6 +321,7 @@ type member struct {
 	stopping    bool // the group cancelled it for a shutdown and awaits its end
 	owes        bool // its own failure's restart is to be counted in its own budget
 	dynamic     bool // started by StartChild: it leaves the group when it ends for good
+	awaitedStop bool // a Concurrent stop cancelled it and counts it in the walk's waiting
 	outcome     ShutdownOutcome
 }
 

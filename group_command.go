@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,19 +9,6 @@ import (
 	"time"
 
 	"github.com/childslot/supervisor/internal/enum"
-)
-
-// Errors of operator commands. Match them with [errors.Is].
-var (
-	// ErrInvalidCommand reports a command that cannot be carried out as
-	// written: an unknown op, or no path, requester or reason.
-	ErrInvalidCommand = errors.New("supervisor: invalid command")
-	// ErrCommandQueueFull reports that the tree's loop has not taken the
-	// commands already submitted: the new one is refused, not queued.
-	ErrCommandQueueFull = errors.New("supervisor: command queue full")
-	// ErrCommandRefused reports a command the target's state refuses (a
-	// pause of a paused slot, say); it changed nothing.
-	ErrCommandRefused = errors.New("supervisor: command refused")
 )
 
 // CommandQueueSize is how many submitted commands a tree holds before its
@@ -120,6 +108,7 @@ func (c Command) validate() error {
 type commands struct {
 	mu       sync.Mutex
 	pending  []pendingCommand
+	space    chan struct{}   // closed when the loop takes the commands; made by a SubmitWait that found the queue full
 	children []*childRequest // StartChild and StopChild requests, each with a caller waiting
 	closed   bool            // the tree has ended: nothing more is taken
 }
@@ -163,12 +152,51 @@ func (g *Group) Submit(c Command) (<-chan CommandRecord, error) {
 	return done, nil
 }
 
+// SubmitWait is Submit for a caller that would rather wait than be
+// refused: when the loop has CommandQueueSize commands still to take, it
+// waits, within ctx, until the loop takes them, then submits c. It
+// returns ctx's error if ctx ends first (c is then not submitted), and
+// Submit's other errors. It is safe to call from any goroutine but the
+// loop's, which would wait for itself; stopping thousands of members
+// through it meets no refusal.
+func (g *Group) SubmitWait(ctx context.Context, c Command) (<-chan CommandRecord, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: nil context", ErrInvalidConfig)
+	}
+	for {
+		done, err := g.Submit(c)
+		if !errors.Is(err, ErrCommandQueueFull) {
+			return done, err
+		}
+		q := &g.t.cmds
+		q.mu.Lock()
+		if q.space == nil {
+			q.space = make(chan struct{})
+		}
+		space := q.space
+		full := len(q.pending) >= CommandQueueSize && !q.closed
+		q.mu.Unlock()
+		if !full {
+			continue // taken in between
+		}
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
 // take moves the submitted commands into buf and returns it.
 func (q *commands) take(buf []pendingCommand) []pendingCommand {
 	q.mu.Lock()
 	buf = append(buf, q.pending...)
 	clear(q.pending)
 	q.pending = q.pending[:0]
+	if q.space != nil {
+		close(q.space) // the callers of SubmitWait waiting for room
+		q.space = nil
+	}
 	q.mu.Unlock()
 	return buf
 }
@@ -179,6 +207,10 @@ func (q *commands) close(now time.Time, err error) {
 	q.closed = true
 	left, children := q.pending, q.children
 	q.pending, q.children = nil, nil
+	if q.space != nil {
+		close(q.space)
+		q.space = nil
+	}
 	q.mu.Unlock()
 	for _, p := range left {
 		p.done <- CommandRecord{Command: p.cmd, AppliedAt: now, Err: err, Error: err.Error()}

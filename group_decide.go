@@ -163,6 +163,7 @@ func (g *Group) subEnded(m *member, now time.Time) {
 		m.stopping = false
 		m.outcome = OutcomeStopped
 	}
+	g.stopped(m)
 	switch {
 	case m.leaving:
 		if m.outcome == 0 {

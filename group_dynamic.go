@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -13,17 +12,6 @@ import (
 // do. StartChild and StopChild hand a request to the tree's loop and wait,
 // within the caller's ctx, for its answer; the loop takes the requests at
 // its next Advance, at most a batch of them each time.
-
-// Errors of dynamic children. Match them with [errors.Is].
-var (
-	// ErrMaxChildren reports a member refused because its group holds
-	// GroupConfig.MaxChildren members already.
-	ErrMaxChildren = errors.New("supervisor: group at its MaxChildren")
-	// ErrStartFailed reports a member started with StartChild whose first
-	// attempt ended before it started (before it was ready, for one whose
-	// readiness is watched); the member was removed.
-	ErrStartFailed = errors.New("supervisor: member failed to start")
-)
 
 // childRequest is a StartChild or StopChild on its way to the loop.
 type childRequest struct {

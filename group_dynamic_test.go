@@ -243,3 +243,90 @@ func TestMaxChildrenAdd(t *testing.T) {
 	_, err = NewGroup("bad", GroupConfig{MaxChildren: -1})
 	require.ErrorIs(t, err, ErrInvalidConfig)
 }
+
+// TestStartChildNested: StartChild and StopChild on a nested group, and
+// StopChild of a nested group itself, stopped in order.
+func TestStartChildNested(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		root, err := NewGroup("app", GroupConfig{})
+		require.NoError(t, err)
+		tenants, err := NewGroup("tenants", GroupConfig{ShutdownOrder: Concurrent})
+		require.NoError(t, err)
+		require.NoError(t, root.AddGroup(tenants))
+		stop := dyRun(t, root)
+		require.NoError(t, tenants.StartChild(t.Context(), "acme", gdPark, Config{}))
+		require.NoError(t, root.StartChild(t.Context(), "side", gdPark, Config{}))
+		o, err := tenants.StopChild(t.Context(), "acme")
+		require.NoError(t, err)
+		assert.Equal(t, OutcomeStopped, o)
+		o, err = root.StopChild(t.Context(), "tenants")
+		require.NoError(t, err)
+		assert.Equal(t, OutcomeStopped, o)
+		assert.Equal(t, []string{"side"}, dyIDs(root))
+		require.ErrorIs(t, tenants.StartChild(t.Context(), "late", gdPark, Config{}), ErrGroupStopped,
+			"a group removed from the tree takes no more")
+		require.NoError(t, stop())
+	})
+}
+
+// TestSubmitWaitBulk: 5,000 removals through SubmitWait under Run, from 50
+// goroutines, meet no refusal however full the queue gets.
+func TestSubmitWaitBulk(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, err := NewGroup("pool", GroupConfig{ShutdownOrder: Concurrent})
+		require.NoError(t, err)
+		for i := range 5000 {
+			_, err := g.Add(fmt.Sprintf("t%d", i), gdPark, Config{})
+			require.NoError(t, err)
+		}
+		stop := dyRun(t, g)
+		var wg sync.WaitGroup
+		for w := range 50 {
+			wg.Go(func() {
+				for i := w; i < 5000; i += 50 {
+					done, err := g.SubmitWait(t.Context(), Command{Op: CommandRemove,
+						Path: fmt.Sprintf("/pool/t%d", i), Requester: "bulk", Reason: "scale down"})
+					if !assert.NoError(t, err) {
+						return
+					}
+					assert.NoError(t, (<-done).Err)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Empty(t, dyIDs(g))
+		require.NoError(t, stop())
+	})
+}
+
+// TestSubmitWaitFull: with the queue full, SubmitWait waits for the loop
+// to take it, or for its ctx.
+func TestSubmitWaitFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, err := NewGroup("app", GroupConfig{})
+		require.NoError(t, err)
+		_, err = g.Add("a", gdPark, Config{})
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		c := Command{Op: CommandRestart, Path: "/app/a", Requester: "op", Reason: "test"}
+		for range CommandQueueSize {
+			_, err := g.Submit(c)
+			require.NoError(t, err)
+		}
+		_, err = g.Submit(c)
+		require.ErrorIs(t, err, ErrCommandQueueFull)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err = g.SubmitWait(ctx, c)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+
+		got := make(chan error, 1)
+		go func() { _, err := g.SubmitWait(t.Context(), c); got <- err }()
+		synctest.Wait()
+		require.Empty(t, got, "SubmitWait waits while the queue is full")
+		g.Advance(time.Now()) // takes the queue
+		require.NoError(t, <-got)
+		g.Shutdown(time.Now())
+		looptest.Settle(t, g)
+	})
+}

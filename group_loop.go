@@ -294,6 +294,9 @@ func (g *Group) NextDeadline() (time.Time, bool) {
 		if b.w.kind == walkWait {
 			d.offer(b.w.at)
 		}
+		if b.w.kind == walkShutdown && !b.w.deadline.IsZero() && !b.w.forced {
+			d.offer(b.w.deadline)
+		}
 	}
 	if t.changed {
 		d.offer(t.snapDue())

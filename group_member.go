@@ -123,7 +123,7 @@ func (s *ChildSlot) groupStop(now time.Time, c *stopCause) bool {
 func (s *ChildSlot) groupStart(ctx context.Context, now time.Time, owes bool) {
 	now = s.clamp(now)
 	s.held, s.frozen = false, false
-	s.parent = ctx
+	s.parent = s.labelled(ctx)
 	if s.pending != nil { // an operator restart asked for while held: this start supersedes it, as hold does
 		s.dropPending(now)
 	}
@@ -177,6 +177,7 @@ func (g *Group) slotExited(s *ChildSlot, a *Attempt, e *Exit, now time.Time) {
 		m.stopping = false
 		m.outcome = outcomeOf(a, e)
 	}
+	g.stopped(m)
 	switch {
 	case m.leaving:
 		g.dropIfStopped(m, now)

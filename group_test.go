@@ -634,6 +634,7 @@ func TestGroupBadInput(t *testing.T) {
 		{"group added to two parents", other.AddGroup(sub)},
 		{"nil nested group", g.AddGroup(nil)},
 		{"nested group started directly", sub.Start(context.Background(), time.Now())},
+		//lint:ignore SA1012 the nil context is the bad input
 		{"nil context", g.Start(nil, time.Now())}, //nolint:staticcheck // the nil context is the bad input
 		{"member slot started directly", g.Slot("a").Start(context.Background(), time.Now())},
 	}

@@ -31,6 +31,12 @@ type walk struct {
 	cur  int
 	at   time.Time
 	owed int // the restarts decided for this walk, counted when its start begins
+	// waiting counts the members a Concurrent stop cancelled and waits for.
+	waiting int
+	// deadline ends a shutdown with a ShutdownTimeout: what still runs
+	// then is stopped at once (forced), whatever the order.
+	deadline time.Time
+	forced   bool
 }
 
 // start starts g afresh under parent (a context that is never done) at
@@ -42,7 +48,7 @@ func (g *Group) start(now time.Time, parent context.Context) {
 		g.tracker.Reset()
 	}
 	for _, m := range g.members {
-		m.outcome, m.stopping, m.held = 0, false, false
+		m.outcome, m.stopping, m.held, m.awaitedStop = 0, false, false, false
 		if m.slot != nil && !m.gone {
 			m.slot.hold(now, false)
 		}
@@ -73,7 +79,8 @@ func (g *Group) beginRestart(now time.Time, lo int, m *member, at time.Time) {
 			x.slot.hold(now, false)
 		}
 	}
-	g.w = walk{kind: walkStop, lo: lo, cur: len(g.members) - 1, at: at, owed: owed}
+	// Members a walk this one takes over cancelled are still awaited.
+	g.w = walk{kind: walkStop, lo: lo, cur: len(g.members) - 1, at: at, owed: owed, waiting: g.w.waiting}
 	g.state = GroupRestarting
 	g.t.busyAdd(g)
 }
@@ -97,7 +104,10 @@ func (g *Group) beginShutdown(now time.Time, reason string) {
 		}
 	}
 	g.state = GroupShuttingDown
-	g.w = walk{kind: walkShutdown, cur: len(g.members) - 1}
+	g.w = walk{kind: walkShutdown, cur: len(g.members) - 1, waiting: g.w.waiting}
+	if g.cfg.ShutdownTimeout > 0 {
+		g.w.deadline = now.Add(g.cfg.ShutdownTimeout)
+	}
 	g.emit(Event{Kind: EventShutdownStarted, Time: now, Reason: reason})
 	g.t.busyAdd(g)
 }
@@ -106,20 +116,26 @@ func (g *Group) beginShutdown(now time.Time, reason string) {
 // reports whether it moved.
 func (g *Group) step(now time.Time) bool {
 	moved := false
+	g.overdue(now)
+	concurrent := g.cfg.ShutdownOrder == Concurrent
 	for {
 		var ok bool
-		switch g.w.kind {
-		case walkStop:
+		switch {
+		case g.w.kind == walkStop && concurrent:
+			ok = g.stepStopAll(now)
+		case g.w.kind == walkShutdown && concurrent:
+			ok = g.stepShutdownAll(now)
+		case g.w.kind == walkStop:
 			ok = g.stepStop(now)
-		case walkWait:
+		case g.w.kind == walkWait:
 			ok = !now.Before(g.w.at)
 			if ok { // the restart is performed: its starts begin
 				g.w.kind, g.w.cur = walkStart, g.w.lo
 				g.restarts += uint64(g.w.owed)
 			}
-		case walkStart:
+		case g.w.kind == walkStart:
 			ok = g.stepStart(now)
-		case walkShutdown:
+		case g.w.kind == walkShutdown:
 			ok = g.stepShutdown(now)
 		default:
 			return moved

@@ -1,18 +1,10 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
 )
-
-// ErrConcurrentUse reports a call that would change a tree while another
-// call changes it on another goroutine: Add, AddGroup or Remove made while
-// the tree's loop is inside Advance (or another goroutine inside one of
-// them). The call changed nothing; from other goroutines, use
-// [Group.Submit], or call again.
-var ErrConcurrentUse = errors.New("supervisor: tree in use by another goroutine")
 
 // guard keeps the calls that change a tree from overlapping: the loop's
 // own (Start, Advance, Shutdown, each turn of Run), which wait for their

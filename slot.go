@@ -2,36 +2,9 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
-)
-
-// Errors returned by the package. Match them with [errors.Is]; the returned
-// error usually wraps one of them with a message that says more: a slot's
-// methods return a [*SlotError] that names the slot.
-var (
-	// ErrInvalidConfig reports a Config field, or an argument, that cannot be
-	// used; the wrapping message names it.
-	ErrInvalidConfig = errors.New("supervisor: invalid config")
-	// ErrActive reports that an attempt is still running or not yet collected.
-	ErrActive = errors.New("supervisor: attempt still active")
-	// ErrNoAttempt reports that the slot holds no attempt.
-	ErrNoAttempt = errors.New("supervisor: no attempt")
-	// ErrNotDone reports that the attempt has not returned yet.
-	ErrNotDone = errors.New("supervisor: attempt not done")
-	// ErrPaused reports that the slot is paused.
-	ErrPaused = errors.New("supervisor: slot paused")
-	// ErrQuarantined reports that the slot is quarantined.
-	ErrQuarantined = errors.New("supervisor: slot quarantined")
-	// ErrRemoved reports that the slot was removed; nothing more can start.
-	ErrRemoved = errors.New("supervisor: slot removed")
-	// ErrNotStarted reports that the slot has not been started yet.
-	ErrNotStarted = errors.New("supervisor: slot not started")
-	// ErrReentrant reports a call that changes a slot made from that slot's
-	// own Config.OnEvent listener; the call did nothing.
-	ErrReentrant = errors.New("supervisor: slot method called from its own OnEvent")
 )
 
 // errZeroSlot is what every method of a nil or zero ChildSlot returns.
@@ -423,7 +396,7 @@ func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
 		return s.fail(parentDone(ctx))
 	}
 	now = s.clamp(now)
-	s.parent = ctx
+	s.parent = s.labelled(ctx)
 	s.started = true
 	s.over = false
 	s.restartDue = false
@@ -488,9 +461,10 @@ func (s *ChildSlot) launch(now time.Time) {
 	s.emit(Event{Kind: EventStarted, Time: now, Attempt: a.number, Generation: a.generation})
 }
 
-// spawn runs attempt a's goroutine under ctx. A function of its own, so
-// that launch defers a call, which costs no closure.
-func spawn(a *Attempt, ctx context.Context) { go a.run(ctx) }
+// spawn runs attempt a's goroutine under ctx, with the slot's profiler
+// labels (labels.go). A function of its own, so that launch defers a call,
+// which costs no closure.
+func spawn(a *Attempt, ctx context.Context) { go runLabelled(a, ctx) }
 
 // Done returns a channel that is closed when the active attempt returns,
 // or nil while no attempt is active (a nil channel blocks in a select, as

@@ -673,6 +673,7 @@ func TestSlotConfigDefaults(t *testing.T) {
 		assert.Equal(t, DefaultStopTimeout, s.cfg.StopTimeout)
 		assert.False(t, s.Finished(), "not started is not finished")
 
+		//lint:ignore SA1012 a nil context is the misuse under test
 		err = s.Start(nil, time.Now()) //nolint:staticcheck // a nil context is the misuse under test
 		assert.ErrorIs(t, err, ErrInvalidConfig)
 		done, cancel := context.WithCancelCause(t.Context())

@@ -690,7 +690,10 @@ func (tr *stTree) verify(t *testing.T, f *stFigures) {
 	for _, gr := range tr.groups {
 		rec := gr.g.Record(now)
 		require.True(t, gr.g.Finished(), "%s: finished", rec.Path)
-		require.Equal(t, uint64(gr.restarts), rec.Restarts, "%s: one group_restart event per restart in the record", rec.Path)
+		// A restart is announced when decided and counted when performed: one a
+		// shutdown or failure overtook during its backoff is announced only.
+		// FuzzGroup's model checks the count exactly.
+		require.LessOrEqual(t, rec.Restarts, uint64(gr.restarts), "%s: a group_restart event for each restart in the record", rec.Path)
 		f.groupRestarts += rec.Restarts
 		f.failed[gr.level] += gr.failed
 		f.auto[gr.level] += gr.auto
@@ -998,7 +1001,10 @@ func runSoakTreeProcesses(t *testing.T) stFigures {
 	for _, gr := range tr.groups {
 		rec := gr.g.Record(now)
 		require.True(t, gr.g.Finished(), rec.Path)
-		require.Equal(t, uint64(gr.restarts), rec.Restarts, "%s: one group_restart event per restart in the record", rec.Path)
+		// A restart is announced when decided and counted when performed: one a
+		// shutdown or failure overtook during its backoff is announced only.
+		// FuzzGroup's model checks the count exactly.
+		require.LessOrEqual(t, rec.Restarts, uint64(gr.restarts), "%s: a group_restart event for each restart in the record", rec.Path)
 		f.groupRestarts += rec.Restarts
 		tr.verifyMembers(t, rec)
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,22 +52,31 @@ func (h *handler) command(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(until)
 	_ = rc.SetWriteDeadline(until)
 	c := sv.Command{Op: body.Op, Path: body.Path, Requester: who, Reason: body.Reason}
-	done, err := h.g.Submit(c)
-	if err != nil {
-		if errors.Is(err, sv.ErrCommandQueueFull) {
-			w.Header().Set("Retry-After", "1")
-		}
+	// One CommandTimeout for both waits: for room in a full queue (a bulk
+	// of commands waits its turn rather than being refused), then for the
+	// loop's record.
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.CommandTimeout)
+	defer cancel()
+	done, err := h.g.SubmitWait(ctx, c)
+	switch {
+	case r.Context().Err() != nil:
+		return // the client went away before the command was queued
+	case errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable,
+			fmt.Sprintf("%v: the loop took no command within %v; this one was not queued", sv.ErrCommandQueueFull, h.opts.CommandTimeout))
+		return
+	case err != nil:
 		writeError(w, commandCode(err), err.Error())
 		return
 	}
-	timer := time.NewTimer(h.opts.CommandTimeout)
-	defer timer.Stop()
 	select {
 	case rec := <-done:
 		writeJSON(w, commandCode(rec.Err), rec)
-	case <-r.Context().Done():
-		// The client went away; the command stands and the loop applies it.
-	case <-timer.C:
+	case <-ctx.Done():
+		if r.Context().Err() != nil {
+			return // the client went away; the command stands and the loop applies it
+		}
 		writeJSON(w, http.StatusGatewayTimeout, struct {
 			Error   string     `json:"error"`
 			Command sv.Command `json:"command"`

@@ -178,9 +178,10 @@ func TestCommands(t *testing.T) {
 }
 
 // TestCommandQueueFullAndTimeout posts to a tree whose loop does not
-// advance: a full queue is 503 with Retry-After; a queued command that the
-// loop does not take within CommandTimeout is 504, and the loop applies it
-// later.
+// advance: a queued command that the loop does not take within
+// CommandTimeout is 504, and the loop applies it later; a full queue makes
+// a command wait for room, then 503 with Retry-After if none comes within
+// CommandTimeout, and goes through if the loop takes the queue in time.
 func TestCommandQueueFullAndTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := newTree(t, newKids())
@@ -204,10 +205,23 @@ func TestCommandQueueFullAndTimeout(t *testing.T) {
 			_, err := g.Submit(sv.Command{Op: sv.CommandRestart, Path: "/app/api", Requester: "bot", Reason: "fill"})
 			require.NoError(t, err)
 		}
-		w = do(h, "POST", "/commands", body)
+		go func() { answer <- do(h, "POST", "/commands", body) }()
+		synctest.Wait()
+		require.Empty(t, answer, "waits for room")
+		time.Sleep(5 * time.Second)
+		w = <-answer
 		assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 		assert.Equal(t, "1", w.Header().Get("Retry-After"))
 		assert.Contains(t, decode[errorBody](t, w).Error, "command queue full")
+
+		go func() { answer <- do(h, "POST", "/commands", body) }()
+		synctest.Wait()
+		require.Empty(t, answer, "waits for room")
+		g.Advance(time.Now()) // the loop takes the queue: room for it
+		synctest.Wait()
+		g.Advance(time.Now()) // and applies it
+		w = <-answer
+		assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
 		looptest.Settle(t, g)
 	})
 }

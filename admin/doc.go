@@ -108,8 +108,10 @@
 //
 // Once the loop applied the command the answer is 200 with its
 // [supervisor.CommandRecord]; 409 when the target's state refused it, 404
-// for an unknown member, 400 for an invalid command, 503 when the command
-// queue is full (with Retry-After) or the tree has stopped, and 504 when
+// for an unknown member, 400 for an invalid command, 503 when the tree has
+// stopped or the command queue stayed full for Options.CommandTimeout (a
+// full queue makes a command wait for room rather than refuse it at once;
+// the 503 has Retry-After and the command was not queued), and 504 when
 // the loop has not applied it within Options.CommandTimeout (it may still).
 //
 // # Concurrency
@@ -117,7 +119,7 @@
 // The handler is safe for concurrent use by any number of requests. It
 // reads only [supervisor.Group.Snapshot], [supervisor.Group.LastAdvance],
 // [supervisor.Group.Backlog] and [supervisor.Group.RecentEvents] and calls
-// only [supervisor.Group.Submit], the Group's methods that are safe from
+// only [supervisor.Group.SubmitWait], the Group's methods that are safe from
 // any goroutine: everything else belongs to the tree's loop.
 //
 // # Status page

@@ -14,7 +14,7 @@ import (
 const DefaultNamespace = "supervisor"
 
 // Config configures a [Collector]. The zero Config is the default: the
-// namespace "supervisor" and no constant labels.
+// namespace "supervisor", no constant labels, and series per member.
 type Config struct {
 	// Namespace is the first part of every metric name, joined to the
 	// rest by an underscore. Empty means DefaultNamespace.
@@ -23,6 +23,12 @@ type Config struct {
 	// of one process when each has its collector in the same registry
 	// (their descriptors would clash otherwise): {"tree": "ingest"}, say.
 	ConstLabels prom.Labels
+	// ByGroup reports the member slots' metrics summed by group (the
+	// group_member_* families, labelled by the group's path) instead of
+	// one series per member (member_*): for trees of thousands of members,
+	// where per-member series cost more than they tell. False means per
+	// member.
+	ByGroup bool
 }
 
 // Collector is a [prom.Collector] that reports a supervision tree's
@@ -32,20 +38,24 @@ type Config struct {
 // [supervisor.Group.Backlog].
 // The zero Collector is unusable; use [NewCollector].
 type Collector struct {
-	g *supervisor.Group
+	g       *supervisor.Group
+	byGroup bool
 
-	memberUp          *prom.Desc
-	memberQuarantined *prom.Desc
-	memberRestarts    *prom.Desc
-	memberExits       *prom.Desc
-	memberAbandoned   *prom.Desc
-	memberStale       *prom.Desc
+	// member slots: per member (member_*) or summed by group
+	// (group_member_*), by Config.ByGroup.
+	memberState     *prom.Desc
+	memberReady     *prom.Desc
+	memberRestarts  *prom.Desc
+	memberExits     *prom.Desc
+	memberAbandoned *prom.Desc
+	memberStale     *prom.Desc
 
-	groupState     *prom.Desc
-	groupRestarts  *prom.Desc
-	groupMembers   *prom.Desc
-	intensityUsed  *prom.Desc
-	intensityLimit *prom.Desc
+	groupState      *prom.Desc
+	groupRestarts   *prom.Desc
+	groupMembers    *prom.Desc
+	intensityUsed   *prom.Desc
+	intensityLimit  *prom.Desc
+	intensityPeriod *prom.Desc
 
 	lastAdvance    *prom.Desc
 	backlogExits   *prom.Desc
@@ -74,26 +84,9 @@ func NewCollector(g *supervisor.Group, cfg Config) *Collector {
 		}
 		return prom.NewDesc(prom.BuildFQName(ns, "", name), help, labels, cfg.ConstLabels)
 	}
-	return &Collector{
-		g: g,
-		memberUp: desc("member_up",
-			"Whether the member slot has an attempt running (status starting, running or ready): 1 or 0.",
-			"path"),
-		memberQuarantined: desc("member_quarantined",
-			"Whether the member slot is quarantined, waiting for an operator to Resume or Remove it (by Quarantine, or because its restart limit refused a restart): 1 or 0.",
-			"path"),
-		memberRestarts: desc("member_restarts_total",
-			"Restarts of the member slot after an exit, by its restart policy or by its group's strategy; an operator's Restart or Resume of the slot is not counted.",
-			"path"),
-		memberExits: desc("member_exits_total",
-			"Exits of the member slot's attempts by kind: succeeded, failed, panicked, cancelled, timed_out, unhealthy or abandoned.",
-			"path", "kind"),
-		memberAbandoned: desc("member_abandoned_running",
-			"Abandoned attempts of the member slot (which ignored cancellation past their stop timeout) whose goroutine has not been seen to return yet.",
-			"path"),
-		memberStale: desc("member_stale_reports_total",
-			"Abandoned attempts of the member slot that returned after all, each recorded as a stale report.",
-			"path"),
+	c := &Collector{
+		g:       g,
+		byGroup: cfg.ByGroup,
 		groupState: desc("group_state",
 			"The group's state: 1 for the current one, 0 for the others (idle, starting, running, restarting, shutting_down, stopped, failed).",
 			"path", "state"),
@@ -109,7 +102,10 @@ func NewCollector(g *supervisor.Group, cfg Config) *Collector {
 		intensityLimit: desc("group_intensity_limit",
 			"Restarts the group's restart intensity allows within its period; one more fails the group. Absent when the intensity is off.",
 			"path"),
-		lastAdvance: desc("last_advance_timestamp_seconds",
+		intensityPeriod: desc("group_intensity_period_seconds",
+			"The period of the group's restart intensity: more than its limit of restarts within it fails the group. Absent when the intensity is off.",
+			"path"),
+		lastAdvance: desc("loop_last_advance_timestamp_seconds",
 			"Unix time of the latest Advance of the tree's loop; a loop that stops advancing leaves every other value as it was and shows here.",
 			"path"),
 		backlogExits: desc("loop_backlog_exits",
@@ -122,6 +118,46 @@ func NewCollector(g *supervisor.Group, cfg Config) *Collector {
 			"Members that the tree's start walks have yet to reach (a walk starts a bounded batch per Advance).",
 			"path"),
 	}
+	if cfg.ByGroup {
+		c.memberState = desc("group_member_state",
+			"Member slots of the group (its own, not its nested groups') in each state: running, ready, restarting, paused, quarantined, stopped.",
+			"path", "state")
+		c.memberReady = desc("group_member_ready",
+			"Member slots of the group that serve: an attempt runs, has signalled, is not stale and does not report NotReady.",
+			"path")
+		c.memberRestarts = desc("group_member_restarts_total",
+			"Restarts of the group's member slots after an exit, by their restart policy or the group's strategy; a removed member's restarts leave the sum.",
+			"path")
+		c.memberExits = desc("group_member_exits_total",
+			"Exits of the attempts of the group's member slots by kind (succeeded, failed, panicked, cancelled, timed_out, unhealthy or abandoned); a kind appears once it has happened.",
+			"path", "kind")
+		c.memberAbandoned = desc("group_member_abandoned_running",
+			"Abandoned attempts of the group's member slots whose goroutine has not been seen to return yet; present once an attempt of the group was abandoned.",
+			"path")
+		c.memberStale = desc("group_member_stale_reports_total",
+			"Abandoned attempts of the group's member slots that returned after all; present once an attempt of the group was abandoned.",
+			"path")
+		return c
+	}
+	c.memberState = desc("member_state",
+		"The member slot's state, one series whose value is 1: running, ready, restarting (starting, stopping or in backoff), paused, quarantined or stopped.",
+		"path", "state")
+	c.memberReady = desc("member_ready",
+		"Whether the member slot serves: an attempt runs, has signalled, is not stale and does not report NotReady: 1 or 0.",
+		"path")
+	c.memberRestarts = desc("member_restarts_total",
+		"Restarts of the member slot after an exit, by its restart policy or by its group's strategy; an operator's Restart or Resume of the slot is not counted.",
+		"path")
+	c.memberExits = desc("member_exits_total",
+		"Exits of the member slot's attempts by kind (succeeded, failed, panicked, cancelled, timed_out, unhealthy or abandoned); a kind appears once it has happened.",
+		"path", "kind")
+	c.memberAbandoned = desc("member_abandoned_running",
+		"Abandoned attempts of the member slot (which ignored cancellation past their stop timeout) whose goroutine has not been seen to return yet; present once an attempt was abandoned.",
+		"path")
+	c.memberStale = desc("member_stale_reports_total",
+		"Abandoned attempts of the member slot that returned after all, each recorded as a stale report; present once an attempt was abandoned.",
+		"path")
+	return c
 }
 
 // validate returns why the namespace ns or the constant labels do not
@@ -143,8 +179,8 @@ func validate(ns string, labels prom.Labels) error {
 // report, so that a registry checks them when it registers the collector.
 func (c *Collector) Describe(ch chan<- *prom.Desc) {
 	for _, d := range []*prom.Desc{
-		c.memberUp, c.memberQuarantined, c.memberRestarts, c.memberExits, c.memberAbandoned, c.memberStale,
-		c.groupState, c.groupRestarts, c.groupMembers, c.intensityUsed, c.intensityLimit,
+		c.memberState, c.memberReady, c.memberRestarts, c.memberExits, c.memberAbandoned, c.memberStale,
+		c.groupState, c.groupRestarts, c.groupMembers, c.intensityUsed, c.intensityLimit, c.intensityPeriod,
 		c.lastAdvance, c.backlogExits, c.backlogOverdue, c.backlogStarts,
 	} {
 		ch <- d
@@ -187,42 +223,25 @@ func (c *Collector) collectGroup(ch chan<- prom.Metric, r *supervisor.GroupRecor
 	if lim := r.Intensity; lim != nil {
 		ch <- gauge(c.intensityUsed, float64(intensityUsed(lim, last)), r.Path)
 		ch <- gauge(c.intensityLimit, float64(lim.Limit), r.Path)
+		ch <- gauge(c.intensityPeriod, lim.Window.Seconds(), r.Path)
 	}
+	var sum memberSum
 	for i := range r.Members {
 		m := &r.Members[i]
 		switch {
 		case m.Group != nil:
 			c.collectGroup(ch, m.Group, last)
+		case m.Slot != nil && c.byGroup:
+			sum.add(m, r.State)
 		case m.Slot != nil:
-			c.collectSlot(ch, m)
+			var one memberSum
+			one.add(m, r.State)
+			c.collectMembers(ch, &one, m.Slot.Path, false)
 		}
 	}
-}
-
-// collectSlot sends the metrics of the member slot m.
-func (c *Collector) collectSlot(ch chan<- prom.Metric, m *supervisor.MemberRecord) {
-	s := m.Slot
-	p := s.Path
-	up := s.Status == supervisor.StatusStarting || s.Status == supervisor.StatusRunning || s.Status == supervisor.StatusReady
-	ch <- gauge(c.memberUp, boolValue(up), p)
-	ch <- gauge(c.memberQuarantined, boolValue(s.Operation == supervisor.OperationQuarantined), p)
-	ch <- counter(c.memberRestarts, s.Restarts, p)
-	var e supervisor.ExitCounts
-	if m.Exits != nil {
-		e = *m.Exits
+	if c.byGroup {
+		c.collectMembers(ch, &sum, r.Path, true)
 	}
-	for _, k := range []struct {
-		kind supervisor.ExitKind
-		n    uint64
-	}{
-		{supervisor.Succeeded, e.Succeeded}, {supervisor.Failed, e.Failed}, {supervisor.Panicked, e.Panicked},
-		{supervisor.Cancelled, e.Cancelled}, {supervisor.TimedOut, e.TimedOut}, {supervisor.Unhealthy, e.Unhealthy},
-		{supervisor.Abandoned, e.Abandoned},
-	} {
-		ch <- counter(c.memberExits, k.n, p, k.kind.String())
-	}
-	ch <- gauge(c.memberAbandoned, float64(s.Abandoned), p)
-	ch <- counter(c.memberStale, s.StaleReports, p)
 }
 
 // intensityUsed returns the restarts of lim that still count at last, the

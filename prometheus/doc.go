@@ -20,10 +20,10 @@
 // group of the tree, nested ones included, has its own. With the default
 // namespace:
 //
-//	supervisor_member_up{path}                   gauge    1 while an attempt runs (starting, running or ready)
-//	supervisor_member_quarantined{path}          gauge    1 while the slot is quarantined
+//	supervisor_member_state{path,state}          gauge    1 for the current state only: running, ready, restarting, paused, quarantined, stopped
+//	supervisor_member_ready{path}                gauge    1 while the member serves (runs, has signalled, not stale, not NotReady)
 //	supervisor_member_restarts_total{path}       counter  restarts after an exit, by policy or group strategy
-//	supervisor_member_exits_total{path,kind}     counter  exits by kind, all seven kinds always present
+//	supervisor_member_exits_total{path,kind}     counter  exits by kind, a kind once it has happened
 //	supervisor_member_abandoned_running{path}    gauge    abandoned attempts not seen to return yet
 //	supervisor_member_stale_reports_total{path}  counter  abandoned attempts that returned after all
 //	supervisor_group_state{path,state}           gauge    1 for the current state, 0 for the other six
@@ -31,16 +31,27 @@
 //	supervisor_group_members{path}               gauge    members, a nested group counted once
 //	supervisor_group_intensity_used{path}        gauge    restarts counted in the intensity's period
 //	supervisor_group_intensity_limit{path}       gauge    restarts the intensity allows in its period
-//	supervisor_last_advance_timestamp_seconds{path}  gauge  Unix time of the tree's latest Advance
+//	supervisor_group_intensity_period_seconds{path}  gauge  the intensity's period
+//	supervisor_loop_last_advance_timestamp_seconds{path}  gauge  Unix time of the tree's latest Advance
 //	supervisor_loop_backlog_exits{path}          gauge    exits queued for the next Advance
 //	supervisor_loop_overdue_seconds{path}        gauge    how long its earliest unserved deadline was due
 //	supervisor_loop_backlog_starts{path}         gauge    members the start walks have yet to reach
 //
 // The intensity gauges are absent for a group whose intensity is off, and
-// the last four have the root's path. The attempts ever abandoned are
-// supervisor_member_exits_total{kind="abandoned"}; each of them is either
-// still running (supervisor_member_abandoned_running) or has returned
+// the loop's have the root's path. The abandoned pair appears once an
+// attempt of the member was abandoned: each attempt ever abandoned
+// (supervisor_member_exits_total{kind="abandoned"}) is either still
+// running (supervisor_member_abandoned_running) or has returned
 // (supervisor_member_stale_reports_total).
+//
+// A paused member is state="paused" and not ready: alert on readiness
+// unless paused, so that deliberate maintenance does not page.
+//
+// With [Config].ByGroup the six member families give way to their sums
+// over each group's own member slots, labelled by the group's path
+// (supervisor_group_member_state{path,state} counts the members in each
+// state, and so on): a few series per group instead of several per member,
+// for trees of thousands of members.
 //
 // # Freshness
 //
@@ -50,7 +61,7 @@
 // advancing leaves the snapshot as it was; the timestamp of the latest
 // Advance shows it, so alert on
 //
-//	time() - supervisor_last_advance_timestamp_seconds > 10
+//	time() - supervisor_loop_last_advance_timestamp_seconds > 60
 //
 // Before the tree's first Advance there is no snapshot and a scrape
 // reports nothing.

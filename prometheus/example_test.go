@@ -16,7 +16,8 @@ import (
 )
 
 // The collector goes in a registry like any other, served by promhttp. A
-// member that fails once shows its restart and its exit by kind.
+// member that fails once shows its restart and its exit by kind, and
+// its state once restarted.
 func ExampleNewCollector() {
 	app, err := supervisor.NewGroup("app", supervisor.GroupConfig{SnapshotInterval: time.Millisecond})
 	if err != nil {
@@ -59,8 +60,9 @@ func ExampleNewCollector() {
 	advanceUntil(app, func(r *supervisor.GroupRecord) bool { return r.State == supervisor.GroupStopped })
 	// Output:
 	// supervisor_member_exits_total{kind="failed",path="/app/queue"} 1
+	// supervisor_member_ready{path="/app/queue"} 1
 	// supervisor_member_restarts_total{path="/app/queue"} 1
-	// supervisor_member_up{path="/app/queue"} 1
+	// supervisor_member_state{path="/app/queue",state="running"} 1
 }
 
 // advanceUntil is a loop of the caller's own around Advance: it waits on

@@ -66,7 +66,10 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("basic", flag.ContinueOnError)
 	fs.SetOutput(w)
 	jsonOut := fs.Bool("json", false, "print one JSON object per line instead of readable lines")
-	if err := fs.Parse(args); err != nil {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return nil // -h printed the usage: exit status 0
+	case err != nil:
 		return err
 	}
 

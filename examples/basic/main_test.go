@@ -131,3 +131,11 @@ func TestRunBadFlag(t *testing.T) {
 	var out bytes.Buffer
 	assert.Error(t, run(t.Context(), &out, []string{"-nope"}))
 }
+
+// TestHelp: -h prints the usage and is no error, so that the exit status
+// is 0.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), &out, []string{"-h"}))
+	assert.Contains(t, out.String(), "Usage of ")
+}

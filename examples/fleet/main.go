@@ -221,7 +221,10 @@ func newFleet(o options, cancel context.CancelCauseFunc) (*fleet, error) {
 
 func run(ctx context.Context, w io.Writer, args []string) error {
 	o, err := parse(w, args)
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil // -h printed the usage: exit status 0
+	case err != nil:
 		return err
 	}
 	if o.cpuprofile != "" {

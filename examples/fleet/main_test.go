@@ -149,3 +149,11 @@ func TestLatenessQuantiles(t *testing.T) {
 	assert.Equal(t, 99*time.Millisecond, p99)
 	assert.Equal(t, 100*time.Millisecond, top)
 }
+
+// TestHelp: -h prints the usage and is no error, so that the exit status
+// is 0.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), &out, []string{"-h"}))
+	assert.Contains(t, out.String(), "Usage of ")
+}

@@ -234,12 +234,15 @@ func run(ctx context.Context, w io.Writer, args []string, listening func(net.Add
 	fs.SetOutput(w)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	broken := fs.Bool("broken", false, "add a child that always fails, so that it is quarantined")
-	if err := fs.Parse(args); err != nil {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return nil // -h printed the usage: exit status 0
+	case err != nil:
 		return err
 	}
 
 	logger := slog.New(slog.NewTextHandler(w, nil))
-	g, err := newGroup(*broken, func(e supervisor.Event) { logger.Info("supervisor", "event", e) })
+	g, err := newGroup(*broken, supervisor.LogEvents(logger))
 	if err != nil {
 		return err
 	}

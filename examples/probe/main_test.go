@@ -168,11 +168,11 @@ func TestProbeHealthy(t *testing.T) {
 	require.NoError(t, p.wait(), "no slot was quarantined")
 	// The group stopped its children in reverse start order.
 	log := p.out.String()
-	w := strings.Index(log, "event.kind=cancelled event.child_id=worker")
-	a := strings.Index(log, "event.kind=cancelled event.child_id=api")
+	w := strings.Index(log, "msg=exited path=/probe/worker attempt=1 exit=cancelled")
+	a := strings.Index(log, "msg=exited path=/probe/api attempt=1 exit=cancelled")
 	require.Positive(t, w, log)
 	assert.Greater(t, a, w, "the worker, started last, stops first")
-	assert.Contains(t, log, "event.kind=shutdown_finished event.child_id=probe")
+	assert.Contains(t, log, "msg=shutdown_finished path=/probe ")
 	_, err := p.client.Get(p.base + "/livez")
 	assert.Error(t, err, "the server is closed")
 }
@@ -259,4 +259,12 @@ func TestExitCode(t *testing.T) {
 	assert.Equal(t, 0, exitCode(nil))
 	assert.Equal(t, 2, exitCode(errors.Join(errors.New("x"), errQuarantined)))
 	assert.Equal(t, 1, exitCode(errors.New("listen: address in use")))
+}
+
+// TestHelp: -h prints the usage and is no error, so that the exit status
+// is 0.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), &out, []string{"-h"}, nil))
+	assert.Contains(t, out.String(), "Usage of ")
 }

@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -87,7 +88,10 @@ func command(script string) func(ctx context.Context) *exec.Cmd {
 func run(ctx context.Context, w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("process", flag.ContinueOnError)
 	fs.SetOutput(w)
-	if err := fs.Parse(args); err != nil {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return nil // -h printed the usage: exit status 0
+	case err != nil:
 		return err
 	}
 

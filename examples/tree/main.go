@@ -1,5 +1,7 @@
 // Command tree runs a small supervision tree with supervisor.Group and
-// Group.Run, and logs every event of it with log/slog, one line each:
+// Group.Run, and logs its events with supervisor.LogEvents (log/slog, one
+// line each, at their level) and its process member's output with
+// supervisor.LogLines:
 //
 //	app (rest_for_one)
 //	├── ticker    an OS process: /bin/sh printing a tick every half second
@@ -49,7 +51,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -63,7 +64,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -107,6 +107,13 @@ const (
 	jobTime       = 300 * time.Millisecond // what a job's work takes
 )
 
+// shutdownBound is the longest the tree's ordered shutdown can take: the
+// StopTimeouts of its members one after another (ticker, indexer, http and
+// consumer have stopTimeout, cleanup and report the default). The files in
+// deploy/ give the process longer before SIGKILL (TestDeploySystemd,
+// TestDeployKubernetes).
+const shutdownBound = 4*stopTimeout + 2*supervisor.DefaultStopTimeout
+
 // tickerScript prints a tick every half second. At SIGTERM it stops its
 // sleep and says goodbye, so that it returns within its StopTimeout.
 const tickerScript = `trap 'kill $pid 2>/dev/null; echo "SIGTERM: bye"; exit 0' TERM
@@ -123,7 +130,10 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	crashes := fs.Int("crashes", 1, "how often the story makes the server crash")
 	pace := fs.Duration("pace", 400*time.Millisecond, "time between the story's requests")
 	adminAddr := fs.String("admin", "127.0.0.1:0", `address of the admin handler, a loopback one such as 127.0.0.1:8081 (port 0: any free port; "": no admin server)`)
-	if err := fs.Parse(args); err != nil {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return nil // -h printed the usage: exit status 0
+	case err != nil:
 		return err
 	}
 	if *port < 0 || *port > 65535 || *crashes < 0 || *pace <= 0 {
@@ -133,7 +143,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		return err
 	}
 
-	logger := newLogger(w, time.Now())
+	logger := slog.New(slog.NewTextHandler(w, nil))
 	sv := &server{port: *port, logger: logger, q: &queue{}, first: make(chan string, 1)}
 	app, err := tree(sv, logger)
 	if err != nil {
@@ -160,7 +170,9 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 
 	rec := app.Record(time.Now())
 	fmt.Fprintln(w, "\nwhat became of each member, in shutdown order (reverse start order):")
-	printMembers(w, rec, 1)
+	if err := rec.WriteOutcomes(w); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "%s %s: %s\n", rec.Path, rec.State, rec.Reason)
 	return err
 }
@@ -171,14 +183,14 @@ func tree(sv *server, logger *slog.Logger) (*supervisor.Group, error) {
 		Strategy:  supervisor.RestForOne,
 		Intensity: rootIntensity,
 		Period:    rootPeriod,
-		OnEvent:   func(e supervisor.Event) { logEvent(logger, e) },
+		OnEvent:   supervisor.LogEvents(logger),
 	})
 	if err != nil {
 		return nil, err
 	}
 	ticker := supervisor.Process(func(ctx context.Context) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", tickerScript)
-		out := &lines{logger: logger, path: "/app/ticker"}
+		out := supervisor.LogLines(logger, slog.String("path", "/app/ticker"))
 		cmd.Stdout, cmd.Stderr = out, out
 		return cmd
 	})
@@ -491,111 +503,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// newLogger returns a slog text logger to w that shows, instead of the
-// wall clock, the time since start.
-func newLogger(w io.Writer, start time.Time) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey && len(groups) == 0 {
-				return slog.String("t", fmt.Sprintf("%.3fs", time.Since(start).Seconds()))
-			}
-			return a
-		},
-	}))
-}
-
-// logEvent logs a supervisor event on one line: its kind, the path it is
-// about, and what it carries.
-func logEvent(logger *slog.Logger, e supervisor.Event) {
-	attrs := []any{"path", e.Path}
-	if e.Attempt != 0 {
-		attrs = append(attrs, "attempt", e.Attempt)
-	}
-	if e.Member != "" {
-		attrs = append(attrs, "member", e.Member)
-	}
-	if e.Scope != nil {
-		attrs = append(attrs, "scope", strings.Join(e.Scope, ","))
-	}
-	if e.Kind == supervisor.EventRestartScheduled {
-		attrs = append(attrs, "in", e.Delay.Round(time.Millisecond))
-	}
-	level := slog.LevelInfo
-	if c := e.Command; c != nil {
-		attrs = append(attrs, "op", c.Op.String(), "requester", c.Requester)
-	}
-	switch {
-	case e.Exit != nil:
-		attrs = append(attrs, "exit", e.Exit.String())
-		if e.Exit.Kind.Abnormal() {
-			level = slog.LevelWarn
-		}
-	case e.Reason != "":
-		attrs = append(attrs, "reason", e.Reason)
-	}
-	if e.Command != nil && e.Command.Error != "" {
-		attrs = append(attrs, "error", e.Command.Error)
-		level = slog.LevelWarn
-	}
-	if e.Kind == supervisor.EventGroupFailed {
-		level = slog.LevelError
-	}
-	logger.Log(context.Background(), level, e.Kind.String(), attrs...)
-}
-
-// lines logs what a process writes, one record per line. exec.Cmd copies
-// the process's output to it from one goroutine.
-type lines struct {
-	logger *slog.Logger
-	path   string
-	buf    []byte
-}
-
-// Write logs every complete line of p and keeps the rest for later.
-func (l *lines) Write(p []byte) (int, error) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		l.logger.Info("output", "path", l.path, "line", string(l.buf[:i]))
-		l.buf = l.buf[i+1:]
-	}
-}
-
-// printMembers prints, from the last started to the first, how each member
-// of r ended in the shutdown, nested groups indented below their line.
-func printMembers(w io.Writer, r supervisor.GroupRecord, depth int) {
-	indent := strings.Repeat("  ", depth)
-	for i := len(r.Members) - 1; i >= 0; i-- {
-		m := r.Members[i]
-		name := indent + r.Path + "/" + m.ID
-		switch {
-		case m.Group != nil:
-			fmt.Fprintf(w, "%-24s %-16s %s group, restarts %d%s\n", name, m.Shutdown, m.Group.Strategy, m.Group.Restarts, lastCommand(m.LastCommand))
-			printMembers(w, *m.Group, depth+1)
-		case m.Slot != nil:
-			last := "no exit"
-			if m.Slot.LastExit != nil {
-				last = m.Slot.LastExit.String()
-			}
-			fmt.Fprintf(w, "%-24s %-16s attempts %d; last: %s%s\n", name, m.Shutdown, m.Slot.Attempt, last, lastCommand(m.LastCommand))
-		}
-	}
-}
-
-// lastCommand tells a member's latest operator command for its summary
-// line, or nothing when it had none.
-func lastCommand(c *supervisor.CommandRecord) string {
-	if c == nil {
-		return ""
-	}
-	s := fmt.Sprintf("; last command: %s by %s (%s)", c.Op, c.Requester, c.Reason)
-	if c.Error != "" {
-		s += ", refused: " + c.Error
-	}
-	return s
 }

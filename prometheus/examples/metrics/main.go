@@ -33,7 +33,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -46,7 +45,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -86,7 +84,10 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:0", "loopback address of /metrics and the admin handler (port 0: any free port)")
 	serve := fs.Bool("serve", false, "keep running until SIGTERM or Ctrl-C")
 	duration := fs.Duration("duration", 3*time.Second, "how long to run without -serve")
-	if err := fs.Parse(args); err != nil {
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return nil // -h printed the usage: exit status 0
+	case err != nil:
 		return err
 	}
 	if err := checkAddr(*addr); err != nil {
@@ -96,8 +97,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		return errors.New("-duration must be positive")
 	}
 
-	w = &lockedWriter{w: w} // the loop logs while the timer prints the scrape
-	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{ReplaceAttr: dropTime}))
+	logger := slog.New(slog.NewTextHandler(w, nil))
 	app, err := tree(logger)
 	if err != nil {
 		return err
@@ -115,14 +115,16 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	var scrape string // the last scrape, taken before the shutdown, printed after it
 	if !*serve {
 		timer := time.AfterFunc(*duration, func() {
-			printScrape(w, handler)
-			cancel(errors.New("the run is over"))
+			scrape = nonZero(handler)
+			cancel(errors.New("the run is over")) // Run returns after this
 		})
 		defer timer.Stop()
 	}
 	err = app.Run(runCtx)
+	fmt.Fprint(w, scrape)
 	rec := app.Record(time.Now())
 	fmt.Fprintf(w, "%s %s: %s\n", rec.Path, rec.State, rec.Reason)
 	return err
@@ -147,7 +149,7 @@ func tree(logger *slog.Logger) (*supervisor.Group, error) {
 	app, err := supervisor.NewGroup("app", supervisor.GroupConfig{
 		Strategy:         supervisor.OneForOne,
 		SnapshotInterval: snapshotGap,
-		OnEvent:          func(e supervisor.Event) { logEvent(logger, e) },
+		OnEvent:          supervisor.LogEvents(logger),
 	})
 	if err != nil {
 		return nil, err
@@ -244,37 +246,20 @@ func listen(ctx context.Context, addr string, h http.Handler, logger *slog.Logge
 	}, nil
 }
 
-// printScrape scrapes h's /metrics in process and prints the supervisor_
+// nonZero scrapes h's /metrics in process and returns the supervisor_
 // samples that are not zero.
-func printScrape(w io.Writer, h http.Handler) {
+func nonZero(h http.Handler) string {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	var b strings.Builder
 	b.WriteString("\nthe samples of the last scrape that are not zero:\n")
-	sc := bufio.NewScanner(rec.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "supervisor_") && !strings.HasSuffix(line, " 0") &&
-			!strings.HasPrefix(line, "supervisor_last_advance_timestamp_seconds") {
-			b.WriteString(line + "\n")
+	for line := range strings.Lines(rec.Body.String()) {
+		if strings.HasPrefix(line, "supervisor_") && !strings.HasSuffix(line, " 0\n") &&
+			!strings.HasPrefix(line, "supervisor_loop_last_advance_timestamp_seconds") {
+			b.WriteString(line)
 		}
 	}
-	b.WriteString("\n")
-	_, _ = io.WriteString(w, b.String()) // as the logger does, nothing to do if w fails
-}
-
-// lockedWriter serializes the writes to w: each log line and the scrape
-// are one write each, so that they do not interleave.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-// Write writes p to the underlying writer, one call at a time.
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return b.String() + "\n"
 }
 
 // demoAuthorize is the admin handler's authorizer of this demo, and only
@@ -296,44 +281,4 @@ func demoAuthorize(r *http.Request) (string, error) {
 		return "", errors.New("say who asks in the X-Requester header")
 	}
 	return who, nil
-}
-
-// logEvent logs a supervisor event on one line: its kind, the path it is
-// about, and what it carries; an abnormal exit and a refused command are
-// warnings.
-func logEvent(logger *slog.Logger, e supervisor.Event) {
-	attrs := []any{"path", e.Path}
-	if e.Attempt != 0 {
-		attrs = append(attrs, "attempt", e.Attempt)
-	}
-	if e.Member != "" {
-		attrs = append(attrs, "member", e.Member)
-	}
-	if c := e.Command; c != nil {
-		attrs = append(attrs, "op", c.Op.String(), "requester", c.Requester)
-	}
-	level := slog.LevelInfo
-	switch {
-	case e.Exit != nil:
-		attrs = append(attrs, "exit", e.Exit.String())
-		if e.Exit.Kind.Abnormal() {
-			level = slog.LevelWarn
-		}
-	case e.Reason != "":
-		attrs = append(attrs, "reason", e.Reason)
-	}
-	if e.Command != nil && e.Command.Error != "" {
-		attrs = append(attrs, "error", e.Command.Error)
-		level = slog.LevelWarn
-	}
-	logger.Log(context.Background(), level, e.Kind.String(), attrs...)
-}
-
-// dropTime leaves the time out of the log lines: the events carry none
-// that matters here, and the output stays short.
-func dropTime(groups []string, a slog.Attr) slog.Attr {
-	if a.Key == slog.TimeKey && len(groups) == 0 {
-		return slog.Attr{}
-	}
-	return a
 }

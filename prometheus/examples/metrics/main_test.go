@@ -60,13 +60,13 @@ func TestDefaultRun(t *testing.T) {
 		`supervisor_member_exits_total{kind="failed",path="/app/queue"} 2`,
 		`supervisor_member_restarts_total{path="/app/queue"} 2`,
 		`supervisor_member_exits_total{kind="panicked",path="/app/cron"} 1`,
-		`supervisor_member_up{path="/app/jobs/worker2"} 1`,
+		`supervisor_member_ready{path="/app/jobs/worker2"} 1`,
 		`supervisor_group_state{path="/app",state="running"} 1`,
 		`supervisor_group_members{path="/app"} 4`,
 	} {
 		assert.Contains(t, scrape, line+"\n")
 	}
-	assert.NotContains(t, scrape, "supervisor_member_quarantined")
+	assert.NotContains(t, scrape, `state="quarantined"`)
 	assert.Contains(t, scrape, "/app stopped: context done: the run is over\n")
 }
 
@@ -117,7 +117,7 @@ func (c client) poll(deadline <-chan time.Time, path string, code int, want stri
 // TestServe runs with -serve and checks that the admin handler and the
 // metrics, on one listener of 127.0.0.1, tell the same story: an
 // operator's quarantine of the queue shows in /readyz and in
-// supervisor_member_quarantined, and so does its resume.
+// supervisor_member_state, and so does its resume.
 func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -152,11 +152,11 @@ func TestServe(t *testing.T) {
 	code, body = c.do(http.MethodPost, "/commands", `{"op":"quarantine","path":"/app/queue","reason":"demo"}`)
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, `"requester": "alice"`)
-	c.poll(deadline, "/metrics", http.StatusOK, `supervisor_member_quarantined{path="/app/queue"} 1`+"\n")
+	c.poll(deadline, "/metrics", http.StatusOK, `supervisor_member_state{path="/app/queue",state="quarantined"} 1`+"\n")
 	c.poll(deadline, "/readyz", http.StatusServiceUnavailable, "/app/queue")
 	code, body = c.do(http.MethodPost, "/commands", `{"op":"resume","path":"/app/queue","reason":"demo over"}`)
 	require.Equal(t, http.StatusOK, code, body)
-	c.poll(deadline, "/metrics", http.StatusOK, `supervisor_member_quarantined{path="/app/queue"} 0`+"\n")
+	c.poll(deadline, "/metrics", http.StatusOK, `supervisor_member_ready{path="/app/queue"} 1`+"\n")
 	c.poll(deadline, "/readyz", http.StatusOK, `"ready": true`)
 	code, body = c.do(http.MethodGet, "/nope", "")
 	assert.Equal(t, http.StatusNotFound, code, body)
@@ -170,8 +170,8 @@ func TestServe(t *testing.T) {
 	}
 	t.Log("\n" + out.String())
 	assert.NotContains(t, out.String(), "the samples of the last scrape", "-serve prints no scrape")
-	assert.Contains(t, out.String(), "msg=command path=/app member=/app/queue op=quarantine requester=alice reason=demo\n")
-	assert.Contains(t, out.String(), `msg=command path=/app member=/app/queue op=resume requester=alice reason="demo over"`+"\n")
+	assert.Contains(t, out.String(), "msg=command path=/app member=/app/queue reason=demo op=quarantine requester=alice\n")
+	assert.Contains(t, out.String(), `msg=command path=/app member=/app/queue reason="demo over" op=resume requester=alice`+"\n")
 	assert.Contains(t, out.String(), "/app stopped: context done: context canceled\n")
 }
 
@@ -217,4 +217,12 @@ func TestDemoAuthorize(t *testing.T) {
 			assert.Equal(t, tt.who, who)
 		})
 	}
+}
+
+// TestHelp: -h prints the usage and is no error, so that the exit status
+// is 0.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), &out, []string{"-h"}))
+	assert.Contains(t, out.String(), "Usage of ")
 }
