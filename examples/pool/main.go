@@ -24,13 +24,18 @@
 // By default the program plays a story of a few seconds over HTTP (adds,
 // the two failing tenants, a refusal at -max, removals), then shuts the
 // tree down and prints what became of each tenant and how long the pool's
-// shutdown took. With -serve it runs until SIGTERM or Ctrl-C instead.
+// shutdown took: all at once, the tenants flush together and only "stuck"
+// is abandoned at the pool's ShutdownTimeout; with -concurrent=false (one
+// at a time, in reverse order) "stuck" spends the whole deadline and the
+// tenants behind it are abandoned unflushed. With -serve it runs until
+// SIGTERM or Ctrl-C instead.
 // Beside the tree, on its own listener (-admin), it serves package admin's
 // handler: the status page, /livez, /readyz, /tree and POST /commands
 // (user "operator", the password of $ADMIN_PASSWORD or a random one it
 // logs).
 //
 //	go run ./examples/pool
+//	go run ./examples/pool -concurrent=false
 //	go run ./examples/pool -serve -port 8080 -admin 127.0.0.1:8081   # then:
 //	curl -X POST 127.0.0.1:8080/tenants/acme; curl -X DELETE 127.0.0.1:8080/tenants/acme
 //	curl 127.0.0.1:8081/tree/app/tenants
@@ -186,14 +191,21 @@ func tree(o options, onEvent func(supervisor.Event)) (app, pool *supervisor.Grou
 
 // poolConfig is the tenants group's configuration.
 func poolConfig(o options) supervisor.GroupConfig {
-	return supervisor.GroupConfig{
+	c := supervisor.GroupConfig{
 		Strategy:    supervisor.OneForOne,
 		MaxChildren: o.max,
 		// A tenant's crash loop is its own business (its RestartLimit
 		// quarantines it); the pool's intensity is for a pool-wide storm.
 		Intensity: 50,
 		Period:    10 * time.Second,
+		// However many tenants and however they behave, the pool's
+		// shutdown takes at most this: what still runs is abandoned.
+		ShutdownTimeout: o.shutdownTimeout,
 	}
+	if o.concurrent {
+		c.ShutdownOrder = supervisor.Concurrent // order means nothing in a pool
+	}
+	return c
 }
 
 // shutdownClock notes when the pool's shutdown started and finished.
