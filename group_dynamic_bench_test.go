@@ -2,7 +2,11 @@ package supervisor
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -106,4 +110,98 @@ func BenchmarkStartChildFloor(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/call")
 	cancel()
 	<-stopped
+}
+
+// benchLongEnv, set, adds 1,000,000 members to the shutdown benchmarks.
+const benchLongEnv = "SUPERVISOR_BENCH_LONG"
+
+// shutdownSizes are the member counts of the shutdown benchmarks.
+func shutdownSizes() []int {
+	if os.Getenv(benchLongEnv) != "" {
+		return []int{100_000, 1_000_000}
+	}
+	return []int{100_000}
+}
+
+// BenchmarkConcurrentShutdown is the shutdown of a root group of n parked
+// members with ShutdownOrder Concurrent: from Shutdown until the group has
+// ended, on the real clock under a hand-written loop; "ns/member" is the
+// wall per member. Building and starting the group is not timed.
+func BenchmarkConcurrentShutdown(b *testing.B) {
+	for _, n := range shutdownSizes() {
+		b.Run("members="+strconv.Itoa(n), func(b *testing.B) {
+			var wall time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				g := benchParkedGroup(b, n)
+				b.StartTimer()
+				t0 := time.Now()
+				perfGroupShutdown(b, g)
+				wall += time.Since(t0)
+			}
+			b.ReportMetric(float64(wall.Nanoseconds())/float64(b.N*n), "ns/member")
+		})
+	}
+}
+
+// benchParkedGroup returns a started root group of n members parked until
+// cancelled, shut down all at once.
+func benchParkedGroup(b *testing.B, n int) *Group {
+	b.Helper()
+	g, err := NewGroup("pool", GroupConfig{
+		Intensity:        NoIntensity,
+		SnapshotInterval: NoSnapshots,
+		EventLog:         NoEventLog,
+		ShutdownOrder:    Concurrent,
+	})
+	require.NoError(b, err)
+	var started sync.WaitGroup
+	started.Add(n)
+	fn := func(ctx context.Context, _ *Attempt) error {
+		started.Done()
+		<-ctx.Done()
+		return nil
+	}
+	for i := range n {
+		_, err := g.Add("m"+strconv.Itoa(i), fn, Config{})
+		require.NoError(b, err)
+	}
+	require.NoError(b, g.Start(context.Background(), time.Now()))
+	perfGroupLoop(g, func() bool { return g.State() == GroupRunning })
+	started.Wait()
+	return g
+}
+
+// BenchmarkConcurrentShutdownFloor is the same by hand: n goroutines
+// parked on contexts of their own; cancel every context, wait for every
+// goroutine.
+func BenchmarkConcurrentShutdownFloor(b *testing.B) {
+	for _, n := range shutdownSizes() {
+		b.Run("members="+strconv.Itoa(n), func(b *testing.B) {
+			var wall time.Duration
+			cancels := make([]context.CancelFunc, n)
+			for b.Loop() {
+				b.StopTimer()
+				var started, done sync.WaitGroup
+				started.Add(n)
+				for i := range cancels {
+					ctx, cancel := context.WithCancel(context.Background())
+					cancels[i] = cancel
+					done.Go(func() {
+						started.Done()
+						<-ctx.Done()
+					})
+				}
+				started.Wait()
+				b.StartTimer()
+				t0 := time.Now()
+				for _, cancel := range cancels {
+					cancel()
+				}
+				done.Wait()
+				wall += time.Since(t0)
+			}
+			b.ReportMetric(float64(wall.Nanoseconds())/float64(b.N*n), "ns/member")
+		})
+	}
 }
