@@ -111,7 +111,10 @@ func parse(w io.Writer, args []string) (options, error) {
 }
 
 // run is the program; main adds the signals and the exit status.
-func run(ctx context.Context, w io.Writer, args []string) error {
+func run(ctx context.Context, out io.Writer, args []string) error {
+	// The log and the summary share w: an abandoned tenant may still log
+	// while the summary is printed.
+	w := &lockedWriter{w: out}
 	o, err := parse(w, args)
 	if err != nil {
 		return err
@@ -165,6 +168,19 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	}
 	fmt.Fprintf(w, "%s %s\n", rec.Path, rec.State)
 	return err
+}
+
+// lockedWriter serializes the writes of several goroutines to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// Write writes p to the underlying writer, alone.
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // order names the pool's shutdown order for the summary.
