@@ -11,8 +11,10 @@
 // group's own restart intensity is off (NoIntensity): a fleet must not
 // fail as a whole because many of its independent children fail. Once
 // every slot has started, the fleet runs for -duration; then (or at
-// Ctrl-C) Run shuts the group down in order, and the program prints a
-// summary, with how late the loop served the restarts' deadlines.
+// Ctrl-C) Run shuts the group down in order (with -concurrent: every slot
+// at once, GroupConfig.ShutdownOrder Concurrent), and the program prints a
+// summary, with how late the loop served the restarts' deadlines and how
+// long the shutdown took.
 //
 // With -storm every child parks instead (as a server waits for work) until
 // all have started; then all fail at once, and the run ends once every one
@@ -24,6 +26,8 @@
 //	go run ./examples/fleet -n 100000 -duration 10s
 //	go run ./examples/fleet -n 1000000 -storm
 //	go run ./examples/fleet -n 1000000 -storm -snapshots=false
+//	go run ./examples/fleet -n 10000 -flush 2ms              # in order: 10,000 × 2ms
+//	go run ./examples/fleet -n 10000 -flush 2ms -concurrent  # all at once: about 2ms
 package main
 
 import (
@@ -97,6 +101,17 @@ func child(ctx context.Context, a *supervisor.Attempt) error {
 	}
 }
 
+// flushing returns fn taking d more to return once its ctx is cancelled.
+func flushing(fn supervisor.ChildFunc, d time.Duration) supervisor.ChildFunc {
+	return func(ctx context.Context, a *supervisor.Attempt) error {
+		err := fn(ctx, a)
+		if ctx.Err() != nil {
+			time.Sleep(d)
+		}
+		return err
+	}
+}
+
 // stats counts events; OnEvent runs on the loop's goroutine, so plain
 // fields do.
 type stats struct {
@@ -143,6 +158,8 @@ type options struct {
 	duration   time.Duration
 	storm      bool
 	snapshots  bool
+	concurrent bool
+	flush      time.Duration
 	cpuprofile string
 }
 
@@ -154,12 +171,14 @@ func parse(w io.Writer, args []string) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long the fleet runs before it is stopped")
 	fs.BoolVar(&o.storm, "storm", false, "park every child, then fail them all at once; stop once all are back")
 	fs.BoolVar(&o.snapshots, "snapshots", true, "publish the tree's snapshots, as a tree an admin page or a metrics scrape reads does")
+	fs.BoolVar(&o.concurrent, "concurrent", false, "shut the group down with every slot at once (ShutdownOrder Concurrent) instead of one at a time in reverse order")
+	fs.DurationVar(&o.flush, "flush", 0, "what a child takes to return once cancelled (a flush of its buffers), which an ordered shutdown adds up")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if o.n <= 0 || o.duration <= 0 {
-		return o, errors.New("-n and -duration must be positive")
+	if o.n <= 0 || o.duration <= 0 || o.flush < 0 || o.flush >= stopTimeout {
+		return o, fmt.Errorf("-n and -duration must be positive, -flush from 0 to under %v", stopTimeout)
 	}
 	return o, nil
 }
@@ -183,6 +202,9 @@ func newFleet(o options, cancel context.CancelCauseFunc) (*fleet, error) {
 	} else {
 		f.late = newLateness(o.n)
 	}
+	if o.flush > 0 {
+		fn = flushing(fn, o.flush)
+	}
 	onEvent := func(e supervisor.Event) {
 		f.st.record(e)
 		if f.sm != nil {
@@ -203,6 +225,9 @@ func newFleet(o options, cancel context.CancelCauseFunc) (*fleet, error) {
 	}
 	if !o.snapshots {
 		gcfg.SnapshotInterval = supervisor.NoSnapshots
+	}
+	if o.concurrent {
+		gcfg.ShutdownOrder = supervisor.Concurrent
 	}
 	g, err := supervisor.NewGroup("fleet", gcfg)
 	if err != nil {
@@ -260,7 +285,7 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 		return err // cannot be ErrGroupFailed: the intensity is off
 	}
 	end := time.Now()
-	f.summary(w, o.n, start, end)
+	f.summary(w, o, start, end)
 	return nil
 }
 
@@ -280,8 +305,8 @@ func profile(path string) (stop func(), err error) {
 	}, nil
 }
 
-// summary writes what the run from start to end measured.
-func (f *fleet) summary(w io.Writer, n int, start, end time.Time) {
+// summary writes what the run of o from start to end measured.
+func (f *fleet) summary(w io.Writer, o options, start, end time.Time) {
 	st := f.st
 	quarantined := 0
 	for _, m := range f.g.Record(end).Members {
@@ -289,7 +314,7 @@ func (f *fleet) summary(w io.Writer, n int, start, end time.Time) {
 			quarantined++
 		}
 	}
-	print(w, st, n, quarantined, st.shutdownAt.Sub(start), end.Sub(st.shutdownAt))
+	print(w, st, o, quarantined, st.shutdownAt.Sub(start), end.Sub(st.shutdownAt))
 	if f.sm != nil {
 		printStorm(w, f.sm, &st.before)
 	}
@@ -329,9 +354,10 @@ func printLateness(w io.Writer, l *lateness, storm bool) {
 		p50.Round(time.Microsecond), p99.Round(time.Microsecond), top.Round(time.Microsecond), len(l.late))
 }
 
-// print writes the summary: n slots ran for ran, and their ordered
-// shutdown took stopTook.
-func print(w io.Writer, st *stats, n, quarantined int, ran, stopTook time.Duration) {
+// print writes the summary: o.n slots ran for ran, and their shutdown
+// (in order, or all at once with o.concurrent) took stopTook.
+func print(w io.Writer, st *stats, o options, quarantined int, ran, stopTook time.Duration) {
+	n := o.n
 	perSlot := func(after, before uint64) float64 { return float64(int64(after)-int64(before)) / float64(n) }
 	fmt.Fprintf(w, "fleet: %d slots on one loop for %v\n", n, ran.Round(time.Millisecond))
 	fmt.Fprintf(w, "  attempts started   %d\n", st.started)
@@ -346,5 +372,9 @@ func print(w io.Writer, st *stats, n, quarantined int, ran, stopTook time.Durati
 	fmt.Fprintf(w, "  peak goroutines    %d\n", st.peakGors)
 	fmt.Fprintf(w, "  memory per slot    %.0f B heap + %.0f B goroutine stack, children running\n",
 		perSlot(st.running.HeapAlloc, st.before.HeapAlloc), perSlot(st.running.StackInuse, st.before.StackInuse))
-	fmt.Fprintf(w, "  stopped            %d slots in order in %v\n", n, stopTook.Round(time.Millisecond))
+	how := "in order"
+	if o.concurrent {
+		how = "all at once"
+	}
+	fmt.Fprintf(w, "  stopped            %d slots %s in %v\n", n, how, stopTook.Round(time.Millisecond))
 }

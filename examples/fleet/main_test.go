@@ -78,6 +78,29 @@ func TestRunStopsWithContext(t *testing.T) {
 	})
 }
 
+// TestRunConcurrentShutdown: with children that take 10ms to flush once
+// cancelled, the ordered shutdown adds their flushes up, -concurrent waits
+// for one (fake clock).
+func TestRunConcurrentShutdown(t *testing.T) {
+	took := func(args ...string) (string, time.Duration) {
+		var out bytes.Buffer
+		synctest.Test(t, func(t *testing.T) {
+			require.NoError(t, run(t.Context(), &out, append([]string{"-n", "100", "-duration", "1s", "-flush", "10ms"}, args...)))
+		})
+		m := regexp.MustCompile(`stopped\s+100 slots (in order|all at once) in (\S+)`).FindStringSubmatch(out.String())
+		require.NotNil(t, m, out.String())
+		d, err := time.ParseDuration(m[2])
+		require.NoError(t, err)
+		return m[1], d
+	}
+	how, inOrder := took()
+	assert.Equal(t, "in order", how)
+	how, concurrent := took("-concurrent")
+	assert.Equal(t, "all at once", how)
+	assert.Equal(t, 10*time.Millisecond, concurrent, "every child flushes at the same time")
+	assert.Greater(t, inOrder, 20*concurrent, "one flush after another (the children in a backoff have none)")
+}
+
 func TestRunBadArguments(t *testing.T) {
 	tests := []struct {
 		name string
@@ -86,6 +109,8 @@ func TestRunBadArguments(t *testing.T) {
 		{"unknown flag", []string{"-nope"}},
 		{"no slots", []string{"-n", "0"}},
 		{"no time", []string{"-duration", "0s"}},
+		{"negative flush", []string{"-flush", "-1ms"}},
+		{"flush past the stop timeout", []string{"-flush", "1s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
