@@ -195,12 +195,14 @@ func (t *tree) answered(r *childRequest, now time.Time) bool {
 	}
 	s := m.slot
 	switch {
-	case m.gone:
-		r.answer(0, fmt.Errorf("group %q: member %q left before it started: %w", g.path, r.id, ErrGroupStopped))
-	case s.exits > 0:
+	case s.exits > 0: // its first attempt ended before it started (or was ready)
 		e := s.coldView().lastExit
 		r.answer(0, fmt.Errorf("group %q: member %q: %w: %v", g.path, r.id, ErrStartFailed, e))
-		_ = g.remove(r.id, now) // cannot fail: it is a member
+		if !m.gone { // one that ended for good left already
+			_ = g.remove(r.id, now) // cannot fail: it is a member
+		}
+	case m.gone:
+		r.answer(0, fmt.Errorf("group %q: member %q left before it started: %w", g.path, r.id, ErrGroupStopped))
 	case s.active != nil && (s.readyTimeout == 0 || s.wasReady(s.active)):
 		r.answer(0, nil)
 	case g.state == GroupShuttingDown || g.state.over():

@@ -118,6 +118,14 @@ func TestStartChildWaitsForReady(t *testing.T) {
 		require.ErrorIs(t, err, ErrStartFailed)
 		assert.Contains(t, err.Error(), "bad config")
 
+		for _, restart := range []RestartType{Permanent, Transient, Temporary} {
+			err = g.StartChild(t.Context(), "dnr", func(context.Context, *Attempt) error {
+				return fmt.Errorf("bad config: %w", ErrDoNotRestart)
+			}, Config{ReadyTimeout: time.Minute, Restart: restart})
+			require.ErrorIs(t, err, ErrStartFailed, "%v: it ended for good before it was ready", restart)
+			assert.Contains(t, err.Error(), "bad config")
+		}
+
 		t1 := time.Now()
 		err = g.StartChild(t.Context(), "mute", gdPark, Config{ReadyTimeout: time.Second})
 		require.ErrorIs(t, err, ErrStartFailed)
