@@ -27,7 +27,14 @@ func lsStory(t *testing.T, boom EventKind) ([]Event, []CommandRecord, GroupRecor
 		}
 	}})
 	require.NoError(t, err)
-	park := func(ctx context.Context, _ *Attempt) error { <-ctx.Done(); return nil }
+	// A cancelled child returns a moment later, not within the Advance that
+	// cancelled it: whether that Advance's drain finds its exit would
+	// otherwise depend on the scheduler, and the two runs could differ.
+	park := func(ctx context.Context, _ *Attempt) error {
+		<-ctx.Done()
+		time.Sleep(time.Millisecond)
+		return nil
+	}
 	fails := func(ctx context.Context, a *Attempt) error {
 		if a.Number() <= 2 {
 			return errors.New("flaky")
@@ -61,6 +68,7 @@ func lsStory(t *testing.T, boom EventKind) ([]Event, []CommandRecord, GroupRecor
 	g.Shutdown(time.Now())
 	for !g.Finished() {
 		step()
+		time.Sleep(time.Millisecond)
 	}
 	return events, answers, g.Record(time.Now())
 }
