@@ -120,7 +120,7 @@ func (a *Attempt) run(ctx context.Context) {
 			o.cause = context.Cause(ctx)
 		}
 		a.exitNanos = int64(time.Since(a.anchor))
-		a.settle(o)
+		a.settle(&o)
 		a.returned.Store(true)
 		close(a.done)
 		if q := s.cfg.Exits; q != nil {
@@ -132,13 +132,33 @@ func (a *Attempt) run(ctx context.Context) {
 }
 
 // settle reads the child's outcome into the attempt's exit fields, on the
-// attempt's goroutine (newExit runs the child's methods).
-func (a *Attempt) settle(o outcome) {
-	e, killed := newExit(o)
-	a.err, a.reason, a.kind = e.Err, e.Reason, e.Kind
-	if o.panicked || e.Code != 0 || killed || e.Directive != DirectiveNone {
-		a.rare = &exitExtra{value: e.PanicValue, stack: e.Stack, code: e.Code, killed: killed, directive: e.Directive}
+// attempt's goroutine: readError and panicText run the child's methods
+// there. It keeps to a small stack, as the child's goroutine has one: an
+// exit that grew it would cost a stack copy on every attempt.
+func (a *Attempt) settle(o *outcome) {
+	if o.panicked || o.goexit {
+		a.settleRare(o)
+		return
 	}
+	f := readError(o.err)
+	a.err = o.err
+	a.kind, a.reason = exitKind(o, &f)
+	if f.code != 0 || f.killed || f.directive != DirectiveNone {
+		a.rare = &exitExtra{code: f.code, killed: f.killed, directive: f.directive}
+	}
+}
+
+// settleRare is settle for a panic (which wins over everything) or a
+// runtime.Goexit.
+func (a *Attempt) settleRare(o *outcome) {
+	if o.goexit {
+		a.err, a.kind, a.reason = o.err, Failed, "child called runtime.Goexit"
+		return
+	}
+	text := panicText(o.panicValue)
+	x := &exitExtra{value: o.panicValue, stack: string(o.stack)}
+	a.err = &PanicError{Value: o.panicValue, Stack: x.stack, text: text}
+	a.kind, a.reason, a.rare = Panicked, bound("panic: "+text), x
 }
 
 // exit returns the attempt's exit as its goroutine read it, without the

@@ -215,45 +215,38 @@ type outcome struct {
 	goexit     bool
 }
 
-// newExit builds the exit of an attempt from its outcome, and reports
-// whether the outcome holds a process killed by SIGKILL. It runs the
-// child's methods (the error's, the panic value's) through readError and
-// panicText, so it is called on the child's goroutine, never the loop's.
-// Panics and Goexit win over everything; then a cancellation, whoever sent
-// it, whatever the child returned; then the returned error.
+// newExit builds the exit of an attempt from its outcome, as the
+// attempt's goroutine reads it (Attempt.settle), and reports whether the
+// outcome holds a process killed by SIGKILL. It runs the child's methods,
+// so it is for the child's goroutine (and tests), never the loop's.
 func newExit(o outcome) (Exit, bool) {
-	f := readError(o.err)
-	e := Exit{Err: o.err, Code: f.code}
-	if !o.panicked && !o.goexit {
-		e.Directive = f.directive
-	}
+	var a Attempt
+	a.settle(&o)
+	return a.exit(), a.rare != nil && a.rare.killed
+}
+
+// exitKind returns the kind and reason of an exit that is neither a panic
+// nor a Goexit, from the outcome and what readError found in its error: a
+// cancellation first, whoever sent it, whatever the child returned; then
+// the returned error.
+func exitKind(o *outcome, f *errFacts) (ExitKind, string) {
 	switch {
-	case o.panicked:
-		text := panicText(o.panicValue)
-		e.Kind, e.Reason = Panicked, bound("panic: "+text)
-		e.PanicValue, e.Stack = o.panicValue, string(o.stack)
-		if e.Err == nil {
-			e.Err = &PanicError{Value: o.panicValue, Stack: e.Stack, text: text}
-		}
-	case o.goexit:
-		e.Kind, e.Reason = Failed, "child called runtime.Goexit"
 	case o.cause != nil:
-		e.Kind = Cancelled
+		kind, reason := Cancelled, ""
 		if sc, ok := o.cause.(*stopCause); ok {
-			e.Kind, e.Reason = sc.kind, sc.reason
+			kind, reason = sc.kind, sc.reason
 		} else {
-			e.Reason = "parent context: " + errorText(o.cause)
+			reason = "parent context: " + errorText(o.cause)
 		}
 		if o.err != nil && !f.cancelled {
-			e.Reason += " (returned: " + f.text + ")"
+			reason += " (returned: " + f.text + ")"
 		}
-		e.Reason = bound(e.Reason)
+		return kind, bound(reason)
 	case o.err != nil:
-		e.Kind, e.Reason = Failed, f.text
+		return Failed, f.text
 	default:
-		e.Kind = Succeeded
+		return Succeeded, ""
 	}
-	return e, f.killed
 }
 
 // PanicError is the Err of a Panicked exit: the recovered value and the

@@ -67,18 +67,21 @@ func readError(err error) errFacts {
 // Error panics, and a description of the panic for any Error that does.
 func errorText(err error) (text string) {
 	defer func() {
-		r := recover()
-		switch {
-		case r == nil:
-		case isNilPointer(err):
-			// A typed nil returned as error, the classic Go trap, whose
-			// Error does not work on a nil receiver.
-			text = "returned a nil " + typeName(err) + " as a non-nil error"
-		default:
-			text = bound(fmt.Sprintf("%s (its Error method panicked: %s)", typeName(err), safeText(r)))
+		if r := recover(); r != nil {
+			text = errorTextPanicked(err, r)
 		}
 	}()
 	return bound(err.Error())
+}
+
+// errorTextPanicked is errorText's text when err's Error panicked with r.
+func errorTextPanicked(err error, r any) string {
+	if isNilPointer(err) {
+		// A typed nil returned as error, the classic Go trap, whose Error
+		// does not work on a nil receiver.
+		return "returned a nil " + typeName(err) + " as a non-nil error"
+	}
+	return bound(fmt.Sprintf("%s (its Error method panicked: %s)", typeName(err), safeText(r)))
 }
 
 // isNilPointer reports whether v holds a nil pointer.
