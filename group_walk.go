@@ -48,8 +48,11 @@ func (g *Group) start(now time.Time, parent context.Context) {
 		g.tracker.Reset()
 	}
 	for _, m := range g.members {
+		if m.gone {
+			continue // it left, with its outcome: a StopChild may read it yet
+		}
 		m.outcome, m.stopping, m.held, m.awaitedStop = 0, false, false, false
-		if m.slot != nil && !m.gone {
+		if m.slot != nil {
 			m.slot.hold(now, false)
 		}
 	}

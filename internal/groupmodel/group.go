@@ -168,8 +168,11 @@ func (g *group) join(m *member) {
 func (g *group) start() {
 	g.history, g.failing = nil, false
 	for _, m := range g.members {
+		if m.gone {
+			continue // it left: its outcome is what StopChild answered
+		}
 		m.outcome, m.stopping, m.held, m.awaited = NoOutcome, false, false, false
-		if m.slot != nil && !m.gone {
+		if m.slot != nil {
 			m.slot.hold(false)
 		}
 	}
