@@ -236,7 +236,7 @@ func (s *ChildSlot) emit(e Event) {
 func (s *ChildSlot) deliver(e Event) {
 	e.ChildID, e.Path = s.id, s.cfg.Path
 	if s.grp != nil {
-		s.grp.t.root.events.add(&e, e.Exit)
+		s.grp.t.events.add(&e, e.Exit)
 	}
 	emitting := s.hooks & hookEmitting
 	s.hooks |= hookEmitting
@@ -267,7 +267,7 @@ func (s *ChildSlot) emitExit(ev Event, e *Exit) {
 	if s.cfg.OnEvent == nil && (s.grp == nil || !s.grp.t.listens) {
 		if s.grp != nil { // the event log alone: it copies the exit, no allocation
 			ev.ChildID, ev.Path = s.id, s.cfg.Path
-			s.grp.t.root.events.add(&ev, e)
+			s.grp.t.events.add(&ev, e)
 		}
 		return
 	}

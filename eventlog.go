@@ -75,7 +75,7 @@ func (l *eventLog) add(e *Event, x *Exit) {
 
 // heard reports whether g's events are taken at all: by an OnEvent of the
 // tree's groups or by the tree's event log.
-func (g *Group) heard() bool { return g.t.listens || g.t.root.events != nil }
+func (g *Group) heard() bool { return g.t.listens || g.t.events != nil }
 
 // RecentEvents returns the latest events of the tree g belongs to, oldest
 // first: at most its root's GroupConfig.EventLog of them, slots' and
@@ -88,7 +88,7 @@ func (g *Group) RecentEvents() (events []Event, total uint64) {
 	if !g.valid() {
 		return nil, 0
 	}
-	l := g.t.root.events
+	l := g.t.events
 	if l == nil {
 		return nil, 0
 	}

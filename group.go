@@ -249,7 +249,6 @@ type Group struct {
 	// listener counts the panics of the group's OnEvent.
 	listener listenerFaults
 	tracker  *RestartTracker
-	events   *eventLog // the tree's, when g is its root
 	// restarts counts the restarts the group performed over its life.
 	restarts uint64
 	base     TimeBase
@@ -355,8 +354,7 @@ func NewGroup(id string, cfg GroupConfig) (*Group, error) {
 		byID: make(map[string]*member),
 		base: NewTimeBase(time.Now()),
 	}
-	g.t = &tree{root: g, rootPath: g.path, listens: cfg.OnEvent != nil}
-	g.events = events
+	g.t = &tree{root: g, rootPath: g.path, listens: cfg.OnEvent != nil, events: events}
 	if cfg.Intensity != NoIntensity {
 		g.tracker = NewRestartTracker(cfg.Intensity, cfg.Period)
 	}
@@ -514,7 +512,7 @@ func (g *Group) replayAdded(now time.Time, top *Group) {
 			continue
 		}
 		e := Event{Kind: EventMemberAdded, Time: now, Member: m.id(), ChildID: g.id, Path: g.path}
-		g.t.root.events.add(&e, nil)
+		g.t.events.add(&e, nil)
 		if top.parent != nil {
 			top.parent.relay(e)
 		}
@@ -638,7 +636,7 @@ func (g *Group) emit(e Event) {
 		return
 	}
 	e.ChildID, e.Path = g.id, g.path
-	g.t.root.events.add(&e, nil)
+	g.t.events.add(&e, nil)
 	g.relay(e)
 }
 
@@ -647,18 +645,21 @@ func (g *Group) emit(e Event) {
 // the event (see listener.go).
 func (g *Group) relay(e Event) {
 	lent := g.t.guard.lend() // a listener may call the tree's methods
-	defer g.t.guard.unlend(lent)
-	var faulty []*Group
-	var faults []string
+	type fault struct {
+		g    *Group
+		text string
+	}
+	var faults []fault
 	for a := g; a != nil; a = a.parent {
 		if a.cfg.OnEvent == nil {
 			continue
 		}
 		if f := callListener(a.cfg.OnEvent, e); f != "" {
-			faulty, faults = append(faulty, a), append(faults, f)
+			faults = append(faults, fault{a, f})
 		}
 	}
-	for i, a := range faulty {
-		a.listenerPanicked(e, faults[i])
+	g.t.guard.unlend(lent)
+	for _, f := range faults {
+		f.g.listenerPanicked(e, f.text)
 	}
 }

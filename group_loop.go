@@ -47,6 +47,9 @@ type tree struct {
 	backStarts  atomic.Int64
 	// guard keeps calls that change the tree from overlapping (guard.go).
 	guard guard
+	// events is the tree's log of recent events (eventlog.go); nil when its
+	// root's GroupConfig.EventLog is NoEventLog.
+	events *eventLog
 }
 
 // clampNow returns now, or the latest now the tree has seen when now is
@@ -487,24 +490,32 @@ func (g *Group) Run(ctx context.Context) error {
 	}
 	n := openNotifier()
 	defer n.close()
-	n.after(g, time.Now())
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	done := ctx.Done()
 	t := g.t
-	for {
-		// Each turn holds the tree while it reads or changes it, and only
-		// then: calls from other goroutines (Shutdown, Add) find it free
-		// while the loop waits.
+	now, stop := time.Now(), false
+	for started := true; ; started = false {
+		// Each turn holds the tree once, while it changes and reads it:
+		// calls from other goroutines (Shutdown, Add) find it free while
+		// the loop waits.
 		v := t.guard.wait()
-		finished := g.state.over()
-		var d deadline
-		if at, ok := g.NextDeadline(); ok {
-			d.offer(at)
+		if stop {
+			g.beginShutdown(t.clampNow(now), "context done: "+errorText(context.Cause(ctx)))
 		}
+		if !started { // Start advanced the first turn
+			t.advance(now)
+		}
+		n.after(g, now)
+		finished := g.state.over()
+		at, due := g.NextDeadline()
 		t.guard.release(v)
 		if finished {
 			break
+		}
+		var d deadline
+		if due {
+			d.offer(at)
 		}
 		if at, ok := n.deadline(); ok {
 			d.offer(at)
@@ -514,21 +525,14 @@ func (g *Group) Run(ctx context.Context) error {
 		} else {
 			timer.Stop()
 		}
-		stop := false
+		stop = false
 		select {
 		case <-t.q.Ready():
 		case <-timer.C:
 		case <-done:
 			done, stop = nil, true
 		}
-		now := time.Now()
-		v = t.guard.wait()
-		if stop {
-			g.beginShutdown(t.clampNow(now), "context done: "+errorText(context.Cause(ctx)))
-		}
-		t.advance(now)
-		n.after(g, now)
-		t.guard.release(v)
+		now = time.Now()
 	}
 	return g.Err()
 }
