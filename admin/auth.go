@@ -1,11 +1,13 @@
 package admin
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 )
 
@@ -124,6 +126,21 @@ func BasicAuth(users map[string]string) (Authorizer, error) {
 		}
 		return who, nil
 	}, nil
+}
+
+// BasicAuthFromEnv is BasicAuth for one user, whose password is the value
+// of the environment variable env or, when that is unset or empty, a
+// random one (crypto/rand) made here. It also returns what a program may
+// log to say how to sign in: "$" + env for a password from the
+// environment, which stays out of logs, or the random password itself.
+func BasicAuthFromEnv(user, env string) (auth Authorizer, shown string, err error) {
+	password, shown := os.Getenv(env), "$"+env
+	if password == "" {
+		password = rand.Text()
+		shown = password
+	}
+	auth, err = BasicAuth(map[string]string{user: password})
+	return auth, shown, err
 }
 
 // ErrInvalidOptions is what an error of a constructor of this package

@@ -137,3 +137,33 @@ func TestCommandsWithBasicAuth(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, do(New(g, Options{}), "GET", "/login", "").Code)
 	})
 }
+
+// TestBasicAuthFromEnv: the password comes from the environment and only
+// its variable's name is shown, or it is made at random and shown.
+func TestBasicAuthFromEnv(t *testing.T) {
+	try := func(auth Authorizer, user, pass string) (string, error) {
+		r := httptest.NewRequest(http.MethodPost, "/commands", nil)
+		r.SetBasicAuth(user, pass)
+		return auth(r)
+	}
+	t.Setenv("TEST_ADMIN_PASSWORD", "from the env")
+	auth, shown, err := BasicAuthFromEnv("operator", "TEST_ADMIN_PASSWORD")
+	require.NoError(t, err)
+	assert.Equal(t, "$TEST_ADMIN_PASSWORD", shown, "the secret stays out of logs")
+	who, err := try(auth, "operator", "from the env")
+	require.NoError(t, err)
+	assert.Equal(t, "operator", who)
+	_, err = try(auth, "operator", "$TEST_ADMIN_PASSWORD")
+	require.ErrorIs(t, err, ErrUnauthenticated)
+
+	t.Setenv("TEST_ADMIN_PASSWORD", "")
+	auth, shown, err = BasicAuthFromEnv("operator", "TEST_ADMIN_PASSWORD")
+	require.NoError(t, err)
+	assert.Len(t, shown, 26, "a random password, shown to be logged")
+	who, err = try(auth, "operator", shown)
+	require.NoError(t, err)
+	assert.Equal(t, "operator", who)
+	_, other, err := BasicAuthFromEnv("operator", "TEST_ADMIN_PASSWORD")
+	require.NoError(t, err)
+	assert.NotEqual(t, shown, other, "made anew each time")
+}

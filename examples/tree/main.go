@@ -52,7 +52,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -246,12 +245,7 @@ func startAdmin(ctx context.Context, addr string, app *supervisor.Group, logger 
 	if err != nil {
 		return nil, fmt.Errorf("admin server: %w", err)
 	}
-	password, shown := os.Getenv("ADMIN_PASSWORD"), "$ADMIN_PASSWORD"
-	if password == "" {
-		password = rand.Text()
-		shown = password
-	}
-	auth, err := admin.BasicAuth(map[string]string{"operator": password})
+	auth, shown, err := admin.BasicAuthFromEnv("operator", "ADMIN_PASSWORD")
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -204,12 +203,7 @@ func panicsOnce(ctx context.Context, a *supervisor.Attempt) error {
 // mux serves reg's metrics at /metrics and app's admin handler elsewhere,
 // commands for user operator, password $ADMIN_PASSWORD or a random logged one.
 func mux(app *supervisor.Group, reg *prometheus.Registry, logger *slog.Logger) (http.Handler, error) {
-	password, shown := os.Getenv("ADMIN_PASSWORD"), "$ADMIN_PASSWORD"
-	if password == "" {
-		password = rand.Text()
-		shown = password
-	}
-	auth, err := admin.BasicAuth(map[string]string{"operator": password})
+	auth, shown, err := admin.BasicAuthFromEnv("operator", "ADMIN_PASSWORD")
 	if err != nil {
 		return nil, err
 	}
