@@ -51,3 +51,38 @@ func (g *Group) listenerPanicked(e Event, fault string) {
 		g.emit(Event{Kind: EventListenerPanicked, Time: e.Time, Reason: fault})
 	}
 }
+
+// emit hands a group event to the tree's event log and to the OnEvent of
+// g and of every group above.
+func (g *Group) emit(e Event) {
+	if !g.heard() {
+		return
+	}
+	e.ChildID, e.Path = g.id, g.path
+	g.t.events.add(&e, nil)
+	g.relay(e)
+}
+
+// relay hands e to the OnEvent of g and of every group above it. A
+// listener's panic is recovered and reported once every listener has had
+// the event (see listener.go).
+func (g *Group) relay(e Event) {
+	lent := g.t.guard.lend() // a listener may call the tree's methods
+	type fault struct {
+		g    *Group
+		text string
+	}
+	var faults []fault
+	for a := g; a != nil; a = a.parent {
+		if a.cfg.OnEvent == nil {
+			continue
+		}
+		if f := callListener(a.cfg.OnEvent, e); f != "" {
+			faults = append(faults, fault{a, f})
+		}
+	}
+	g.t.guard.unlend(lent)
+	for _, f := range faults {
+		f.g.listenerPanicked(e, f.text)
+	}
+}
