@@ -11,13 +11,14 @@ import (
 // group's members indented below its line: the member's path, its
 // shutdown outcome, then for a slot its attempts and last exit, for a
 // group its strategy and restarts, and the member's latest operator
-// command if it had one. It is the summary a program prints once Run has
+// command if it had one, control characters escaped as in Event.String. It
+// is the summary a program prints once Run has
 // returned:
 //
 //	/app/api               abandoned        attempts 1; last: no exit
 //	/app/jobs              stopped          one_for_all group, restarts 1
 //	  /app/jobs/x          already_stopped  attempts 0; last: no exit
-//	/app/db                stopped          attempts 2; last: attempt 2 was cancelled after 2.2s: cancelled: group shutting down
+//	/app/db                stopped          attempts 2; last: attempt 2 was cancelled after 2.2s: group shutting down
 //
 // It returns the first error of w.
 func (r GroupRecord) WriteOutcomes(w io.Writer) error {
@@ -52,9 +53,9 @@ func commandText(c *CommandRecord) string {
 	if c == nil {
 		return ""
 	}
-	s := fmt.Sprintf("; last command: %s by %s (%s)", c.Op, c.Requester, c.Reason)
+	s := fmt.Sprintf("; last command: %s by %s (%s)", c.Op, c.Requester, escapeControl(c.Reason))
 	if c.Error != "" {
-		s += ", refused: " + c.Error
+		s += ", refused: " + escapeControl(c.Error)
 	}
 	return s
 }

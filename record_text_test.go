@@ -41,3 +41,17 @@ func TestWriteOutcomes(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestWriteOutcomesEscapes: an operator's reason cannot forge a line of
+// the summary.
+func TestWriteOutcomesEscapes(t *testing.T) {
+	r := supervisor.GroupRecord{Path: "/app", Members: []supervisor.MemberRecord{{
+		ID: "db", Shutdown: supervisor.OutcomeStopped, Slot: &supervisor.Record{Attempt: 1},
+		LastCommand: &supervisor.CommandRecord{Command: supervisor.Command{
+			Op: supervisor.CommandPause, Requester: "op", Reason: "x\n/app/forged stopped"}},
+	}}}
+	var b bytes.Buffer
+	require.NoError(t, r.WriteOutcomes(&b))
+	assert.Equal(t, 1, bytes.Count(b.Bytes(), []byte("\n")), b.String())
+	assert.Contains(t, b.String(), `(x\n/app/forged stopped)`)
+}
