@@ -16,9 +16,7 @@ func (s *ChildSlot) Advance(now time.Time) {
 		return
 	}
 	s.advance(now)
-	if s.grp != nil {
-		s.grp.slotTouched(s)
-	}
+	s.report(s.lastNow, nil, nil) // a member's group may have a restart to perform
 }
 
 // advance is Advance on a valid slot, without telling its group.
@@ -103,29 +101,23 @@ func (s *ChildSlot) startDue(now time.Time) {
 	if s.phase == FenceReadyToStart && s.pending != nil {
 		if s.parent.Err() != nil {
 			s.dropPending(now)
-			s.over = true
+			s.final = true
 			return
 		}
 		s.startPending(now)
 		return
 	}
-	if !s.restartDue || s.op != OperationActive {
-		return
+	if !s.restartDue || s.op != OperationActive || s.m != nil {
+		return // a member's restart is its group's to perform (restartIfDue)
 	}
 	if s.parent.Err() != nil {
 		s.restartDue = false
-		s.over = true
+		s.final = true
 		return
 	}
-	if now.Before(s.restartAt) {
-		return
+	if !now.Before(s.restartAt) {
+		s.restartNow(now)
 	}
-	s.restartTracker().Record(now)
-	s.restarts++
-	if s.grp != nil { // a member's one_for_one restart: its group performs it now
-		s.grp.restarts++
-	}
-	s.launch(now)
 }
 
 // NextDeadline returns when Advance next has something to do: the earliest

@@ -84,7 +84,7 @@ func (s *ChildSlot) Resume(now time.Time) error {
 		return nil
 	}
 	now = s.clamp(now)
-	s.over = false
+	s.final = false
 	if s.tracker != nil {
 		s.tracker.Reset()
 	}
@@ -185,7 +185,7 @@ func (s *ChildSlot) Restart(now time.Time) (FenceDecision, error) {
 		s.pending = &p // records handed out keep the old value
 		return FenceAlreadyPending, nil
 	}
-	s.over = false
+	s.final = false
 	d := s.fence(now)
 	s.touched()
 	return d, nil

@@ -223,7 +223,7 @@ func (e Event) String() string {
 // emit hands the event to OnEvent, if set. It is small enough to be inlined,
 // so that with no listener an event costs only the check.
 func (s *ChildSlot) emit(e Event) {
-	if s.cfg.OnEvent != nil || s.grp != nil && s.grp.heard() {
+	if s.cfg.OnEvent != nil || s.m != nil && s.grp.heard() {
 		s.deliver(e)
 	}
 }
@@ -235,7 +235,7 @@ func (s *ChildSlot) emit(e Event) {
 // reported once every listener has had the event (see listener.go).
 func (s *ChildSlot) deliver(e Event) {
 	e.ChildID, e.Path = s.id, s.cfg.Path
-	if s.grp != nil {
+	if s.m != nil {
 		s.grp.t.events.add(&e, e.Exit)
 	}
 	emitting := s.hooks & hookEmitting
@@ -243,15 +243,15 @@ func (s *ChildSlot) deliver(e Event) {
 	fault := ""
 	if s.cfg.OnEvent != nil {
 		lent := int32(-1)
-		if s.grp != nil { // a listener may call the tree's methods
+		if s.m != nil { // a listener may call the tree's methods
 			lent = s.grp.t.guard.lend()
 		}
 		fault = callListener(s.cfg.OnEvent, e)
-		if s.grp != nil {
+		if s.m != nil {
 			s.grp.t.guard.unlend(lent)
 		}
 	}
-	if s.grp != nil && s.grp.t.listens {
+	if s.m != nil && s.grp.t.listens {
 		s.grp.relay(e)
 	}
 	if fault != "" {
@@ -264,8 +264,8 @@ func (s *ChildSlot) deliver(e Event) {
 // it, so the caller's exit stays on its stack: an exit costs no allocation
 // unless an OnEvent listens (the tree's event log copies it by value).
 func (s *ChildSlot) emitExit(ev Event, e *Exit) {
-	if s.cfg.OnEvent == nil && (s.grp == nil || !s.grp.t.listens) {
-		if s.grp != nil { // the event log alone: it copies the exit, no allocation
+	if s.cfg.OnEvent == nil && (s.m == nil || !s.grp.t.listens) {
+		if s.m != nil { // the event log alone: it copies the exit, no allocation
 			ev.ChildID, ev.Path = s.id, s.cfg.Path
 			s.grp.t.events.add(&ev, e)
 		}

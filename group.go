@@ -178,13 +178,15 @@ type member struct {
 	background  bool // left out of readiness (Config.Background, GroupConfig.Background)
 	gone        bool // left the group; dropped at the next compaction
 	leaving     bool // Remove was asked: forget it once it has stopped
-	held        bool // a nested group the group stops, or stopped, itself
-	reopen      bool // a nested group an operator restarts: start it once stopped
-	stopping    bool // the group cancelled it for a shutdown and awaits its end
-	owes        bool // its own failure's restart is to be counted in its own budget
-	dynamic     bool // started by StartChild: it leaves the group when it ends for good
-	awaitedStop bool // a Concurrent stop cancelled it and counts it in the walk's waiting
-	outcome     ShutdownOutcome
+	subHalted   bool // a nested group the group stops, or stopped, itself
+	// restartWhenStopped: a nested group an operator restarts; start it
+	// once stopped.
+	restartWhenStopped bool
+	stopping           bool // the group cancelled it for a shutdown and awaits its end
+	ownRestart         bool // its own failure's restart is to be counted in its own budget
+	dynamic            bool // started by StartChild: it leaves the group when it ends for good
+	awaitedStop        bool // a Concurrent stop cancelled it and counts it in the walk's waiting
+	outcome            ShutdownOutcome
 }
 
 // id returns the member's id.
@@ -290,12 +292,12 @@ func (g *Group) add(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 		return nil, fmt.Errorf("member %q: %w", id, err)
 	}
 	s.cfg.Exits = &g.t.q
-	s.grp = g
-	s.held = true       // the group starts it
-	g.t.sched.Update(s) // filed once: from now on the slot keeps its entry current
+	m := &member{slot: s, significant: cfg.Significant, background: cfg.Background}
+	s.grp, s.m = g, m
+	s.groupDriven = true // the group starts it
+	g.t.sched.Update(s)  // filed once: from now on the slot keeps its entry current
 	// The slot calls its own OnEvent itself: the tree's listens is for
 	// the groups' listeners only.
-	m := &member{slot: s, significant: cfg.Significant, background: cfg.Background}
 	g.join(m)
 	return s, nil
 }
@@ -421,7 +423,7 @@ func (g *Group) join(m *member) {
 		g.startMember(m, now)
 	case GroupStarting, GroupRestarting:
 		// The start walk in progress reaches it: it is last in order.
-		g.t.kick = true
+		g.t.advanceNow = true
 	}
 }
 
@@ -490,4 +492,60 @@ func (g *Group) Len() int {
 		return 0
 	}
 	return len(g.members) - g.gone
+}
+
+// leave takes m out of the group, for why. Its entry stays, marked gone,
+// until the next compaction, so that walks in progress keep their places.
+func (g *Group) leave(m *member, now time.Time, why string) {
+	if m.gone {
+		return
+	}
+	m.gone = true
+	g.gone++
+	delete(g.byID, m.id())
+	if s := m.slot; s != nil {
+		g.t.sched.Remove(s)
+		s.grp, s.m = nil, nil
+		s.groupDriven, s.frozen = false, false
+	}
+	if m.sub != nil {
+		m.sub.parent, m.sub.self = nil, nil
+	}
+	g.emit(Event{Kind: EventMemberRemoved, Time: now, Member: m.id(), Reason: why})
+	g.compact()
+}
+
+// dropIfStopped forgets m, which is leaving, once nothing of it runs.
+func (g *Group) dropIfStopped(m *member, now time.Time) {
+	if !m.leaving || m.gone {
+		return
+	}
+	if m.sub != nil {
+		if st := m.sub.state; st != GroupIdle && !st.over() {
+			return
+		}
+	} else if m.slot.active != nil {
+		return
+	}
+	g.leave(m, now, "removed")
+}
+
+// compact drops the entries of members that left, once they are half of
+// the list and no walk holds a place in it: amortized, each entry is
+// moved a constant number of times. With none gone the test returns on its
+// own (0 < len), and an empty list compacts to itself.
+func (g *Group) compact() {
+	if g.w.kind != walkNone || g.gone*2 < len(g.members) {
+		return
+	}
+	kept := g.members[:0]
+	for _, m := range g.members {
+		if !m.gone {
+			m.idx = int32(len(kept))
+			kept = append(kept, m)
+		}
+	}
+	clear(g.members[len(kept):])
+	g.members = kept
+	g.gone = 0
 }

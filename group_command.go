@@ -365,8 +365,8 @@ func applyToGroup(target cmdTarget, c Command, now time.Time) error {
 		if g.state == GroupShuttingDown || g.state.over() || target.parent.state == GroupShuttingDown {
 			return refused(c, ErrGroupStopped)
 		}
-		g.self.reopen = true
-		g.self.held = true
+		g.self.restartWhenStopped = true
+		g.self.subHalted = true
 		g.beginShutdown(now, why)
 		return nil
 	}

@@ -125,7 +125,7 @@ func (t *tree) takeChildren(now time.Time) {
 	rest := copy(q.children, q.children[n:])
 	clear(q.children[rest:])
 	q.children = q.children[:rest]
-	t.more = t.more || rest > 0
+	t.startsLeft = t.startsLeft || rest > 0
 	q.mu.Unlock()
 	for i, r := range t.reqBuf {
 		t.reqBuf[i] = nil

@@ -32,15 +32,15 @@ type tree struct {
 	buf      []*ChildSlot
 	busy     []*Group
 	lastNow  time.Time
-	// kick says that something changed outside Advance (an operator
+	// advanceNow says that something changed outside Advance (an operator
 	// control, a member added): NextDeadline then asks for an Advance now.
-	kick    bool
-	listens bool // some group in the tree has an OnEvent: group events are built at all
-	// visits counts the members the start walks reached in this Advance;
-	// more says a walk stopped at advanceBatch of them and goes on in the
-	// next Advance, which NextDeadline then asks for at once.
-	visits int
-	more   bool
+	advanceNow bool
+	listens    bool // some group in the tree has an OnEvent: group events are built at all
+	// startsVisited counts the members the start walks reached in this
+	// Advance; startsLeft says a walk stopped at advanceBatch of them and
+	// goes on in the next Advance, which NextDeadline then asks for at once.
+	startsVisited int
+	startsLeft    bool
 	// How far behind the latest Advance left the loop (see Backlog; the
 	// exits queued are the queue's own count).
 	backOverdue atomic.Int64
@@ -71,7 +71,7 @@ const advanceBatch = 1024
 
 // busyAdd lists g among the groups whose walk Advance carries on.
 func (t *tree) busyAdd(g *Group) {
-	t.kick = true
+	t.advanceNow = true
 	if !g.busy {
 		g.busy = true
 		t.busy = append(t.busy, g)
@@ -152,7 +152,7 @@ func (g *Group) Advance(now time.Time) {
 // advance is Advance, for a caller that holds the tree.
 func (t *tree) advance(now time.Time) {
 	now = t.clampNow(now)
-	if t.kick {
+	if t.advanceNow {
 		t.changed = true
 	}
 	t.applyCommands(now)
@@ -170,7 +170,7 @@ func (t *tree) advance(now time.Time) {
 	if t.due(now) {
 		t.changed = true
 	}
-	t.visits, t.more = 0, false
+	t.startsVisited, t.startsLeft = 0, false
 	if t.walk(now) {
 		t.changed = true
 	}
@@ -225,7 +225,16 @@ func (t *tree) serve(s *ChildSlot, now time.Time) {
 	if a := s.active; a != nil && a.isDone() {
 		_, _ = s.Collect(now) // cannot fail: the attempt is done
 	}
-	s.advance(now) // a member slot refiles itself in the tree's schedule
+	t.advanceSlot(s, now)
+}
+
+// advanceSlot advances member slot s at now (it refiles itself in the
+// tree's schedule), then performs its restart if one is due.
+func (t *tree) advanceSlot(s *ChildSlot, now time.Time) {
+	s.advance(now)
+	if s.grp != nil && s.restartDue {
+		s.grp.restartIfDue(s.m, now)
+	}
 }
 
 // due advances the slots whose deadline has come, earliest first, and
@@ -238,7 +247,7 @@ func (t *tree) due(now time.Time) bool {
 			return served
 		}
 		served = true
-		s.advance(now) // refiles s
+		t.advanceSlot(s, now)
 		if next, at2, ok := t.sched.Next(); ok && next == s && !at2.After(at) {
 			return served // nothing moved: leave it for the next call rather than spin
 		}
@@ -252,7 +261,7 @@ func (t *tree) due(now time.Time) bool {
 func (t *tree) walk(now time.Time) bool {
 	movedAny := false
 	for range 1 << 16 { // bounded: a walk that could move forever is a bug, not a hang
-		t.kick = false
+		t.advanceNow = false
 		moved := false
 		for i := 0; i < len(t.busy); i++ {
 			if t.busy[i].step(now) {
@@ -269,8 +278,8 @@ func (t *tree) walk(now time.Time) bool {
 		}
 		clear(t.busy[len(kept):])
 		t.busy = kept
-		movedAny = movedAny || moved || t.kick
-		if !moved && !t.kick {
+		movedAny = movedAny || moved || t.advanceNow
+		if !moved && !t.advanceNow {
 			return movedAny
 		}
 	}
@@ -286,7 +295,7 @@ func (g *Group) NextDeadline() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	t := g.t
-	if t.kick || t.more {
+	if t.advanceNow || t.startsLeft {
 		return t.lastNow, true
 	}
 	var d deadline
@@ -294,7 +303,7 @@ func (g *Group) NextDeadline() (time.Time, bool) {
 		d.offer(at)
 	}
 	for _, b := range t.busy {
-		if b.w.kind == walkWait {
+		if b.w.kind == walkBackoff {
 			d.offer(b.w.at)
 		}
 		if b.w.kind == walkShutdown && !b.w.deadline.IsZero() && !b.w.forced {
@@ -331,7 +340,7 @@ func (g *Group) ShutdownWith(now time.Time, reason string) {
 	t := g.t
 	v := t.guard.wait()
 	g.beginShutdown(t.clampNow(now), reason)
-	t.kick = true
+	t.advanceNow = true
 	t.guard.release(v)
 	t.q.wake()
 }

@@ -7,10 +7,9 @@ import (
 	"github.com/childslot/supervisor/internal/enum"
 )
 
-// This file is the narrow hook between a member slot and its group: the
-// slot tells its group that it exited (slotExited) or that a method changed
-// it (slotTouched); the group holds, stops and starts its slots through the
-// few functions below. Nothing else of the group reaches into a slot.
+// This file is the member slot's side of its group: the group holds, stops
+// and starts its slots through the few functions below; the slot tells its
+// group what changed through report (slot_policy.go) alone.
 
 // The causes a group gives when it stops a member.
 var (
@@ -72,17 +71,13 @@ func outcomeOf(a *Attempt, e *Exit) ShutdownOutcome {
 }
 
 // touched tells a member slot's group that a method changed the slot.
-func (s *ChildSlot) touched() {
-	if s.grp != nil {
-		s.grp.slotTouched(s)
-	}
-}
+func (s *ChildSlot) touched() { s.report(s.lastNow, nil, nil) }
 
 // hold hands the slot to its group: its exits plan nothing, and a planned
 // or fenced restart is dropped. frozen also refuses operator starts (the
 // group shuts down).
 func (s *ChildSlot) hold(now time.Time, frozen bool) {
-	s.held = true
+	s.groupDriven = true
 	s.frozen = s.frozen || frozen
 	s.restartDue = false
 	if s.pending != nil {
@@ -118,74 +113,22 @@ func (s *ChildSlot) groupStop(now time.Time, c *stopCause) bool {
 }
 
 // groupStart starts a held slot under ctx at now. A slot that ran before
-// counts a restart; owes also records it in the slot's own budget (the slot
+// counts a restart; ownRestart also records it in the slot's own budget (the slot
 // failed, and its plan allowed the restart).
-func (s *ChildSlot) groupStart(ctx context.Context, now time.Time, owes bool) {
+func (s *ChildSlot) groupStart(ctx context.Context, now time.Time, ownRestart bool) {
 	now = s.clamp(now)
-	s.held, s.frozen = false, false
+	s.groupDriven, s.frozen = false, false
 	s.parent = s.labelled(ctx)
 	if s.pending != nil { // an operator restart asked for while held: this start supersedes it, as hold does
 		s.dropPending(now)
 	}
 	if s.started {
 		s.restarts++
-		if owes {
+		if ownRestart {
 			s.restartTracker().Record(now)
 		}
 	}
-	s.started, s.over, s.restartDue = true, false, false
+	s.started, s.final, s.restartDue = true, false, false
 	s.launch(now)
 	s.refile()
-}
-
-// slotTouched lets the next Advance look at what a method that changed
-// member slot s (and refiled it in the tree's schedule) means for the group.
-func (g *Group) slotTouched(s *ChildSlot) {
-	t := g.t
-	t.kick = true // the slot's method refiled it; the walks may move
-	if !s.started && !s.held && s.op == OperationActive && !s.frozen && g.ctx != nil &&
-		(g.state == GroupRunning || g.state == GroupStarting || g.state == GroupRestarting) {
-		// Resumed after its start in order passed it over while paused.
-		s.groupStart(g.ctx, t.lastNow, false)
-		return
-	}
-	if s.op == OperationRemoved {
-		if m := g.memberOf(s); m != nil {
-			m.leaving = true
-			g.dropIfStopped(m, t.lastNow)
-		}
-	}
-}
-
-// memberOf returns the member entry of slot s, or nil.
-func (g *Group) memberOf(s *ChildSlot) *member {
-	if m, ok := g.byID[s.id]; ok && m.slot == s {
-		return m
-	}
-	return nil
-}
-
-// slotExited is told by member slot s that its attempt a ended with e (the
-// slot has planned what follows): the group applies its strategy.
-func (g *Group) slotExited(s *ChildSlot, a *Attempt, e *Exit, now time.Time) {
-	g.t.kick = true
-	m := g.memberOf(s)
-	if m == nil {
-		return
-	}
-	if m.stopping || m.leaving && m.outcome == 0 {
-		m.stopping = false
-		m.outcome = outcomeOf(a, e)
-	}
-	g.stopped(m)
-	switch {
-	case m.leaving:
-		g.dropIfStopped(m, now)
-	case s.held:
-		// The group stopped it: the walk in progress carries on.
-	case s.restartDue: // admitRestart counted it
-		g.memberFailed(m, now, s.restartAt)
-	case s.over:
-		g.memberEnded(m, now)
-	}
 }

@@ -54,11 +54,11 @@ const abandonedAtDeadline = "abandoned at its group's ShutdownTimeout"
 func (g *Group) stopAll(now time.Time, lo int, c *stopCause) (moved, done bool) {
 	t := g.t
 	for ; g.w.cur >= lo; g.w.cur-- {
-		if t.visits >= advanceBatch {
-			t.more = true // the next Advance goes on, with its own now
+		if t.startsVisited >= advanceBatch {
+			t.startsLeft = true // the next Advance goes on, with its own now
 			return moved, false
 		}
-		t.visits++
+		t.startsVisited++
 		moved = true
 		m := g.members[g.w.cur]
 		if m.gone {
@@ -95,7 +95,7 @@ func (g *Group) stopped(m *member) {
 func (g *Group) stepStopAll(now time.Time) bool {
 	moved, done := g.stopAll(now, g.w.lo, causeGroupRestart)
 	if done {
-		g.w.kind = walkWait
+		g.w.kind = walkBackoff
 		return true
 	}
 	return moved
@@ -135,7 +135,7 @@ func (g *Group) forceStop(now time.Time) {
 			if sub.state == GroupIdle || sub.state.over() {
 				continue
 			}
-			m.held, m.stopping = true, true
+			m.subHalted, m.stopping = true, true
 			sub.beginShutdown(now, causeGroupShutdown.reason)
 			if !sub.w.forced {
 				sub.forceStop(now)
@@ -149,7 +149,7 @@ func (g *Group) forceStop(now time.Time) {
 		m.stopping = true
 		m.slot.abandonNow(a, now, causeGroupShutdown)
 	}
-	g.t.kick = true
+	g.t.advanceNow = true
 }
 
 // abandonNow gives up on a at once, for a group's deadline: cancelled if

@@ -18,7 +18,7 @@ type walkKind uint8
 const (
 	walkNone     walkKind = iota
 	walkStop              // stopping the restart scope, from the last member down to lo
-	walkWait              // the scope stopped; waiting for the failed member's backoff
+	walkBackoff           // the scope stopped; waiting for the failed member's backoff
 	walkStart             // starting members in order, from cur up
 	walkShutdown          // stopping every member, from the last down
 )
@@ -51,7 +51,7 @@ func (g *Group) start(now time.Time, parent context.Context) {
 		if m.gone {
 			continue // it left, with its outcome: a StopChild may read it yet
 		}
-		m.outcome, m.stopping, m.held, m.awaitedStop = 0, false, false, false
+		m.outcome, m.stopping, m.subHalted, m.awaitedStop = 0, false, false, false
 		if m.slot != nil {
 			m.slot.hold(now, false)
 		}
@@ -76,7 +76,7 @@ func (g *Group) beginRestart(now time.Time, lo int, m *member, at time.Time) {
 		}
 	}
 	g.emitRestart(now, m, lo, len(g.members))
-	m.owes = m.slot != nil
+	m.ownRestart = m.slot != nil
 	for _, x := range g.members[lo:] {
 		if x.slot != nil && !x.gone {
 			x.slot.hold(now, false)
@@ -130,7 +130,7 @@ func (g *Group) step(now time.Time) bool {
 			ok = g.stepShutdownAll(now)
 		case g.w.kind == walkStop:
 			ok = g.stepStop(now)
-		case g.w.kind == walkWait:
+		case g.w.kind == walkBackoff:
 			ok = !now.Before(g.w.at)
 			if ok { // the restart is performed: its starts begin
 				g.w.kind, g.w.cur = walkStart, g.w.lo
@@ -154,7 +154,7 @@ func (g *Group) step(now time.Time) bool {
 // it once stopped; it reports whether it moved.
 func (g *Group) stepStop(now time.Time) bool {
 	if g.w.cur < g.w.lo {
-		g.w.kind = walkWait
+		g.w.kind = walkBackoff
 		return true
 	}
 	m := g.members[g.w.cur]
@@ -222,7 +222,7 @@ func (g *Group) stopMember(m *member, now time.Time, c *stopCause) bool {
 		if sub.state == GroupIdle || sub.state.over() {
 			return false
 		}
-		m.held = true
+		m.subHalted = true
 		sub.beginShutdown(now, c.reason)
 		return !sub.state.over()
 	}
@@ -242,16 +242,16 @@ func (g *Group) stepStart(now time.Time) bool {
 		}
 		g.compact()
 		if g.parent != nil {
-			g.parent.t.kick = true
+			g.parent.t.advanceNow = true
 		}
 		return true
 	}
 	t := g.t
-	if t.visits >= advanceBatch {
-		t.more = true // the next Advance goes on, with its own now
+	if t.startsVisited >= advanceBatch {
+		t.startsLeft = true // the next Advance goes on, with its own now
 		return false
 	}
-	t.visits++
+	t.startsVisited++
 	m := g.members[g.w.cur]
 	if !m.gone {
 		g.launchMember(m, now)
@@ -269,26 +269,26 @@ func (g *Group) stepStart(now time.Time) bool {
 func (g *Group) launchMember(m *member, now time.Time) {
 	if sub := m.sub; sub != nil {
 		if sub.state == GroupIdle || sub.state.over() {
-			m.held = false
+			m.subHalted = false
 			sub.start(now, g.ctx)
 		}
 		return
 	}
 	s := m.slot
-	if !s.held {
+	if !s.groupDriven {
 		return // running, or restarting on its own
 	}
 	switch {
 	case s.active != nil, s.op != OperationActive:
-		s.held, s.frozen = false, false
-		m.owes = false // the restart it owed is not the group's to make
+		s.groupDriven, s.frozen = false, false
+		m.ownRestart = false // the restart it owed is not the group's to make
 		// Resumed later, it runs under g.ctx: the same context for every
 		// life of the group (it is never cancelled), so nothing to renew.
 	case s.started && s.cfg.Restart == Temporary:
 		g.leave(m, now, "temporary member stopped by the group")
 	default:
-		s.groupStart(g.ctx, now, m.owes)
-		m.owes = false
+		s.groupStart(g.ctx, now, m.ownRestart)
+		m.ownRestart = false
 	}
 }
 
@@ -307,7 +307,7 @@ func (m *member) awaited() bool {
 		return !sub.up && !sub.state.over()
 	}
 	s := m.slot
-	if s.readyTimeout == 0 || s.op != OperationActive || s.over || s.held {
+	if s.readyTimeout == 0 || s.op != OperationActive || s.final || s.groupDriven {
 		return false
 	}
 	if a := s.active; a != nil {
@@ -319,7 +319,7 @@ func (m *member) awaited() bool {
 // startMember starts m, which joined g while it runs.
 func (g *Group) startMember(m *member, now time.Time) {
 	g.launchMember(m, now)
-	g.t.kick = true
+	g.t.advanceNow = true
 }
 
 // finish ends g's shutdown: it is stopped, or failed when its intensity was

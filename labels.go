@@ -27,7 +27,7 @@ const (
 // the same context allocates nothing.
 func (s *ChildSlot) labelled(ctx context.Context) context.Context {
 	group := ""
-	if s.grp != nil {
+	if s.m != nil {
 		group = s.grp.path
 	}
 	old, ok := s.parent.(*labelledContext)

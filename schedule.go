@@ -142,7 +142,7 @@ func (q *Schedule) index(s *ChildSlot) (int, bool) {
 	if s == nil {
 		return 0, false
 	}
-	i := s.sched - 1
+	i := int(s.sched) - 1
 	if i < 0 || i >= len(q.heap) || q.heap[i].slot != s {
 		return 0, false
 	}
@@ -157,7 +157,7 @@ func (q *Schedule) set(s *ChildSlot, at time.Time) {
 		return
 	}
 	q.heap = append(q.heap, scheduled{at: at, slot: s})
-	s.sched = len(q.heap)
+	s.sched = int32(len(q.heap))
 	q.up(len(q.heap) - 1)
 }
 
@@ -173,8 +173,8 @@ func (q *Schedule) less(i, j int) bool { return q.heap[i].at.Before(q.heap[j].at
 func (q *Schedule) swap(i, j int) {
 	h := q.heap
 	h[i], h[j] = h[j], h[i]
-	h[i].slot.sched = i + 1
-	h[j].slot.sched = j + 1
+	h[i].slot.sched = int32(i + 1)
+	h[j].slot.sched = int32(j + 1)
 }
 
 // up moves the entry at i towards the root while it is earlier than its

@@ -23,7 +23,7 @@ func schedCheck(t *testing.T, q *Schedule, model map[*ChildSlot]time.Time) {
 	t.Helper()
 	require.Equal(t, len(model), q.Len(), "size")
 	for i, e := range q.heap {
-		require.Equal(t, i+1, e.slot.sched, "position kept in the slot")
+		require.Equal(t, i+1, int(e.slot.sched), "position kept in the slot")
 		require.True(t, e.at.Equal(model[e.slot]), "entry %d filed under its latest deadline", i)
 		if i > 0 {
 			p := q.heap[(i-1)/2]

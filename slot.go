@@ -35,7 +35,7 @@ type ChildSlot struct {
 	heartbeatTimeout time.Duration
 	readyTimeout     time.Duration
 	started          bool
-	over             bool // stopped for good: policy said no restart, or the parent ended
+	final            bool // stopped for good: no restart follows its last exit, or the parent ended
 	restartDue       bool
 	// reaping mirrors len(abandoned) > 0 here in the first cache line:
 	// Advance tests it on every call, and reading the slice header instead,
@@ -59,12 +59,18 @@ type ChildSlot struct {
 	current atomic.Pointer[Attempt] // the active attempt, for Done
 	queued  bool                    // posted to cfg.Exits and not yet drained; guarded by its mu
 	frozen  bool                    // its group is shutting down or over: nothing may start it
-	held    bool                    // its group stops and starts it: its exits plan nothing of their own
-	sched   int                     // index in a Schedule's heap plus one; zero: in none
+	// groupDriven: its group stops and starts it (a walk, or before its
+	// first start); its exits end the group's chain at once.
+	groupDriven bool
+	sched       int32 // index in a Schedule's heap plus one; zero: in none
 	// schedule is the Schedule the slot keeps its entry current in (with
 	// hookFiled set), from Schedule.Update until Schedule.Remove.
 	schedule *Schedule
-	grp      *Group // the group the slot is a member of; nil for a lone slot
+	// grp is the group the slot is a member of, m its entry there; both
+	// nil for a lone slot. The group decides what follows the slot's
+	// exits (group_exit.go).
+	grp *Group
+	m   *member
 
 	id       string
 	gen      uint64 // generation of the current period
@@ -261,7 +267,7 @@ func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	if s.grp != nil {
+	if s.m != nil {
 		return s.fail(fmt.Errorf("%w: a member of group %q is started by its group", ErrInvalidConfig, s.grp.path))
 	}
 	defer s.refile()
@@ -280,7 +286,7 @@ func (s *ChildSlot) Start(ctx context.Context, now time.Time) error {
 	now = s.clamp(now)
 	s.parent = s.labelled(ctx)
 	s.started = true
-	s.over = false
+	s.final = false
 	s.restartDue = false
 	if s.pending != nil {
 		s.startPending(now)
@@ -325,7 +331,7 @@ func (s *ChildSlot) launch(now time.Time) {
 		startedAt:  now,
 		startNanos: s.base.Nanos(now),
 	}
-	if s.grp != nil && s.readyTimeout > 0 {
+	if s.m != nil && s.readyTimeout > 0 {
 		a.sig.wakeOnReady() // the group waits for it before starting the next member
 	}
 	ctx, cancel := context.WithCancelCause(s.parent)
@@ -390,10 +396,7 @@ func (s *ChildSlot) Collect(now time.Time) (Exit, error) {
 	s.setLastExit(e)
 	s.reportPid(a, now) // a process that exited before the loop saw it run
 	s.emitExit(Event{Kind: EventExited, Time: now, Attempt: e.Attempt, Generation: e.Generation}, &e)
-	s.plan(&e, now)
-	if s.grp != nil {
-		s.grp.slotExited(s, a, &e, now)
-	}
+	s.afterExit(a, &e, now)
 	return e, nil
 }
 
@@ -447,57 +450,6 @@ func (s *ChildSlot) setLastExit(e Exit) {
 	c.exitKinds[e.Kind]++ // every kind, from classify or abandon, is at most Abandoned
 }
 
-// plan decides what follows exit e at now.
-func (s *ChildSlot) plan(e *Exit, now time.Time) {
-	switch {
-	case s.op == OperationRemoved, s.held:
-		return
-	case s.pending != nil:
-		s.setPhase(FenceReadyToStart, now)
-		s.coldState().fenceReadyAt = now
-		return
-	case s.op != OperationActive:
-		return
-	case s.parent.Err() != nil:
-		s.over = true
-		return
-	case e.Directive == DirectiveFailGroup && s.grp != nil:
-		s.over = true
-		s.grp.memberFailsGroup(s, e, now)
-		return
-	case e.Directive != DirectiveNone, !s.cfg.Restart.restarts(e.Kind):
-		s.over = true
-		return
-	case !s.restartTracker().Allow(now):
-		lim := s.tracker.State(now)
-		reason := fmt.Sprintf("restart limit reached: %d restarts within %v", lim.Used, lim.Window)
-		s.failControl("restart", reason, now)
-		s.emit(Event{Kind: EventRestartRefused, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: reason})
-		s.quarantine(now, reason, false)
-		return
-	case s.grp != nil && !s.grp.admitRestart(s, e, now):
-		return // the group's intensity refused: the group fails and stops its members
-	}
-	s.backoff.Ran(e.Duration())
-	d := s.backoff.Next()
-	s.restartDue = true
-	s.restartAt = now.Add(d)
-	s.emit(Event{Kind: EventRestartScheduled, Time: now, Attempt: e.Attempt, Generation: e.Generation, Delay: d})
-}
-
-// restarts reports whether an exit of kind k is followed by an automatic
-// restart under t.
-func (t RestartType) restarts(k ExitKind) bool {
-	switch t {
-	case Permanent:
-		return true
-	case Transient:
-		return k.Abnormal()
-	default:
-		return false
-	}
-}
-
 // Operation returns the operator's setting of the slot: active, paused,
 // quarantined or removed, as Record(now).Operation would, without building
 // a record. A loop that waits for its slots to settle stops on
@@ -524,5 +476,5 @@ func (s *ChildSlot) Finished() bool {
 	if s.active != nil {
 		return false
 	}
-	return s.op == OperationRemoved || (s.started && s.over && s.pending == nil)
+	return s.op == OperationRemoved || (s.started && s.final && s.pending == nil)
 }

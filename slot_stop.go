@@ -126,9 +126,6 @@ func (s *ChildSlot) abandonWith(a *Attempt, now time.Time, reason string) Exit {
 	s.stop = StopFailed
 	s.setLastExit(e)
 	s.emitExit(Event{Kind: EventAbandoned, Time: now, Attempt: e.Attempt, Generation: e.Generation}, &e)
-	s.plan(&e, now)
-	if s.grp != nil {
-		s.grp.slotExited(s, a, &e, now)
-	}
+	s.afterExit(a, &e, now)
 	return e
 }
