@@ -14,68 +14,6 @@ var errFrozen = fmt.Errorf("%w: the slot's group is shutting down", ErrGroupStop
 
 var errZeroGroup = fmt.Errorf("%w: zero Group, use NewGroup", ErrInvalidConfig)
 
-// Strategy says which members a group restarts when one fails.
-type Strategy uint8
-
-// The strategies, named after Erlang/OTP's. The zero value is OneForOne.
-const (
-	// OneForOne restarts only the member that failed, after its own backoff.
-	OneForOne Strategy = iota
-	// OneForAll stops every other running member in reverse start order, one
-	// at a time, then starts all of them again in start order.
-	OneForAll
-	// RestForOne does what OneForAll does for the failed member and the
-	// members started after it; those started before it keep running.
-	RestForOne
-)
-
-var strategyNames = []string{"one_for_one", "one_for_all", "rest_for_one"}
-
-// String returns the strategy's snake_case name.
-func (s Strategy) String() string { return enum.Name(strategyNames, "Strategy", s) }
-
-// MarshalText encodes the strategy as its name.
-func (s Strategy) MarshalText() ([]byte, error) { return enum.Marshal(strategyNames, "Strategy", s) }
-
-// UnmarshalText decodes a strategy from its name; an unknown name is an
-// error and leaves s unchanged.
-func (s *Strategy) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(strategyNames, "Strategy", text, s)
-}
-
-// AutoShutdown says whether the end of significant members (see
-// Config.Significant) shuts their group down.
-type AutoShutdown uint8
-
-// The automatic shutdown settings, as in Erlang/OTP. The zero value is
-// AutoShutdownNever.
-const (
-	// AutoShutdownNever: significant members mean nothing.
-	AutoShutdownNever AutoShutdown = iota
-	// AnySignificant: the first significant member that ends with no
-	// restart to follow shuts the group down.
-	AnySignificant
-	// AllSignificant: the group shuts down once every significant member
-	// has ended with no restart to follow.
-	AllSignificant
-)
-
-var autoShutdownNames = []string{"never", "any_significant", "all_significant"}
-
-// String returns the setting's snake_case name.
-func (a AutoShutdown) String() string { return enum.Name(autoShutdownNames, "AutoShutdown", a) }
-
-// MarshalText encodes the setting as its name.
-func (a AutoShutdown) MarshalText() ([]byte, error) {
-	return enum.Marshal(autoShutdownNames, "AutoShutdown", a)
-}
-
-// UnmarshalText decodes a setting from its name; an unknown name is an
-// error and leaves a unchanged.
-func (a *AutoShutdown) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(autoShutdownNames, "AutoShutdown", text, a)
-}
-
 // Group supervises members, each a [ChildSlot] or a nested Group, the way an
 // Erlang/OTP supervisor does: it starts them in order, applies its
 // [Strategy] when one fails, counts its restarts against an intensity that
@@ -291,11 +229,9 @@ func (g *Group) add(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("member %q: %w", id, err)
 	}
-	s.cfg.Exits = &g.t.q
 	m := &member{slot: s, significant: cfg.Significant, background: cfg.Background}
-	s.grp, s.m = g, m
-	s.groupDriven = true // the group starts it
-	g.t.sched.Update(s)  // filed once: from now on the slot keeps its entry current
+	s.joinGroup(g, m)
+	g.t.sched.Update(s) // filed once: from now on the slot keeps its entry current
 	// The slot calls its own OnEvent itself: the tree's listens is for
 	// the groups' listeners only.
 	g.join(m)
@@ -359,8 +295,7 @@ func (g *Group) adopt(t *tree, path string) {
 			m.sub.adopt(t, path+"/"+m.sub.id)
 			continue
 		}
-		m.slot.cfg.Exits = &t.q
-		m.slot.cfg.Path = path + "/" + m.slot.id
+		m.slot.moveTo(&t.q, path)
 		t.sched.Update(m.slot) // moves it from the nested group's own schedule
 	}
 }
@@ -505,8 +440,7 @@ func (g *Group) leave(m *member, now time.Time, why string) {
 	delete(g.byID, m.id())
 	if s := m.slot; s != nil {
 		g.t.sched.Remove(s)
-		s.grp, s.m = nil, nil
-		s.groupDriven, s.frozen = false, false
+		s.leaveGroup()
 	}
 	if m.sub != nil {
 		m.sub.parent, m.sub.self = nil, nil

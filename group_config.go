@@ -3,10 +3,12 @@ package supervisor
 import (
 	"fmt"
 	"time"
+
+	"github.com/childslot/supervisor/internal/enum"
 )
 
 // This file holds a group's configuration: GroupConfig, its defaults and
-// its validation.
+// its validation, and the settings' enums (Strategy, AutoShutdown).
 
 // NoIntensity turns a group's restart intensity off, as
 // GroupConfig.Intensity: no number of restarts fails the group. Members keep their
@@ -143,4 +145,66 @@ func (c GroupConfig) withDefaults() (GroupConfig, error) {
 		c.Pulse = time.Second
 	}
 	return c, nil
+}
+
+// Strategy says which members a group restarts when one fails.
+type Strategy uint8
+
+// The strategies, named after Erlang/OTP's. The zero value is OneForOne.
+const (
+	// OneForOne restarts only the member that failed, after its own backoff.
+	OneForOne Strategy = iota
+	// OneForAll stops every other running member in reverse start order, one
+	// at a time, then starts all of them again in start order.
+	OneForAll
+	// RestForOne does what OneForAll does for the failed member and the
+	// members started after it; those started before it keep running.
+	RestForOne
+)
+
+var strategyNames = []string{"one_for_one", "one_for_all", "rest_for_one"}
+
+// String returns the strategy's snake_case name.
+func (s Strategy) String() string { return enum.Name(strategyNames, "Strategy", s) }
+
+// MarshalText encodes the strategy as its name.
+func (s Strategy) MarshalText() ([]byte, error) { return enum.Marshal(strategyNames, "Strategy", s) }
+
+// UnmarshalText decodes a strategy from its name; an unknown name is an
+// error and leaves s unchanged.
+func (s *Strategy) UnmarshalText(text []byte) error {
+	return enum.Unmarshal(strategyNames, "Strategy", text, s)
+}
+
+// AutoShutdown says whether the end of significant members (see
+// Config.Significant) shuts their group down.
+type AutoShutdown uint8
+
+// The automatic shutdown settings, as in Erlang/OTP. The zero value is
+// AutoShutdownNever.
+const (
+	// AutoShutdownNever: significant members mean nothing.
+	AutoShutdownNever AutoShutdown = iota
+	// AnySignificant: the first significant member that ends with no
+	// restart to follow shuts the group down.
+	AnySignificant
+	// AllSignificant: the group shuts down once every significant member
+	// has ended with no restart to follow.
+	AllSignificant
+)
+
+var autoShutdownNames = []string{"never", "any_significant", "all_significant"}
+
+// String returns the setting's snake_case name.
+func (a AutoShutdown) String() string { return enum.Name(autoShutdownNames, "AutoShutdown", a) }
+
+// MarshalText encodes the setting as its name.
+func (a AutoShutdown) MarshalText() ([]byte, error) {
+	return enum.Marshal(autoShutdownNames, "AutoShutdown", a)
+}
+
+// UnmarshalText decodes a setting from its name; an unknown name is an
+// error and leaves a unchanged.
+func (a *AutoShutdown) UnmarshalText(text []byte) error {
+	return enum.Unmarshal(autoShutdownNames, "AutoShutdown", text, a)
 }

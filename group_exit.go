@@ -40,28 +40,13 @@ func (g *Group) memberExited(m *member, a *Attempt, e *Exit, now time.Time) {
 		g.dropIfStopped(m, now)
 	case s.groupDriven:
 		// The group stopped it: the walk in progress carries on.
-	case !g.operatorAllows(s, now):
+	case s.operatorDecides(now):
 	case !g.byRestartType(m, e, now):
 	case !g.withinMemberLimit(s, e, now):
 	case !g.admit(m, now, e.Reason):
 	default:
 		g.memberFailed(m, now, s.scheduleRestart(e, now))
 	}
-}
-
-// operatorAllows reports whether the operator's setting of s leaves the
-// exit to the group: a removed, paused or quarantined slot stays down, and
-// a fenced operator restart waiting for this exit starts at the next
-// Advance instead.
-func (g *Group) operatorAllows(s *ChildSlot, now time.Time) bool {
-	switch {
-	case s.op == OperationRemoved:
-		return false
-	case s.pending != nil:
-		s.fenceReady(now)
-		return false
-	}
-	return s.op == OperationActive
 }
 
 // byRestartType reports whether m's exit e calls for a restart, by the
@@ -73,14 +58,14 @@ func (g *Group) byRestartType(m *member, e *Exit, now time.Time) bool {
 	s := m.slot
 	switch {
 	case e.Directive == DirectiveFailGroup:
-		s.final = true
+		s.end()
 		if g.state != GroupShuttingDown && !g.state.over() {
 			g.failGroup(now, m, fmt.Errorf("%w: %s: member %q returned ErrFailGroup (%s)",
 				ErrGroupFailed, g.path, m.id(), e.Reason), "a member returned ErrFailGroup")
 		}
 		return false
-	case e.Directive != DirectiveNone, !s.cfg.Restart.restarts(e.Kind):
-		s.final = true
+	case !s.wantsRestart(e):
+		s.end()
 		g.memberEnded(m, now)
 		return false
 	}
@@ -202,8 +187,7 @@ func (m *member) finished() bool {
 	if m.sub != nil {
 		return m.sub.state.over()
 	}
-	s := m.slot
-	return s.active == nil && (s.final || s.op == OperationRemoved)
+	return m.slot.endedForGood()
 }
 
 // autoShutdown shuts the group down because significant member m ended.
@@ -268,7 +252,7 @@ func (g *Group) subEnded(m *member, now time.Time) {
 func (g *Group) memberTouched(m *member, now time.Time) {
 	t, s := g.t, m.slot
 	switch {
-	case !s.started && !s.groupDriven && s.op == OperationActive && !s.frozen && g.ctx != nil &&
+	case s.passedOver() && g.ctx != nil &&
 		(g.state == GroupRunning || g.state == GroupStarting || g.state == GroupRestarting):
 		s.groupStart(g.ctx, t.lastNow, false)
 	case s.op == OperationRemoved:

@@ -73,6 +73,66 @@ func outcomeOf(a *Attempt, e *Exit) ShutdownOutcome {
 // touched tells a member slot's group that a method changed the slot.
 func (s *ChildSlot) touched() { s.report(s.lastNow, nil, nil) }
 
+// joinGroup makes s a member of g, as its entry m: the group collects its
+// exits and starts it.
+func (s *ChildSlot) joinGroup(g *Group, m *member) {
+	s.cfg.Exits = &g.t.q
+	s.grp, s.m = g, m
+	s.groupDriven = true
+}
+
+// moveTo files s's exits in q, under the group path (its group was
+// nested in another tree).
+func (s *ChildSlot) moveTo(q *ExitQueue, path string) {
+	s.cfg.Exits = q
+	s.cfg.Path = path + "/" + s.id
+}
+
+// leaveGroup makes s a lone slot again.
+func (s *ChildSlot) leaveGroup() {
+	s.grp, s.m = nil, nil
+	s.release()
+}
+
+// release gives a slot its group held back to itself: it runs, or an
+// operator holds it down.
+func (s *ChildSlot) release() { s.groupDriven, s.frozen = false, false }
+
+// heldDown reports whether s is running or an operator holds it down
+// (paused, quarantined, removed): either way not the group's to start.
+func (s *ChildSlot) heldDown() bool { return s.active != nil || s.op != OperationActive }
+
+// ranTemporary reports whether s is Temporary and has run: a group does
+// not start it again.
+func (s *ChildSlot) ranTemporary() bool { return s.started && s.cfg.Restart == Temporary }
+
+// passedOver reports whether s never started, was resumed, and waits for
+// nobody but its group: a start in order passed it over while paused.
+func (s *ChildSlot) passedOver() bool {
+	return !s.started && !s.groupDriven && s.op == OperationActive && !s.frozen
+}
+
+// waitsForGroup reports whether s waits, stopped, for its group's walk to
+// start it.
+func (s *ChildSlot) waitsForGroup() bool { return s.groupDriven && s.active == nil && !s.frozen }
+
+// endedForGood reports whether nothing of s runs and nothing will follow.
+func (s *ChildSlot) endedForGood() bool {
+	return s.active == nil && (s.final || s.op == OperationRemoved)
+}
+
+// notReadyYet reports whether s's readiness is watched and it has not
+// reported Ready while it runs or is about to run again on its own.
+func (s *ChildSlot) notReadyYet() bool {
+	if s.readyTimeout == 0 || s.op != OperationActive || s.final || s.groupDriven {
+		return false
+	}
+	if a := s.active; a != nil {
+		return !s.wasReady(a)
+	}
+	return s.restartDue || s.pending != nil
+}
+
 // hold hands the slot to its group: its exits plan nothing, and a planned
 // or fenced restart is dropped. frozen also refuses operator starts (the
 // group shuts down).

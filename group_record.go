@@ -123,7 +123,7 @@ func (g *Group) Record(now time.Time) GroupRecord {
 			continue
 		}
 		mr := MemberRecord{ID: m.id(), Significant: m.significant, Background: m.background, Leaving: m.leaving, Shutdown: m.outcome}
-		mr.Waiting = m.slot != nil && m.slot.groupDriven && m.slot.active == nil && !m.slot.frozen &&
+		mr.Waiting = m.slot != nil && m.slot.waitsForGroup() &&
 			(g.state == GroupStarting || g.state == GroupRestarting)
 		if m.sub != nil {
 			sr := m.sub.Record(now)

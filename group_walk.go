@@ -279,12 +279,12 @@ func (g *Group) launchMember(m *member, now time.Time) {
 		return // running, or restarting on its own
 	}
 	switch {
-	case s.active != nil, s.op != OperationActive:
-		s.groupDriven, s.frozen = false, false
+	case s.heldDown():
+		s.release()
 		m.ownRestart = false // the restart it owed is not the group's to make
 		// Resumed later, it runs under g.ctx: the same context for every
 		// life of the group (it is never cancelled), so nothing to renew.
-	case s.started && s.cfg.Restart == Temporary:
+	case s.ranTemporary():
 		g.leave(m, now, "temporary member stopped by the group")
 	default:
 		s.groupStart(g.ctx, now, m.ownRestart)
@@ -306,14 +306,7 @@ func (m *member) awaited() bool {
 	if sub := m.sub; sub != nil {
 		return !sub.up && !sub.state.over()
 	}
-	s := m.slot
-	if s.readyTimeout == 0 || s.op != OperationActive || s.final || s.groupDriven {
-		return false
-	}
-	if a := s.active; a != nil {
-		return !s.wasReady(a)
-	}
-	return s.restartDue || s.pending != nil
+	return m.slot.notReadyYet()
 }
 
 // startMember starts m, which joined g while it runs.

@@ -35,19 +35,39 @@ func (s *ChildSlot) report(now time.Time, a *Attempt, e *Exit) bool {
 // backoff.
 func (s *ChildSlot) decideAlone(e *Exit, now time.Time) {
 	switch {
-	case s.op == OperationRemoved:
-	case s.pending != nil:
-		s.fenceReady(now)
-	case s.op != OperationActive:
-	case s.parent.Err() != nil,
-		e.Directive != DirectiveNone, !s.cfg.Restart.restarts(e.Kind):
-		s.final = true
+	case s.operatorDecides(now):
+	case s.parent.Err() != nil, !s.wantsRestart(e):
+		s.end()
 	case !s.restartTracker().Allow(now):
 		s.refuseRestart(e, now)
 	default:
 		s.scheduleRestart(e, now)
 	}
 }
+
+// operatorDecides reports whether the operator's setting decides what
+// follows an exit at now: a removed, paused or quarantined slot stays down,
+// and a fenced operator restart waiting for the exit starts at the next
+// Advance.
+func (s *ChildSlot) operatorDecides(now time.Time) bool {
+	switch {
+	case s.op == OperationRemoved:
+		return true
+	case s.pending != nil:
+		s.fenceReady(now)
+		return true
+	}
+	return s.op != OperationActive
+}
+
+// wantsRestart reports whether exit e calls for a restart by the slot's
+// restart type, with no directive from the child against it.
+func (s *ChildSlot) wantsRestart(e *Exit) bool {
+	return e.Directive == DirectiveNone && s.cfg.Restart.restarts(e.Kind)
+}
+
+// end marks the slot stopped for good: no restart follows its last exit.
+func (s *ChildSlot) end() { s.final = true }
 
 // restarts reports whether an exit of kind k is followed by an automatic
 // restart under t.
