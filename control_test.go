@@ -803,3 +803,31 @@ func assertAllRemoved(t *testing.T, h *ctlHarness, d time.Duration) {
 	after.LastControlFailure = before.LastControlFailure
 	assert.Equal(t, before, after, "the rejected controls changed the record")
 }
+
+// TestPauseDropsPendingRestart: Pause while a fenced restart waits
+// for the old attempt drops the restart; the attempt, once it returns, is
+// not followed by the new generation.
+func TestPauseDropsPendingRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		s := coreNew(t, coreBlockHeld(h), Config{})
+		require.NoError(t, s.Start(t.Context(), time.Now()))
+		h.attempt(t)
+		d, err := s.Restart(time.Now())
+		require.NoError(t, err)
+		require.Equal(t, FenceQueuedAfterStop, d)
+		require.NotNil(t, s.Record(time.Now()).PendingRestart)
+		require.NoError(t, s.Pause(time.Now()))
+		r := s.Record(time.Now())
+		assert.Nil(t, r.PendingRestart, "the pause dropped the restart")
+		assert.Equal(t, FenceOpen, r.FencePhase)
+		h.free()
+		synctest.Wait()
+		s.Advance(time.Now())
+		_, _ = s.Collect(time.Now())
+		s.Advance(time.Now())
+		r = s.Record(time.Now())
+		assert.Equal(t, uint64(1), r.Attempt, "nothing started while paused")
+		assert.Nil(t, r.PendingRestart)
+	})
+}

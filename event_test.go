@@ -212,3 +212,42 @@ func TestEventLogValueOfGroupEvent(t *testing.T) {
 	assert.Equal(t, []string{"kind", "child_id", "path", "attempt", "generation"},
 		keys(Event{Kind: EventStarted, ChildID: "db", Path: "/app/db", Attempt: 1, Generation: 1}))
 }
+
+// TestEventStringGroupRestart: a group restart's one-line form
+// names the member that failed and the restart's scope; other kinds carry
+// their reason.
+func TestEventStringGroupRestart(t *testing.T) {
+	e := Event{ChildID: "app", Kind: EventGroupRestart, Member: "b", Scope: []string{"b", "c"}}
+	assert.Equal(t, "app: "+EventGroupRestart.String()+" after b failed: b, c", e.String())
+	e = Event{ChildID: "w", Kind: EventPaused, Reason: "maintenance"}
+	assert.Equal(t, "w: "+EventPaused.String()+": maintenance", e.String())
+	e = Event{ChildID: "w", Kind: EventPaused}
+	assert.Equal(t, "w: "+EventPaused.String(), e.String(), "no reason, nothing after the kind")
+}
+
+// TestEventLogValueCommandError: a command event's log value has
+// the command's error only when it failed.
+func TestEventLogValueCommandError(t *testing.T) {
+	cmd := &CommandRecord{Command: Command{Op: CommandRestart, Path: "/app/w", Requester: "ops"}, Seq: 4}
+	e := Event{ChildID: "w", Kind: EventCommand, Command: cmd}
+	got := coreLogJSON(t, "event", e)
+	assert.Equal(t, "ops", got["requester"])
+	assert.EqualValues(t, 4, got["seq"])
+	assert.NotContains(t, got, "error", "a command carried out has no error")
+
+	failed := *cmd
+	failed.Error = "member is removed"
+	e.Command = &failed
+	assert.Equal(t, "member is removed", coreLogJSON(t, "event", e)["error"])
+}
+
+// TestEventLogValueMemberScope: a group event's log value has the
+// member and the scope only when the event has them.
+func TestEventLogValueMemberScope(t *testing.T) {
+	got := coreLogJSON(t, "event", Event{ChildID: "app", Kind: EventGroupRestart, Member: "b", Scope: []string{"b", "c"}})
+	assert.Equal(t, "b", got["member"])
+	assert.Equal(t, []any{"b", "c"}, got["scope"])
+	got = coreLogJSON(t, "event", Event{ChildID: "w", Kind: EventStarted})
+	assert.NotContains(t, got, "member")
+	assert.NotContains(t, got, "scope")
+}

@@ -363,3 +363,12 @@ func TestExitStringDoesNotStutter(t *testing.T) {
 		assert.NotContains(t, e.Reason, e.Kind.String(), "reason %q repeats the kind", e.Reason)
 	}
 }
+
+// TestExitStringKindPastVerbs: an exit kind just past the known
+// ones reads as its kind's text, without a panic.
+func TestExitStringKindPastVerbs(t *testing.T) {
+	k := ExitKind(len(exitVerbs))
+	var s string
+	require.NotPanics(t, func() { s = Exit{Attempt: 2, Kind: k}.String() })
+	assert.True(t, strings.HasPrefix(s, "attempt 2 "+k.String()), s)
+}

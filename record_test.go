@@ -301,3 +301,22 @@ func TestRecordEnumJSON(t *testing.T) {
 	assert.Equal(t, v, back)
 	assert.Error(t, json.Unmarshal([]byte(`{"S":"sleeping"}`), &back))
 }
+
+// TestRecordWaitingForRestartNoAllocs: Record does not allocate in
+// the steady state, also while the slot waits out a backoff: NextRestartAt
+// is built once per restart time and shared by every later Record.
+func TestRecordWaitingForRestartNoAllocs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		s := coreNew(t, coreRunFor(time.Second, errors.New("boom"))(h), Config{Backoff: Backoff{Initial: time.Hour, Max: time.Hour, NoJitter: true}})
+		coreStartAt(t, s, h)
+		h.attempt(t)
+		coreCollect(t, s)
+		now := time.Now()
+		first := s.Record(now).NextRestartAt
+		require.NotNil(t, first, "a restart is due in an hour")
+		assert.True(t, first.Equal(now.Add(time.Hour)), "restart at %v", *first)
+		assert.Same(t, first, s.Record(now).NextRestartAt, "built once, then shared")
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = s.Record(now) }))
+	})
+}
