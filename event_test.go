@@ -251,3 +251,57 @@ func TestEventLogValueMemberScope(t *testing.T) {
 	assert.NotContains(t, got, "member")
 	assert.NotContains(t, got, "scope")
 }
+
+func TestSlotEventsFailRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var events []Event
+		h := newCoreHarness(t)
+		child := func(ctx context.Context, a *Attempt) error {
+			h.started <- a
+			if a.Number() == 1 {
+				time.Sleep(time.Second)
+				return errors.New("dial tcp: connection refused")
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		cfg := Config{Path: "/app/ingest", Backoff: Backoff{NoJitter: true}, OnEvent: func(e Event) { events = append(events, e) }}
+		s, err := NewChildSlot("ingest", child, cfg)
+		require.NoError(t, err)
+		t0 := coreStartAt(t, s, h)
+		h.attempt(t)
+		coreCollect(t, s)
+		at, ok := s.NextDeadline()
+		require.True(t, ok)
+		coreSleepUntil(at)
+		s.Advance(at)
+		h.attempt(t)
+
+		type brief struct {
+			Kind                EventKind
+			Attempt, Generation uint64
+			At                  time.Duration
+			Delay               time.Duration
+			Exit                ExitKind
+		}
+		var got []brief
+		for _, e := range events {
+			b := brief{Kind: e.Kind, Attempt: e.Attempt, Generation: e.Generation, At: e.Time.Sub(t0), Delay: e.Delay}
+			if e.Exit != nil {
+				b.Exit = e.Exit.Kind
+			}
+			assert.Equal(t, "ingest", e.ChildID)
+			assert.Equal(t, "/app/ingest", e.Path)
+			got = append(got, b)
+		}
+		sec, ms := time.Second, time.Millisecond
+		assert.Equal(t, []brief{
+			{Kind: EventStarted, Attempt: 1, Generation: 1},
+			{Kind: EventExited, Attempt: 1, Generation: 1, At: sec, Exit: Failed},
+			{Kind: EventRestartScheduled, Attempt: 1, Generation: 1, At: sec, Delay: 100 * ms},
+			{Kind: EventStarted, Attempt: 2, Generation: 1, At: sec + 100*ms},
+		}, got)
+		assert.Empty(t, events[1].Reason, "the exit carries the reason")
+		assert.Equal(t, "dial tcp: connection refused", events[1].Exit.Reason)
+	})
+}

@@ -203,3 +203,36 @@ func TestGroupCommandsHammer(t *testing.T) {
 		assert.Len(t, seen, 8*perWorker)
 	})
 }
+
+// TestGroupShutdownRefusesOperatorRestart: once its group shuts down, an
+// operator Restart of a member slot that has already stopped must not start
+// it again ("the group, not an operator, decides what runs then"). Found by
+// FuzzGroup: Restart on a stopped member while a stubborn sibling held the
+// shutdown started a new attempt, which the group's end then cancelled.
+// ChildSlot.Restart checked the frozen state only for slots that were not
+// active.
+func TestGroupShutdownRefusesOperatorRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
+		require.NoError(t, err)
+		cfg := ghCfg()
+		cfg.StopTimeout = 2 * time.Second
+		_, err = g.Add("stuck", l.childWith("stuck", false, true), cfg)
+		require.NoError(t, err)
+		b, err := g.Add("b", l.child("b"), ghCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		looptest.Settle(t, g)
+		g.Shutdown(time.Now())
+		looptest.Settle(t, g)
+		assert.Equal(t, []string{"start stuck", "start b", "stop b"}, l.take(), "stuck holds the shutdown")
+		_, err = b.Restart(time.Now())
+		assert.Error(t, err, "the group shuts down: no operator start")
+		looptest.Settle(t, g)
+		assert.Empty(t, l.take(), "b stays stopped")
+		assert.Equal(t, uint64(1), b.Record(time.Now()).Attempt)
+		looptest.Wait(t, g, 2*time.Second)
+		assert.True(t, g.Finished())
+	})
+}
