@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// Benchmarks of the restart tracker, each beside a floor benchmark that does
+// the same work by hand (see BENCHMARKS.md).
+
 const (
 	benchLimit  = 16
 	benchWindow = time.Minute

@@ -2,10 +2,12 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/childslot/supervisor/internal/looptest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -516,5 +518,108 @@ func TestPauseDropsPendingRestart(t *testing.T) {
 		r = s.Record(time.Now())
 		assert.Equal(t, uint64(1), r.Attempt, "nothing started while paused")
 		assert.Nil(t, r.PendingRestart)
+	})
+}
+
+// TestRestartRefusedDuringGroupShutdown pins a bug the tree soak found
+// (fixed: Restart now refuses a frozen slot): a restart command (or ChildSlot.Restart) on a member slot whose
+// group is shutting down starts a new attempt, although the slot is frozen
+// ("frozen also refuses operator starts": Resume is refused with errFrozen,
+// Restart is not). When the shutdown walk has already passed the slot, the
+// new attempt is never stopped in order: the group reports Finished with
+// that member still running, and a child that ignores cancellation keeps
+// its slot active with no loop left to abandon it.
+func TestRestartRefusedDuringGroupShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		// a ignores cancellation, so the shutdown walk waits for it after
+		// it has stopped b; b's first attempt stops when cancelled, its
+		// later ones ignore cancellation.
+		stubborn := func(context.Context, *Attempt) error {
+			<-release
+			return nil
+		}
+		b := func(ctx context.Context, a *Attempt) error {
+			if a.Number() > 1 {
+				<-release
+				return nil
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		g, err := NewGroup("app", GroupConfig{})
+		require.NoError(t, err)
+		_, err = g.Add("a", stubborn, Config{StopTimeout: time.Second})
+		require.NoError(t, err)
+		bs, err := g.Add("b", b, Config{StopTimeout: time.Second})
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		looptest.Settle(t, g)
+
+		g.Shutdown(time.Now())
+		looptest.Settle(t, g) // b stopped; the walk waits for a
+		require.Equal(t, GroupShuttingDown, g.State())
+		require.False(t, bs.Record(time.Now()).Active, "the walk stopped b")
+
+		done, err := g.Submit(Command{Op: CommandRestart, Path: "/app/b", Requester: "soak", Reason: "repro"})
+		require.NoError(t, err)
+		looptest.Settle(t, g)
+		r := <-done
+		assert.ErrorIs(t, r.Err, ErrCommandRefused, "a frozen slot refuses an operator start, as Resume does")
+		assert.Equal(t, uint64(1), bs.Record(time.Now()).Attempt, "nothing starts in a group shutting down")
+
+		looptest.Wait(t, g, 3*time.Second) // a is abandoned; the shutdown finishes
+		require.True(t, g.Finished())
+		assert.False(t, bs.Record(time.Now()).Active, "Finished: every member stopped")
+	})
+}
+
+// TestOperatorRestartKeepsBudgetResumeResets checks what the docs say: an
+// operator Restart keeps the restart budget used and the backoff where they
+// are, while Resume resets both.
+func TestOperatorRestartKeepsBudgetResumeResets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		cfg := Config{RestartLimit: 5, Backoff: Backoff{Initial: time.Second, Max: time.Minute, NoJitter: true}}
+		s := coreNew(t, coreRunFor(10*time.Millisecond, errors.New("boom"))(h), cfg)
+		var delays []time.Duration
+		coreStartAt(t, s, h)
+		h.attempt(t)
+		// failOnce lets the running attempt fail, notes the backoff delay and
+		// starts the restart when it is due.
+		failOnce := func() {
+			coreCollect(t, s)
+			at, ok := s.NextDeadline()
+			require.True(t, ok, "a restart is scheduled")
+			delays = append(delays, time.Until(at))
+			coreSleepUntil(at)
+			s.Advance(time.Now())
+			h.attempt(t)
+		}
+		failOnce() // delay 1s
+		failOnce() // delay 2s
+		require.Equal(t, 2, s.Record(time.Now()).RestartLimit.Used)
+
+		d, err := s.Restart(time.Now())
+		require.NoError(t, err)
+		require.Equal(t, FenceQueuedAfterStop, d)
+		coreCollect(t, s) // the cancelled attempt of the old generation
+		s.Advance(time.Now())
+		h.attempt(t)
+		assert.Equal(t, 2, s.Record(time.Now()).RestartLimit.Used, "Restart keeps the budget used")
+		failOnce() // the backoff goes on: 4s
+		assert.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, delays,
+			"Restart keeps the backoff")
+
+		require.NoError(t, s.Quarantine(time.Now(), "look"))
+		require.NoError(t, s.Resume(time.Now()))
+		coreCollect(t, s)
+		s.Advance(time.Now())
+		h.attempt(t)
+		assert.Zero(t, s.Record(time.Now()).RestartLimit.Used, "Resume resets the budget")
+		delays = delays[:0]
+		failOnce()
+		assert.Equal(t, []time.Duration{time.Second}, delays, "Resume resets the backoff")
 	})
 }

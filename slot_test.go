@@ -694,3 +694,82 @@ func coreWantErr(c coreCall, state int) error {
 	}
 	return c.errs[state]
 }
+
+// TestOperationAccessor: a quarantined slot is not Finished, and Operation
+// says why without a record (issue 11, item 6).
+func TestOperationAccessor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		s := coreNew(t, coreRunFor(time.Millisecond, errors.New("boom"))(h), Config{RestartLimit: 1, Backoff: Backoff{NoDelay: true}})
+		assert.Equal(t, OperationActive, s.Operation())
+		coreStartAt(t, s, h)
+		h.attempt(t)
+		coreCollect(t, s)
+		s.Advance(time.Now())
+		h.attempt(t)
+		coreCollect(t, s) // the limit refuses the next restart
+		assert.Equal(t, OperationQuarantined, s.Operation())
+		assert.False(t, s.Finished(), "a quarantined slot is not finished")
+		assert.Equal(t, s.Record(time.Now()).Operation, s.Operation())
+		require.NoError(t, s.Resume(time.Now()))
+		assert.Equal(t, OperationActive, s.Operation())
+		h.attempt(t)
+		require.NoError(t, s.Pause(time.Now()))
+		assert.Equal(t, OperationPaused, s.Operation())
+		require.NoError(t, s.Remove(time.Now()))
+		assert.Equal(t, OperationRemoved, s.Operation())
+
+		var zero *ChildSlot
+		assert.Equal(t, OperationRemoved, zero.Operation())
+		assert.Equal(t, OperationRemoved, new(ChildSlot).Operation())
+	})
+}
+
+// TestTryCollect: TryCollect collects what there is, and reports "nothing
+// to collect" without an error, so a drained slot needs no blanket discard
+// (issue 11, item 5).
+func TestTryCollect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		q := NewExitQueue()
+		s := coreNew(t, coreBlock(h), Config{Restart: Temporary, Exits: q})
+
+		_, ok, err := s.TryCollect(time.Now())
+		assert.False(t, ok, "nothing started")
+		assert.NoError(t, err)
+
+		coreStartAt(t, s, h)
+		h.attempt(t)
+		_, ok, err = s.TryCollect(time.Now())
+		assert.False(t, ok, "still running")
+		assert.NoError(t, err)
+		assert.NotNil(t, s.Done(), "nothing changed")
+
+		require.True(t, s.Cancel(time.Now()))
+		<-s.Done()
+		e, ok, err := s.TryCollect(time.Now())
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, Cancelled, e.Kind)
+		last := *s.Record(time.Now()).LastExit
+		assert.Equal(t, coreHead(e), coreHead(last), "collected as Collect would")
+
+		synctest.Wait()
+		drained := q.Drain(nil)
+		require.Equal(t, []*ChildSlot{s}, drained, "the exit was posted")
+		_, ok, err = drained[0].TryCollect(time.Now())
+		assert.False(t, ok, "collected already")
+		assert.NoError(t, err)
+
+		require.NoError(t, s.Remove(time.Now()))
+		_, ok, err = s.TryCollect(time.Now())
+		assert.False(t, ok, "removed and finished")
+		assert.NoError(t, err, "not an error: nothing to collect")
+		_, err = s.Collect(time.Now())
+		assert.ErrorIs(t, err, ErrRemoved, "Collect still says why")
+
+		_, ok, err = new(ChildSlot).TryCollect(time.Now())
+		assert.False(t, ok)
+		assert.ErrorIs(t, err, ErrInvalidConfig, "a zero slot is a real failure")
+	})
+}
