@@ -212,3 +212,96 @@ func TestEventLogValueOfGroupEvent(t *testing.T) {
 	assert.Equal(t, []string{"kind", "child_id", "path", "attempt", "generation"},
 		keys(Event{Kind: EventStarted, ChildID: "db", Path: "/app/db", Attempt: 1, Generation: 1}))
 }
+
+// TestEventStringGroupRestart: a group restart's one-line form
+// names the member that failed and the restart's scope; other kinds carry
+// their reason.
+func TestEventStringGroupRestart(t *testing.T) {
+	e := Event{ChildID: "app", Kind: EventGroupRestart, Member: "b", Scope: []string{"b", "c"}}
+	assert.Equal(t, "app: "+EventGroupRestart.String()+" after b failed: b, c", e.String())
+	e = Event{ChildID: "w", Kind: EventPaused, Reason: "maintenance"}
+	assert.Equal(t, "w: "+EventPaused.String()+": maintenance", e.String())
+	e = Event{ChildID: "w", Kind: EventPaused}
+	assert.Equal(t, "w: "+EventPaused.String(), e.String(), "no reason, nothing after the kind")
+}
+
+// TestEventLogValueCommandError: a command event's log value has
+// the command's error only when it failed.
+func TestEventLogValueCommandError(t *testing.T) {
+	cmd := &CommandRecord{Command: Command{Op: CommandRestart, Path: "/app/w", Requester: "ops"}, Seq: 4}
+	e := Event{ChildID: "w", Kind: EventCommand, Command: cmd}
+	got := coreLogJSON(t, "event", e)
+	assert.Equal(t, "ops", got["requester"])
+	assert.EqualValues(t, 4, got["seq"])
+	assert.NotContains(t, got, "error", "a command carried out has no error")
+
+	failed := *cmd
+	failed.Error = "member is removed"
+	e.Command = &failed
+	assert.Equal(t, "member is removed", coreLogJSON(t, "event", e)["error"])
+}
+
+// TestEventLogValueMemberScope: a group event's log value has the
+// member and the scope only when the event has them.
+func TestEventLogValueMemberScope(t *testing.T) {
+	got := coreLogJSON(t, "event", Event{ChildID: "app", Kind: EventGroupRestart, Member: "b", Scope: []string{"b", "c"}})
+	assert.Equal(t, "b", got["member"])
+	assert.Equal(t, []any{"b", "c"}, got["scope"])
+	got = coreLogJSON(t, "event", Event{ChildID: "w", Kind: EventStarted})
+	assert.NotContains(t, got, "member")
+	assert.NotContains(t, got, "scope")
+}
+
+func TestSlotEventsFailRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var events []Event
+		h := newCoreHarness(t)
+		child := func(ctx context.Context, a *Attempt) error {
+			h.started <- a
+			if a.Number() == 1 {
+				time.Sleep(time.Second)
+				return errors.New("dial tcp: connection refused")
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		cfg := Config{Path: "/app/ingest", Backoff: Backoff{NoJitter: true}, OnEvent: func(e Event) { events = append(events, e) }}
+		s, err := NewChildSlot("ingest", child, cfg)
+		require.NoError(t, err)
+		t0 := coreStartAt(t, s, h)
+		h.attempt(t)
+		coreCollect(t, s)
+		at, ok := s.NextDeadline()
+		require.True(t, ok)
+		coreSleepUntil(at)
+		s.Advance(at)
+		h.attempt(t)
+
+		type brief struct {
+			Kind                EventKind
+			Attempt, Generation uint64
+			At                  time.Duration
+			Delay               time.Duration
+			Exit                ExitKind
+		}
+		var got []brief
+		for _, e := range events {
+			b := brief{Kind: e.Kind, Attempt: e.Attempt, Generation: e.Generation, At: e.Time.Sub(t0), Delay: e.Delay}
+			if e.Exit != nil {
+				b.Exit = e.Exit.Kind
+			}
+			assert.Equal(t, "ingest", e.ChildID)
+			assert.Equal(t, "/app/ingest", e.Path)
+			got = append(got, b)
+		}
+		sec, ms := time.Second, time.Millisecond
+		assert.Equal(t, []brief{
+			{Kind: EventStarted, Attempt: 1, Generation: 1},
+			{Kind: EventExited, Attempt: 1, Generation: 1, At: sec, Exit: Failed},
+			{Kind: EventRestartScheduled, Attempt: 1, Generation: 1, At: sec, Delay: 100 * ms},
+			{Kind: EventStarted, Attempt: 2, Generation: 1, At: sec + 100*ms},
+		}, got)
+		assert.Empty(t, events[1].Reason, "the exit carries the reason")
+		assert.Equal(t, "dial tcp: connection refused", events[1].Exit.Reason)
+	})
+}

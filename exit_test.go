@@ -363,3 +363,58 @@ func TestExitStringDoesNotStutter(t *testing.T) {
 		assert.NotContains(t, e.Reason, e.Kind.String(), "reason %q repeats the kind", e.Reason)
 	}
 }
+
+// TestExitStringKindPastVerbs: an exit kind just past the known
+// ones reads as its kind's text, without a panic.
+func TestExitStringKindPastVerbs(t *testing.T) {
+	k := ExitKind(len(exitVerbs))
+	var s string
+	require.NotPanics(t, func() { s = Exit{Attempt: 2, Kind: k}.String() })
+	assert.True(t, strings.HasPrefix(s, "attempt 2 "+k.String()), s)
+}
+
+// TestWithoutStacks: a panic's stack stays in the Exit, and WithoutStacks
+// leaves it out of the JSON record and of the Exit, Event and Record log
+// values, without changing the shared snapshot (issue 11, item 7).
+func TestWithoutStacks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var events []Event
+		s := coreNew(t, corePanicString, Config{Restart: Temporary, OnEvent: func(e Event) { events = append(events, e) }})
+		require.NoError(t, s.Start(t.Context(), time.Now()))
+		e := coreCollect(t, s)
+		require.Contains(t, e.Stack, "supervisor.corePanicString", "the exit keeps its stack")
+
+		r := s.Record(time.Now())
+		full, err := json.Marshal(r)
+		require.NoError(t, err)
+		assert.Contains(t, string(full), `"stack":`)
+		bare, err := json.Marshal(r.WithoutStacks())
+		require.NoError(t, err)
+		assert.NotContains(t, string(bare), `"stack"`)
+		assert.NotContains(t, string(bare), "corePanicString")
+		assert.Equal(t, e.Stack, r.LastExit.Stack, "the shared snapshot keeps its stack")
+		assert.Equal(t, e.Stack, s.Record(time.Now()).LastExit.Stack)
+
+		assert.Contains(t, coreLogJSON(t, "exit", e), "stack")
+		assert.NotContains(t, coreLogJSON(t, "exit", e.WithoutStacks()), "stack")
+		assert.Empty(t, e.WithoutStacks().Stack)
+		assert.Equal(t, e.PanicValue, e.WithoutStacks().PanicValue)
+		last, _ := coreLogJSON(t, "record", r)["last_exit"].(map[string]any)
+		assert.Contains(t, last, "stack")
+		last, _ = coreLogJSON(t, "record", r.WithoutStacks())["last_exit"].(map[string]any)
+		assert.NotContains(t, last, "stack")
+		assert.Equal(t, "panicked", last["kind"])
+
+		require.Len(t, events, 2)
+		ev := events[1]
+		require.Equal(t, EventExited, ev.Kind)
+		x, _ := coreLogJSON(t, "event", ev)["exit"].(map[string]any)
+		assert.Contains(t, x, "stack")
+		x, _ = coreLogJSON(t, "event", ev.WithoutStacks())["exit"].(map[string]any)
+		assert.NotContains(t, x, "stack")
+		assert.NotEmpty(t, ev.Exit.Stack, "the event's own exit is not changed")
+
+		assert.Equal(t, Record{}, Record{}.WithoutStacks())
+		assert.Equal(t, Event{Kind: EventStarted}, Event{Kind: EventStarted}.WithoutStacks())
+	})
+}

@@ -3,16 +3,17 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/childslot/supervisor/internal/looptest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/childslot/supervisor/internal/looptest"
 )
 
 // ghSnapshot is one named record of the group golden scenario.
@@ -264,4 +265,69 @@ func TestGroupRecordNotStarted(t *testing.T) {
 			assert.Equal(t, []string{"start db", "stop db"}, l.take())
 		})
 	})
+}
+
+// TestGroupRecordLogValue: a group record's log value adds the
+// reason and the error only when there are some.
+func TestGroupRecordLogValue(t *testing.T) {
+	r := GroupRecord{GroupID: "app", Path: "/app", State: GroupRunning}
+	got := coreLogJSON(t, "group", r)
+	assert.Equal(t, "/app", got["path"])
+	assert.NotContains(t, got, "reason")
+	assert.NotContains(t, got, "error")
+
+	r.State, r.Reason, r.Err = GroupFailed, "intensity reached", "w failed: boom"
+	got = coreLogJSON(t, "group", r)
+	assert.Equal(t, "intensity reached", got["reason"])
+	assert.Equal(t, "w failed: boom", got["error"])
+}
+
+// TestGroupRecordWithoutStacks: WithoutStacks leaves the stacks out
+// of member slots at every depth, keeps members with neither a slot nor a
+// group record as they are, and does not change the record it copies.
+func TestGroupRecordWithoutStacks(t *testing.T) {
+	panicked := func() *Record {
+		return &Record{ChildID: "w", LastExit: &Exit{Kind: Panicked, PanicValue: "boom", Stack: "goroutine 1 [running]:\nmain.go:1"}}
+	}
+	inner := &GroupRecord{GroupID: "sub", Members: []MemberRecord{{ID: "w", Slot: panicked()}}}
+	r := GroupRecord{GroupID: "app", Members: []MemberRecord{
+		{ID: "w", Slot: panicked()},
+		{ID: "sub", Group: inner},
+		{ID: "bare"},
+	}}
+	bare := r.WithoutStacks()
+	require.Len(t, bare.Members, 3)
+	require.NotNil(t, bare.Members[0].Slot)
+	assert.Empty(t, bare.Members[0].Slot.LastExit.Stack)
+	assert.Equal(t, "boom", bare.Members[0].Slot.LastExit.PanicValue)
+	require.NotNil(t, bare.Members[1].Group)
+	assert.Empty(t, bare.Members[1].Group.Members[0].Slot.LastExit.Stack, "nested groups too")
+	assert.Nil(t, bare.Members[2].Slot)
+	assert.Nil(t, bare.Members[2].Group)
+	assert.True(t, strings.HasPrefix(r.Members[0].Slot.LastExit.Stack, "goroutine"), "the original keeps its stack")
+	assert.NotEmpty(t, inner.Members[0].Slot.LastExit.Stack)
+}
+
+// TestExitCountsTotal: Total adds every kind's count.
+func TestExitCountsTotal(t *testing.T) {
+	c := ExitCounts{Succeeded: 1, Failed: 2, Panicked: 4, Cancelled: 8, TimedOut: 16, Unhealthy: 32, Abandoned: 64}
+	assert.Equal(t, uint64(127), c.Total())
+}
+
+// TestGroupRecordAllocsFlat: a group's record costs the same few
+// allocations whatever the number of its member slots (their records and
+// exit counts share one slab each), so a large tree's snapshot does not
+// cost the loop allocations per member.
+func TestGroupRecordAllocsFlat(t *testing.T) {
+	allocs := func(n int) float64 {
+		g, err := NewGroup("app", GroupConfig{})
+		require.NoError(t, err)
+		for i := range n {
+			_, err := g.Add(fmt.Sprint("m", i), func(ctx context.Context, _ *Attempt) error { <-ctx.Done(); return nil }, Config{})
+			require.NoError(t, err)
+		}
+		now := time.Now()
+		return testing.AllocsPerRun(20, func() { _ = g.Record(now) })
+	}
+	assert.Equal(t, allocs(1), allocs(64))
 }

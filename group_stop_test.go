@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/childslot/supervisor/internal/looptest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -161,3 +162,89 @@ func TestShutdownConfigInvalid(t *testing.T) {
 	_, err = NewGroup("g", GroupConfig{ShutdownTimeout: -1})
 	require.ErrorIs(t, err, ErrInvalidConfig)
 }
+
+// TestGroupWaitsForCancelledMemberThroughQueue: a walk that reaches a
+// member whose attempt was cancelled and has returned, its exit not yet
+// collected, waits for the exit to come through the queue rather than
+// collecting it on the spot. Found by FuzzGroup as a flake: a shutdown that
+// took over a restart in the same Advance recorded a member as stopped or
+// already_stopped depending on whether the child cancelled a moment before
+// had finished running. Here the cancelled child has surely returned.
+func TestGroupWaitsForCancelledMemberThroughQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "a", "b")
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		looptest.Settle(t, g)
+		b := g.Slot("b")
+		require.NoError(t, b.Pause(time.Now()))
+		synctest.Wait() // b's child has returned; its exit waits in the queue
+		require.True(t, b.active.isDone())
+		assert.True(t, b.groupStop(time.Now(), causeGroupShutdown), "the walk waits for b's exit")
+		assert.Zero(t, b.Record(time.Now()).Exits, "b's exit is not collected by the walk")
+		g.Advance(time.Now())
+		assert.Equal(t, uint64(1), b.Record(time.Now()).Exits, "the next Advance collects it")
+		assert.False(t, b.groupStop(time.Now(), causeGroupShutdown), "then there is nothing to wait for")
+		g.Shutdown(time.Now())
+		looptest.Settle(t, g)
+		assert.True(t, g.Finished())
+	})
+}
+
+func TestGroupShutdown(t *testing.T) {
+	t.Run("a member that ignores cancellation is abandoned and the next proceeds", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			l := newGHLog(t)
+			g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
+			require.NoError(t, err)
+			_, err = g.Add("a", l.child("a"), ghCfg())
+			require.NoError(t, err)
+			cfg := ghCfg()
+			cfg.StopTimeout = 3 * time.Second
+			_, err = g.Add("stuck", l.childWith("stuck", false, true), cfg)
+			require.NoError(t, err)
+			require.NoError(t, g.Start(t.Context(), time.Now()))
+			looptest.Settle(t, g)
+			l.take()
+			start := time.Now()
+			g.Shutdown(start)
+			looptest.Settle(t, g)
+			assert.Empty(t, l.take(), "a waits for stuck")
+			looptest.Wait(t, g, 3*time.Second)
+			assert.Equal(t, []string{"stop a"}, l.take())
+			assert.True(t, g.Finished())
+			assert.Equal(t, 3*time.Second, time.Since(start), "the shutdown took stuck's StopTimeout")
+			rec := g.Record(time.Now())
+			assert.Equal(t, OutcomeStopped, rec.Members[0].Shutdown)
+			assert.Equal(t, OutcomeAbandoned, rec.Members[1].Shutdown)
+		})
+	})
+	t.Run("the caller's ctx is never the children's parent", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			l := newGHLog(t)
+			g := ghGroup(t, l, "app", GroupConfig{}, "a", "b", "c")
+			ctx, cancel := context.WithCancelCause(context.WithValue(t.Context(), ghKey{}, "v"))
+			var seen any
+			_, err := g.Add("d", func(ctx context.Context, _ *Attempt) error {
+				seen = ctx.Value(ghKey{})
+				<-ctx.Done()
+				return nil
+			}, ghCfg())
+			require.NoError(t, err)
+			errc := make(chan error, 1)
+			go func() { errc <- g.Run(ctx) }()
+			synctest.Wait()
+			assert.Equal(t, "v", seen, "values pass through")
+			cancel(errors.New("SIGTERM"))
+			require.NoError(t, <-errc)
+			assert.Equal(t, []string{"start a", "start b", "start c", "start d", "stop c", "stop b", "stop a"}, l.take())
+			require.Len(t, l.causes, 3)
+			for _, c := range l.causes {
+				assert.NotContains(t, c.Error(), "SIGTERM", "the children were stopped by the group, not by ctx")
+				assert.Contains(t, c.Error(), "group shutting down")
+			}
+		})
+	})
+}
+
+type ghKey struct{}

@@ -2,8 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,23 +11,6 @@ import (
 
 	"github.com/childslot/supervisor/internal/looptest"
 )
-
-func TestGroupStartsInOrder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newGHLog(t)
-		g := ghGroup(t, l, "app", GroupConfig{}, "a", "b", "c")
-		require.NoError(t, g.Start(t.Context(), time.Now()))
-		looptest.Settle(t, g)
-		assert.Equal(t, []string{"start a", "start b", "start c"}, l.take())
-		assert.Equal(t, GroupRunning, g.State())
-		g.Shutdown(time.Now())
-		looptest.Settle(t, g)
-		assert.Equal(t, []string{"stop c", "stop b", "stop a"}, l.take(), "reverse start order")
-		assert.True(t, g.Finished())
-		assert.NoError(t, g.Err())
-		assert.Equal(t, GroupStopped, g.State())
-	})
-}
 
 // TestGroupStrategies fails the middle of three members under each
 // strategy and checks the stops and starts as the children see them, and
@@ -85,480 +66,6 @@ func TestGroupStrategies(t *testing.T) {
 			})
 		})
 	}
-}
-
-// TestGroupStopsOneAtATime checks that a one_for_all restart waits for each
-// stopped member before it cancels the next: c ignores cancellation until
-// it is abandoned at its StopTimeout, and b is not cancelled before that.
-func TestGroupStopsOneAtATime(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newGHLog(t)
-		g, err := NewGroup("app", ghRoot(l, GroupConfig{Strategy: OneForAll}))
-		require.NoError(t, err)
-		cfg := ghCfg()
-		_, err = g.Add("a", l.child("a"), cfg)
-		require.NoError(t, err)
-		_, err = g.Add("b", l.child("b"), cfg)
-		require.NoError(t, err)
-		cfg.StopTimeout = 2 * time.Second
-		c, err := g.Add("c", l.childWith("c", false, true), cfg)
-		require.NoError(t, err)
-		require.NoError(t, g.Start(t.Context(), time.Now()))
-		looptest.Settle(t, g)
-		l.take()
-
-		l.end("a", errGH)
-		looptest.Settle(t, g)
-		assert.Equal(t, []string{"fail a"}, l.take(), "b waits while c has not stopped")
-		assert.Equal(t, StatusCancelling, c.Record(time.Now()).Status)
-		looptest.Wait(t, g, 2*time.Second)
-		assert.Equal(t, []string{"stop b", "start a", "start b", "start c"}, l.take())
-		assert.Equal(t, uint64(1), c.Record(time.Now()).AbandonedTotal)
-		l.free()
-		looptest.Settle(t, g)
-		assert.Equal(t, []string{"stop c"}, l.take(), "the abandoned attempt returns late")
-		assert.Equal(t, uint64(1), c.Record(time.Now()).StaleReports)
-		g.Shutdown(time.Now())
-		looptest.Settle(t, g)
-		assert.True(t, g.Finished())
-	})
-}
-
-func TestGroupIntensity(t *testing.T) {
-	t.Run("the third restart within the period fails the group", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			var ev ghEvents
-			g := ghGroup(t, l, "app", GroupConfig{Intensity: 2, Period: 5 * time.Second, OnEvent: ev.on}, "a", "b", "c")
-			require.NoError(t, g.Start(t.Context(), time.Now()))
-			looptest.Settle(t, g)
-			for range 2 {
-				l.end("b", errGH)
-				looptest.Wait(t, g, time.Second)
-			}
-			require.Equal(t, GroupRunning, g.State())
-			l.take()
-			l.end("b", errGH)
-			looptest.Settle(t, g)
-			assert.Equal(t, []string{"fail b", "stop c", "stop a"}, l.take(), "every member stopped, in reverse order")
-			assert.True(t, g.Finished())
-			assert.Equal(t, GroupFailed, g.State())
-			err := g.Err()
-			require.ErrorIs(t, err, ErrGroupFailed)
-			assert.Contains(t, err.Error(), `member "b"`)
-			assert.Contains(t, err.Error(), "2 restarts within 5s")
-			assert.Len(t, ev.of(EventGroupFailed), 1)
-			assert.Len(t, ev.of(EventRestartScheduled), 2, "the refused restart is never announced")
-		})
-	})
-	t.Run("restarts spaced beyond the period never fail it", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			g := ghGroup(t, l, "app", GroupConfig{Intensity: 2, Period: 5 * time.Second}, "a", "b")
-			require.NoError(t, g.Start(t.Context(), time.Now()))
-			looptest.Settle(t, g)
-			for range 10 {
-				l.end("b", errGH)
-				looptest.Wait(t, g, 2600*time.Millisecond)
-				require.Equal(t, GroupRunning, g.State())
-			}
-			assert.Equal(t, uint64(10), g.Record(time.Now()).Restarts)
-			g.Shutdown(time.Now())
-			looptest.Settle(t, g)
-			assert.NoError(t, g.Err())
-		})
-	})
-	t.Run("NoIntensity never fails the group", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			g := ghGroup(t, l, "app", GroupConfig{Intensity: NoIntensity}, "a")
-			require.NoError(t, g.Start(t.Context(), time.Now()))
-			looptest.Settle(t, g)
-			for range 9 { // the member's own limit is 10 in 60s
-				l.end("a", errGH)
-				looptest.Settle(t, g)
-			}
-			assert.Equal(t, GroupRunning, g.State())
-			assert.Nil(t, g.Record(time.Now()).Intensity)
-			g.Shutdown(time.Now())
-			looptest.Settle(t, g)
-		})
-	})
-	t.Run("a member's own limit quarantines it and the group goes on", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			g, err := NewGroup("app", ghRoot(l, GroupConfig{Strategy: OneForAll}))
-			require.NoError(t, err)
-			_, err = g.Add("a", l.child("a"), ghCfg())
-			require.NoError(t, err)
-			cfg := ghCfg()
-			cfg.RestartLimit = 1
-			b, err := g.Add("b", l.child("b"), cfg)
-			require.NoError(t, err)
-			require.NoError(t, g.Start(t.Context(), time.Now()))
-			looptest.Settle(t, g)
-			l.end("b", errGH)
-			looptest.Settle(t, g)
-			l.take()
-			l.end("b", errGH)
-			looptest.Settle(t, g)
-			assert.Equal(t, []string{"fail b"}, l.take(), "a refused restart triggers no sibling restart")
-			assert.Equal(t, OperationQuarantined, b.Record(time.Now()).Operation)
-			assert.Equal(t, GroupRunning, g.State())
-			assert.Equal(t, uint64(1), g.Record(time.Now()).Restarts)
-			g.Shutdown(time.Now())
-			looptest.Settle(t, g)
-		})
-	})
-}
-
-func TestGroupRestartScopeRules(t *testing.T) {
-	t.Run("a temporary member stopped by a group restart leaves", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			var ev ghEvents
-			g, err := NewGroup("app", ghRoot(l, GroupConfig{Strategy: OneForAll, OnEvent: ev.on}))
-			require.NoError(t, err)
-			_, err = g.Add("a", l.child("a"), ghCfg())
-			require.NoError(t, err)
-			cfg := ghCfg()
-			cfg.Restart = Temporary
-			_, err = g.Add("job", l.child("job"), cfg)
-			require.NoError(t, err)
-			require.NoError(t, g.Start(t.Context(), time.Now()))
-			looptest.Settle(t, g)
-			l.take()
-			l.end("a", errGH)
-			looptest.Settle(t, g)
-			assert.Equal(t, []string{"fail a", "stop job", "start a"}, l.take())
-			assert.Nil(t, g.Slot("job"))
-			assert.Equal(t, 1, g.Len())
-			removed := ev.of(EventMemberRemoved)
-			require.Len(t, removed, 1)
-			assert.Equal(t, "job", removed[0].Member)
-			g.Shutdown(time.Now())
-			looptest.Settle(t, g)
-		})
-	})
-	t.Run("paused and quarantined members are not revived", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			g := ghGroup(t, l, "app", GroupConfig{Strategy: OneForAll}, "a", "b", "c")
-			require.NoError(t, g.Start(t.Context(), time.Now()))
-			looptest.Settle(t, g)
-			require.NoError(t, g.Slot("b").Pause(time.Now()))
-			looptest.Settle(t, g)
-			require.NoError(t, g.Slot("c").Quarantine(time.Now(), "on-call looks"))
-			looptest.Settle(t, g)
-			assert.Equal(t, []string{"start a", "start b", "start c", "stop b", "stop c"}, l.take())
-			l.end("a", errGH)
-			looptest.Settle(t, g)
-			assert.Equal(t, []string{"fail a", "start a"}, l.take())
-			assert.Equal(t, OperationPaused, g.Slot("b").Record(time.Now()).Operation)
-			assert.Equal(t, OperationQuarantined, g.Slot("c").Record(time.Now()).Operation)
-			// Resumed by the operator, b runs again under the group.
-			require.NoError(t, g.Slot("b").Resume(time.Now()))
-			looptest.Settle(t, g)
-			assert.Equal(t, []string{"start b"}, l.take())
-			g.Shutdown(time.Now())
-			looptest.Settle(t, g)
-			assert.Equal(t, []string{"stop b", "stop a"}, l.take())
-		})
-	})
-	t.Run("an exit with no restart to follow restarts no sibling", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			g, err := NewGroup("app", ghRoot(l, GroupConfig{Strategy: OneForAll}))
-			require.NoError(t, err)
-			_, err = g.Add("a", l.child("a"), ghCfg())
-			require.NoError(t, err)
-			cfg := ghCfg()
-			cfg.Restart = Transient
-			_, err = g.Add("t", l.child("t"), cfg)
-			require.NoError(t, err)
-			require.NoError(t, g.Start(t.Context(), time.Now()))
-			looptest.Settle(t, g)
-			l.take()
-			l.end("t", nil)
-			looptest.Settle(t, g)
-			assert.Equal(t, []string{"done t"}, l.take())
-			assert.Equal(t, uint64(0), g.Record(time.Now()).Restarts)
-			g.Shutdown(time.Now())
-			looptest.Settle(t, g)
-		})
-	})
-}
-
-func TestGroupEscalation(t *testing.T) {
-	t.Run("a nested group that fails makes its one_for_all parent restart all, counted once", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			var ev ghEvents
-			root := ghGroup(t, l, "app", GroupConfig{Strategy: OneForAll, OnEvent: ev.on}, "db")
-			sub := ghSub(t, l, "jobs", GroupConfig{Intensity: 1, Period: time.Minute}, "x", "y")
-			require.NoError(t, root.AddGroup(sub))
-			_, err := root.Add("api", l.child("api"), ghCfg())
-			require.NoError(t, err)
-			assert.Equal(t, "/app/jobs", sub.Path())
-			assert.Equal(t, "/app/jobs/x", sub.Slot("x").Record(time.Now()).Path)
-			var added []string
-			for _, e := range ev.of(EventMemberAdded) {
-				added = append(added, e.Path+"/"+e.Member)
-			}
-			assert.Equal(t, []string{"/app/db", "/app/jobs", "/app/jobs/x", "/app/jobs/y", "/app/api"}, added,
-				"members that joined the nested group before it was nested are told too")
-			require.NoError(t, root.Start(t.Context(), time.Now()))
-			looptest.Settle(t, root)
-			assert.Equal(t, []string{"start db", "start x", "start y", "start api"}, l.take())
-
-			l.end("x", errGH)
-			looptest.Settle(t, root)
-			assert.Equal(t, []string{"fail x", "start x"}, l.take(), "the nested group's one restart")
-			l.end("y", errGH)
-			looptest.Settle(t, root)
-			assert.Equal(t, []string{
-				"fail y", "stop x", // the nested group fails and stops its members
-				"stop api", "stop db", // the parent stops the rest in reverse order
-				"start db", "start x", "start y", "start api", // and starts all afresh
-			}, l.take())
-			rec := root.Record(time.Now())
-			assert.Equal(t, GroupRunning, rec.State)
-			assert.Equal(t, uint64(1), rec.Restarts, "the escalation counts once in the parent")
-			subRec := rec.Members[1].Group
-			require.NotNil(t, subRec)
-			assert.Equal(t, GroupRunning, subRec.State)
-			assert.Equal(t, 0, subRec.Intensity.Used, "a restarted group starts with a fresh budget")
-			assert.Len(t, ev.of(EventGroupFailed), 1)
-			root.Shutdown(time.Now())
-			looptest.Settle(t, root)
-			assert.Equal(t, []string{"stop api", "stop y", "stop x", "stop db"}, l.take(), "nested groups depth-first")
-		})
-	})
-	t.Run("the root failing ends Run with ErrGroupFailed", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			root := ghGroup(t, l, "app", GroupConfig{Intensity: 1, Period: time.Minute}, "a")
-			errc := make(chan error, 1)
-			go func() { errc <- root.Run(t.Context()) }()
-			synctest.Wait()
-			l.end("a", errGH)
-			synctest.Wait()
-			l.end("a", errGH)
-			synctest.Wait()
-			err := <-errc
-			require.ErrorIs(t, err, ErrGroupFailed)
-			assert.Equal(t, []string{"start a", "fail a", "start a", "fail a"}, l.take())
-		})
-	})
-}
-
-func TestGroupSignificant(t *testing.T) {
-	build := func(t *testing.T, l *ghLog, auto AutoShutdown) *Group {
-		g, err := NewGroup("app", ghRoot(l, GroupConfig{AutoShutdown: auto}))
-		require.NoError(t, err)
-		_, err = g.Add("server", l.child("server"), ghCfg())
-		require.NoError(t, err)
-		for _, id := range []string{"s1", "s2"} {
-			cfg := ghCfg()
-			cfg.Restart, cfg.Significant = Transient, true
-			_, err = g.Add(id, l.child(id), cfg)
-			require.NoError(t, err)
-		}
-		return g
-	}
-	t.Run("any_significant ends the group at the first", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			var ev ghEvents
-			g := build(t, l, AnySignificant)
-			user := g.cfg.OnEvent
-			g.cfg.OnEvent = func(e Event) { user(e); ev.on(e) }
-			require.NoError(t, g.Start(t.Context(), time.Now()))
-			looptest.Settle(t, g)
-			l.take()
-			l.end("s1", nil)
-			looptest.Settle(t, g)
-			assert.Equal(t, []string{"done s1", "stop s2", "stop server"}, l.take())
-			assert.True(t, g.Finished())
-			assert.NoError(t, g.Err())
-			require.Len(t, ev.of(EventAutoShutdown), 1)
-			assert.Equal(t, "s1", ev.of(EventAutoShutdown)[0].Member)
-		})
-	})
-	t.Run("all_significant ends the group at the last", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			g := build(t, l, AllSignificant)
-			require.NoError(t, g.Start(t.Context(), time.Now()))
-			looptest.Settle(t, g)
-			l.take()
-			l.end("s1", nil)
-			looptest.Settle(t, g)
-			assert.Equal(t, GroupRunning, g.State())
-			l.end("s2", errGH) // abnormal: a Transient member restarts
-			looptest.Settle(t, g)
-			assert.Equal(t, GroupRunning, g.State())
-			l.end("s2", nil)
-			looptest.Settle(t, g)
-			assert.Equal(t, []string{"done s1", "fail s2", "start s2", "done s2", "stop server"}, l.take())
-			assert.True(t, g.Finished())
-			assert.NoError(t, g.Err())
-		})
-	})
-	t.Run("a normal end of a transient nested group is not restarted", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			root := ghGroup(t, l, "app", GroupConfig{Strategy: OneForAll}, "db")
-			sub, err := NewGroup("batch", GroupConfig{Restart: Transient, AutoShutdown: AnySignificant})
-			require.NoError(t, err)
-			cfg := ghCfg()
-			cfg.Restart, cfg.Significant = Transient, true
-			_, err = sub.Add("import", l.child("import"), cfg)
-			require.NoError(t, err)
-			require.NoError(t, root.AddGroup(sub))
-			require.NoError(t, root.Start(t.Context(), time.Now()))
-			looptest.Settle(t, root)
-			l.take()
-			l.end("import", nil)
-			looptest.Settle(t, root)
-			assert.Equal(t, []string{"done import"}, l.take(), "db keeps running; nothing restarts")
-			assert.Equal(t, GroupStopped, sub.State())
-			assert.Equal(t, GroupRunning, root.State())
-			assert.Equal(t, uint64(0), root.Record(time.Now()).Restarts)
-			root.Shutdown(time.Now())
-			looptest.Settle(t, root)
-			rec := root.Record(time.Now())
-			assert.Equal(t, OutcomeAlreadyStopped, rec.Members[1].Shutdown)
-			assert.Equal(t, OutcomeStopped, rec.Members[0].Shutdown)
-		})
-	})
-}
-
-func TestGroupShutdown(t *testing.T) {
-	t.Run("a member that ignores cancellation is abandoned and the next proceeds", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
-			require.NoError(t, err)
-			_, err = g.Add("a", l.child("a"), ghCfg())
-			require.NoError(t, err)
-			cfg := ghCfg()
-			cfg.StopTimeout = 3 * time.Second
-			_, err = g.Add("stuck", l.childWith("stuck", false, true), cfg)
-			require.NoError(t, err)
-			require.NoError(t, g.Start(t.Context(), time.Now()))
-			looptest.Settle(t, g)
-			l.take()
-			start := time.Now()
-			g.Shutdown(start)
-			looptest.Settle(t, g)
-			assert.Empty(t, l.take(), "a waits for stuck")
-			looptest.Wait(t, g, 3*time.Second)
-			assert.Equal(t, []string{"stop a"}, l.take())
-			assert.True(t, g.Finished())
-			assert.Equal(t, 3*time.Second, time.Since(start), "the shutdown took stuck's StopTimeout")
-			rec := g.Record(time.Now())
-			assert.Equal(t, OutcomeStopped, rec.Members[0].Shutdown)
-			assert.Equal(t, OutcomeAbandoned, rec.Members[1].Shutdown)
-		})
-	})
-	t.Run("the caller's ctx is never the children's parent", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			l := newGHLog(t)
-			g := ghGroup(t, l, "app", GroupConfig{}, "a", "b", "c")
-			ctx, cancel := context.WithCancelCause(context.WithValue(t.Context(), ghKey{}, "v"))
-			var seen any
-			_, err := g.Add("d", func(ctx context.Context, _ *Attempt) error {
-				seen = ctx.Value(ghKey{})
-				<-ctx.Done()
-				return nil
-			}, ghCfg())
-			require.NoError(t, err)
-			errc := make(chan error, 1)
-			go func() { errc <- g.Run(ctx) }()
-			synctest.Wait()
-			assert.Equal(t, "v", seen, "values pass through")
-			cancel(errors.New("SIGTERM"))
-			require.NoError(t, <-errc)
-			assert.Equal(t, []string{"start a", "start b", "start c", "start d", "stop c", "stop b", "stop a"}, l.take())
-			require.Len(t, l.causes, 3)
-			for _, c := range l.causes {
-				assert.NotContains(t, c.Error(), "SIGTERM", "the children were stopped by the group, not by ctx")
-				assert.Contains(t, c.Error(), "group shutting down")
-			}
-		})
-	})
-}
-
-type ghKey struct{}
-
-func TestGroupReadinessOrder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newGHLog(t)
-		g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
-		require.NoError(t, err)
-		readyNow := make(chan struct{})
-		cfg := ghCfg()
-		cfg.ReadyTimeout = 10 * time.Second
-		db, err := g.Add("db", func(ctx context.Context, a *Attempt) error {
-			select {
-			case <-readyNow:
-				a.Ready()
-			case <-ctx.Done():
-				return nil
-			}
-			<-ctx.Done()
-			return nil
-		}, cfg)
-		require.NoError(t, err)
-		_, err = g.Add("api", l.child("api"), ghCfg())
-		require.NoError(t, err)
-		require.NoError(t, g.Start(t.Context(), time.Now()))
-		looptest.Wait(t, g, 5*time.Second)
-		assert.Equal(t, []string{"start db"}, l.take(), "api waits for db's readiness")
-		assert.Equal(t, GroupStarting, g.State())
-		rec := g.Record(time.Now())
-		assert.False(t, rec.Members[0].Waiting)
-		assert.True(t, rec.Members[1].Waiting, "api waits for its turn")
-		close(readyNow)
-		synctest.Wait()
-		<-g.Wake() // the first Ready wakes the loop
-		looptest.Settle(t, g)
-		assert.Equal(t, []string{"start api"}, l.take())
-		assert.Equal(t, GroupRunning, g.State())
-		assert.Equal(t, StatusReady, db.Record(time.Now()).Status)
-		g.Shutdown(time.Now())
-		looptest.Settle(t, g)
-	})
-}
-
-func TestGroupMissedReadinessStillWaits(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newGHLog(t)
-		g, err := NewGroup("app", ghRoot(l, GroupConfig{}))
-		require.NoError(t, err)
-		cfg := ghCfg()
-		cfg.ReadyTimeout = 2 * time.Second
-		n := 0
-		_, err = g.Add("db", func(ctx context.Context, a *Attempt) error {
-			n++
-			if n > 1 {
-				a.Ready()
-			}
-			<-ctx.Done()
-			return nil
-		}, cfg)
-		require.NoError(t, err)
-		_, err = g.Add("api", l.child("api"), ghCfg())
-		require.NoError(t, err)
-		require.NoError(t, g.Start(t.Context(), time.Now()))
-		looptest.Wait(t, g, 2*time.Second)
-		assert.Equal(t, []string{"start db", "start db", "start api"}, l.take(),
-			"db missed ReadyTimeout, failed as Unhealthy, restarted; api waited for the ready attempt")
-		assert.Equal(t, Unhealthy, g.Slot("db").Record(time.Now()).LastExit.Kind)
-		g.Shutdown(time.Now())
-		looptest.Settle(t, g)
-	})
 }
 
 func TestGroupAddRemove(t *testing.T) {
@@ -677,143 +184,48 @@ func TestGroupZeroAndNil(t *testing.T) {
 	}
 }
 
-// TestStartedEventComesFirst: a listener hears that an attempt started
-// before the child can do anything, so that logs read in order.
-func TestStartedEventComesFirst(t *testing.T) {
+// TestGroupNestedPathsBuiltBottomUp: a tree nested bottom-up (the leaf
+// into the middle group before the middle group into the root) gives every
+// group and slot below the root its full path, and their events reach the
+// root's listener.
+func TestGroupNestedPathsBuiltBottomUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newGHLog(t)
-		g := ghGroup(t, l, "app", GroupConfig{}, "a")
-		_, err := g.Add("eager", func(ctx context.Context, _ *Attempt) error {
-			l.add("eager ran")
-			<-ctx.Done()
-			return nil
-		}, ghCfg())
-		require.NoError(t, err)
+		var ev ghEvents
+		leaf := ghSub(t, l, "leaf", GroupConfig{}, "w")
+		mid := ghSub(t, l, "mid", GroupConfig{}, "v")
+		require.NoError(t, mid.AddGroup(leaf))
+		root := ghGroup(t, l, "app", GroupConfig{OnEvent: ev.on}, "u")
+		require.NoError(t, root.AddGroup(mid))
+		assert.Equal(t, "/app/mid/leaf", leaf.Path())
+		require.NoError(t, root.Start(t.Context(), time.Now()))
+		looptest.Settle(t, root)
+		assert.Equal(t, []string{"start u", "start v", "start w"}, l.take(), "the leaf's start reaches the root's listener")
+		assert.Equal(t, "/app/mid/leaf/w", leaf.Slot("w").Record(time.Now()).Path)
+		assert.Equal(t, "/app/mid/v", mid.Slot("v").Record(time.Now()).Path)
+		var paths []string
+		for _, e := range ev.of(EventStarted) {
+			paths = append(paths, e.Path)
+		}
+		assert.Equal(t, []string{"/app/u", "/app/mid/v", "/app/mid/leaf/w"}, paths)
+		root.Shutdown(time.Now())
+		looptest.Settle(t, root)
+	})
+}
+
+// TestGroupLenAfterRemove: Len counts the members still in the
+// group, not those removed.
+func TestGroupLenAfterRemove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "a", "b", "c")
 		require.NoError(t, g.Start(t.Context(), time.Now()))
 		looptest.Settle(t, g)
-		assert.Equal(t, []string{"start a", "start eager", "eager ran"}, l.take())
+		require.NoError(t, g.Remove("b", time.Now()))
+		assert.Equal(t, 3, g.Len(), "b counts while it stops")
+		looptest.Settle(t, g)
+		assert.Equal(t, 2, g.Len(), "b is gone")
 		g.Shutdown(time.Now())
 		looptest.Settle(t, g)
-	})
-}
-
-// TestGroupStartsLargeTreeInBatches: a start in order reaches at most
-// advanceBatch members per Advance, each batch at its own now, and
-// NextDeadline asks for the next batch at once. A huge group so starts
-// over many Advances, serving exits and deadlines between its batches, and
-// no attempt's deadlines count from a now that was seconds old when it
-// started (a million members launched on Start's now timed out before
-// they ran).
-func TestGroupStartsLargeTreeInBatches(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const n = 2*advanceBatch + 10
-		startedAt := map[string]time.Time{}
-		g, err := NewGroup("big", GroupConfig{Intensity: NoIntensity, OnEvent: func(e Event) {
-			if e.Kind == EventStarted {
-				startedAt[e.ChildID] = e.Time
-			}
-		}})
-		require.NoError(t, err)
-		park := func(ctx context.Context, _ *Attempt) error { <-ctx.Done(); return nil }
-		cfg := Config{AttemptTimeout: time.Second, Backoff: Backoff{NoDelay: true}}
-		ids := make([]string, n)
-		for i := range ids {
-			ids[i] = fmt.Sprintf("m%04d", i)
-			_, err := g.Add(ids[i], park, cfg)
-			require.NoError(t, err)
-		}
-		t0 := time.Now()
-		require.NoError(t, g.Start(t.Context(), t0))
-		started := len(startedAt)
-		assert.Equal(t, advanceBatch, started, "Start reaches the first batch")
-		assert.Equal(t, GroupStarting, g.State())
-		at, ok := g.NextDeadline()
-		require.True(t, ok)
-		assert.Equal(t, t0, at, "the next batch is due at once")
-
-		t1 := t0.Add(300 * time.Millisecond)
-		g.Advance(t1)
-		started = len(startedAt)
-		assert.Equal(t, 2*advanceBatch, started)
-		t2 := t1.Add(300 * time.Millisecond)
-		g.Advance(t2)
-		started = len(startedAt)
-		assert.Equal(t, n, started)
-		assert.Equal(t, GroupRunning, g.State(), "the last batch ends the start")
-		for i, want := range []time.Time{t0, t1, t2} {
-			id := ids[min(i*advanceBatch, n-1)]
-			assert.Equal(t, want, startedAt[id], "%s started at its batch's now", id)
-		}
-		assert.Equal(t, t0, startedAt[ids[advanceBatch-1]])
-		assert.Equal(t, t1, startedAt[ids[advanceBatch]])
-
-		// Each attempt's timeout counts from its own start: at t0+1s only
-		// the first batch is due to time out.
-		g.Advance(t0.Add(time.Second))
-		synctest.Wait()
-		g.Advance(t0.Add(time.Second))
-		var timedOut int
-		for _, m := range g.Record(time.Now()).Members {
-			if e := m.Slot.LastExit; e != nil && e.Kind == TimedOut {
-				timedOut++
-			}
-		}
-		assert.Equal(t, advanceBatch, timedOut, "the later batches' deadlines are later")
-		g.Shutdown(time.Now())
-		looptest.Settle(t, g)
-		assert.True(t, g.Finished())
-	})
-}
-
-// TestGroupBacklog: when more is due than one Advance serves, Backlog says
-// what is left: exits waiting, how overdue the earliest unserved deadline
-// is, and members a start walk has yet to reach; zeros once caught up.
-func TestGroupBacklog(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const n = advanceBatch + 100
-		g, err := NewGroup("big", GroupConfig{Intensity: NoIntensity})
-		require.NoError(t, err)
-		assert.Equal(t, Backlog{}, g.Backlog(), "zeros before the first Advance")
-		fail := make(chan struct{})
-		fn := func(ctx context.Context, a *Attempt) error {
-			if a.Number() > 1 { // a restarted member parks
-				<-ctx.Done()
-				return nil
-			}
-			select {
-			case <-fail:
-				return errors.New("storm")
-			case <-ctx.Done():
-				return nil
-			}
-		}
-		// A fixed 1s backoff, so that every restart is a deadline.
-		cfg := Config{Backoff: Backoff{Initial: time.Second, Max: time.Second, Multiplier: 2, NoJitter: true}}
-		for i := range n {
-			_, err := g.Add(fmt.Sprintf("m%04d", i), fn, cfg)
-			require.NoError(t, err)
-		}
-		t0 := time.Now()
-		require.NoError(t, g.Start(t.Context(), t0))
-		assert.Equal(t, Backlog{Starts: n - advanceBatch}, g.Backlog(), "the start walk's second batch")
-		g.Advance(t0)
-		assert.Equal(t, Backlog{}, g.Backlog(), "all started")
-
-		close(fail)
-		synctest.Wait()
-		g.Advance(t0)
-		assert.Equal(t, Backlog{Exits: n - advanceBatch}, g.Backlog(), "one batch of exits collected")
-		g.Advance(t0)
-		assert.Equal(t, Backlog{}, g.Backlog(), "every exit collected; the restarts are due at t0+1s")
-
-		// Three seconds late, one batch of the restarts is served; the
-		// rest were due 2s before.
-		g.Advance(t0.Add(3 * time.Second))
-		assert.Equal(t, Backlog{Overdue: 2 * time.Second}, g.Backlog())
-		g.Advance(t0.Add(3 * time.Second))
-		assert.Equal(t, Backlog{}, g.Backlog(), "caught up")
-		g.Shutdown(time.Now())
-		looptest.Settle(t, g)
-		assert.True(t, g.Finished())
 	})
 }

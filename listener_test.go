@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/childslot/supervisor/internal/looptest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -95,4 +96,24 @@ func TestListenerPanicChangesNothing(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestStartedEventComesFirst: a listener hears that an attempt started
+// before the child can do anything, so that logs read in order.
+func TestStartedEventComesFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "a")
+		_, err := g.Add("eager", func(ctx context.Context, _ *Attempt) error {
+			l.add("eager ran")
+			<-ctx.Done()
+			return nil
+		}, ghCfg())
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		looptest.Settle(t, g)
+		assert.Equal(t, []string{"start a", "start eager", "eager ran"}, l.take())
+		g.Shutdown(time.Now())
+		looptest.Settle(t, g)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/childslot/supervisor/internal/looptest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -190,4 +191,54 @@ func TestAttemptBeatFromManyGoroutines(t *testing.T) {
 		assert.Equal(t, s.base.Wall(time.Now()), *l.LastBeat)
 		assert.Equal(t, ReadinessReady, l.Readiness)
 	})
+}
+
+// TestReadyNobodyWaitsForDoesNotWake: a member's Ready wakes the
+// group's loop only when a start in order waits for it (ReadyTimeout set);
+// a Ready that nothing waits for leaves Wake quiet.
+func TestReadyNobodyWaitsForDoesNotWake(t *testing.T) {
+	tests := []struct {
+		name         string
+		readyTimeout time.Duration
+		wakes        bool
+	}{
+		{name: "no ReadyTimeout", wakes: false},
+		{name: "ReadyTimeout", readyTimeout: time.Hour, wakes: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				say := make(chan struct{})
+				child := func(ctx context.Context, a *Attempt) error {
+					select {
+					case <-say:
+						a.Ready()
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				g, err := NewGroup("app", GroupConfig{})
+				require.NoError(t, err)
+				cfg := ghCfg()
+				cfg.ReadyTimeout = tt.readyTimeout
+				_, err = g.Add("a", child, cfg)
+				require.NoError(t, err)
+				require.NoError(t, g.Start(t.Context(), time.Now()))
+				looptest.Settle(t, g)
+				close(say)
+				synctest.Wait()
+				select {
+				case <-g.Wake():
+					assert.True(t, tt.wakes, "Wake received for a Ready nothing waits for")
+				default:
+					assert.False(t, tt.wakes, "Wake did not receive for the Ready the start waits for")
+				}
+				g.Shutdown(time.Now())
+				looptest.Wait(t, g, time.Second)
+				require.True(t, g.Finished())
+			})
+		})
+	}
 }

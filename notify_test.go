@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -338,4 +339,198 @@ func TestNotifyReceiverNeverReads(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
+}
+
+// ghNotifySocket listens on a real unix datagram socket and points
+// NOTIFY_SOCKET at it.
+func ghNotifySocket(t *testing.T, watchdog time.Duration) *net.UnixConn {
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	t.Setenv("NOTIFY_SOCKET", path)
+	if watchdog > 0 {
+		t.Setenv("WATCHDOG_USEC", fmt.Sprint(watchdog.Microseconds()))
+	} else {
+		t.Setenv("WATCHDOG_USEC", "")
+	}
+	t.Setenv("WATCHDOG_PID", "")
+	return conn
+}
+
+// ghReadNotify returns the messages queued on conn, one line each, without
+// waiting: a datagram sent to a unix socket is queued before the send
+// returns, so what the loop sent is there.
+func ghReadNotify(t *testing.T, conn *net.UnixConn) []string {
+	raw, err := conn.SyscallConn()
+	require.NoError(t, err)
+	var out []string
+	buf := make([]byte, 4096)
+	for {
+		var n int
+		var rerr error
+		require.NoError(t, raw.Read(func(fd uintptr) bool {
+			n, _, rerr = syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			return true
+		}))
+		if errors.Is(rerr, syscall.EAGAIN) {
+			return out
+		}
+		require.NoError(t, rerr)
+		out = append(out, strings.Split(string(buf[:n]), "\n")...)
+	}
+}
+
+// ghKinds keeps the messages' keys: "READY=1" stays, "STATUS=..." becomes
+// "STATUS".
+func ghKeys(msgs []string) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		k, v, _ := strings.Cut(m, "=")
+		if k == "STATUS" {
+			out[i] = k
+		} else {
+			out[i] = k + "=" + v
+		}
+	}
+	return out
+}
+
+func TestRunNotify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conn := ghNotifySocket(t, 2*time.Second)
+		l := newGHLog(t)
+		unblock := make(chan struct{})
+		blockOnExit := func(e Event) {
+			if e.Kind == EventExited && e.ChildID == "b" {
+				<-unblock // a listener stuck in user code stalls the loop
+			}
+		}
+		g := ghGroup(t, l, "app", GroupConfig{OnEvent: blockOnExit}, "a", "b")
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() { errc <- g.Run(ctx) }()
+		synctest.Wait()
+		first := ghReadNotify(t, conn)
+		assert.Equal(t, []string{"STATUS", "READY=1", "WATCHDOG=1"}, ghKeys(first))
+		assert.Equal(t, "STATUS=/app running: 2 up; 0 group restarts", first[0])
+
+		time.Sleep(3500 * time.Millisecond)
+		synctest.Wait()
+		assert.Equal(t, []string{"WATCHDOG=1", "WATCHDOG=1", "WATCHDOG=1"}, ghKeys(ghReadNotify(t, conn)),
+			"a ping every half WATCHDOG_USEC")
+
+		l.end("b", errGH)
+		synctest.Wait()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		assert.Empty(t, ghReadNotify(t, conn), "no ping while the loop is stuck")
+
+		close(unblock)
+		synctest.Wait()
+		got := ghKeys(ghReadNotify(t, conn))
+		require.NotEmpty(t, got)
+		assert.Contains(t, got, "WATCHDOG=1", "the ping resumes with the loop")
+
+		cancel()
+		require.NoError(t, <-errc)
+		assert.Contains(t, ghKeys(ghReadNotify(t, conn)), "STOPPING=1")
+	})
+}
+
+func TestRunNotifyUnsetIsNoOp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t.Setenv("NOTIFY_SOCKET", "")
+		assert.Nil(t, openNotifier())
+		var n *notifier
+		n.after(nil, time.Now()) // nil: does nothing
+		_, ok := n.deadline()
+		assert.False(t, ok)
+		n.close()
+	})
+}
+
+func TestRunNotifyWatchdogOtherPID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ghNotifySocket(t, 2*time.Second)
+		t.Setenv("WATCHDOG_PID", "1")
+		n := openNotifier()
+		require.NotNil(t, n)
+		defer n.close()
+		_, ok := n.deadline()
+		assert.False(t, ok, "the watchdog is another process's")
+	})
+}
+
+// TestNotifyNoWatchdog: with NOTIFY_SOCKET set and no
+// WATCHDOG_USEC, Run sends no WATCHDOG=1, and an Advance with nothing to
+// say sends nothing (no empty datagram).
+func TestNotifyNoWatchdog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conn := ghNotifySocket(t, 0)
+		l := newGHLog(t)
+		g := ghGroup(t, l, "app", GroupConfig{}, "a")
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() { errc <- g.Run(ctx) }()
+		synctest.Wait()
+		assert.Equal(t, []string{"STATUS", "READY=1"}, ghKeys(ghReadNotify(t, conn)))
+		for range 3 {
+			time.Sleep(time.Second) // the loop wakes once a pulse
+			synctest.Wait()
+		}
+		assert.Empty(t, ghReadNotify(t, conn), "nothing to say, nothing sent")
+		l.end("a", errGH)
+		synctest.Wait()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got := ghReadNotify(t, conn)
+		assert.NotContains(t, got, "WATCHDOG=1")
+		assert.NotContains(t, got, "")
+		cancel()
+		require.NoError(t, <-errc)
+		got = ghReadNotify(t, conn)
+		assert.Contains(t, got, "STOPPING=1")
+		assert.NotContains(t, got, "WATCHDOG=1")
+	})
+}
+
+// TestStatusLineCounts: the systemd STATUS= line counts a tree's
+// member slots, nested groups included, each under the first of
+// quarantined, paused, up, restarting, stopped that fits, and sums every
+// group's restarts.
+func TestStatusLineCounts(t *testing.T) {
+	at := time.Unix(100, 0)
+	slot := func(op Operation, st Status) MemberRecord {
+		return MemberRecord{ID: "x", Slot: &Record{Operation: op, Status: st}}
+	}
+	restarting := slot(OperationActive, StatusStopped)
+	restarting.Slot.NextRestartAt = &at
+	pending := slot(OperationActive, StatusStopped)
+	pending.Slot.PendingRestart = &PendingRestart{}
+	// A paused slot still running counts as paused; a cancelled one that
+	// has not returned, and is due to restart, as restarting.
+	cancelling := slot(OperationActive, StatusCancelling)
+	cancelling.Slot.NextRestartAt = &at
+	sub := &GroupRecord{Path: "/app/sub", Restarts: 2, Members: []MemberRecord{
+		slot(OperationQuarantined, StatusStopped),
+		slot(OperationPaused, StatusRunning),
+		slot(OperationActive, StatusReady),
+	}}
+	rec := &GroupRecord{Path: "/app", State: GroupRunning, Restarts: 1, Members: []MemberRecord{
+		slot(OperationActive, StatusRunning),
+		slot(OperationActive, StatusStarting),
+		slot(OperationPaused, StatusStopped),
+		restarting,
+		pending,
+		cancelling,
+		slot(OperationActive, StatusStopped),
+		slot(OperationActive, StatusStopped),
+		slot(OperationActive, StatusStopped), // three: as many stopped as restarting would hide a swap
+		{ID: "sub", Group: sub},
+	}}
+	assert.Equal(t, "/app running: 3 up, 3 restarting, 2 paused, 1 quarantined, 3 stopped; 3 group restarts",
+		statusLine(rec))
+	assert.Equal(t, "/app running: 0 up; 0 group restarts",
+		statusLine(&GroupRecord{Path: "/app", State: GroupRunning}), "only the up count is always there")
 }

@@ -360,3 +360,36 @@ func TestExitQueueDrainNUnbounded(t *testing.T) {
 		assert.Zero(t, q.Len())
 	})
 }
+
+// TestExitQueueLenAfterDrainN: Len counts what DrainN left queued.
+func TestExitQueueLenAfterDrainN(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := NewExitQueue()
+		mqSlots(t, 3, q, time.Second)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Equal(t, 3, q.Len())
+		assert.Len(t, q.DrainN(nil, 1), 1)
+		assert.Equal(t, 2, q.Len())
+		assert.Len(t, q.Drain(nil), 2)
+		assert.Zero(t, q.Len())
+	})
+}
+
+// TestExitQueueNeverEmptyStaysSmall: a queue that is never empty
+// (a loop that drains one slot per wake-up while exits keep coming) holds
+// memory for what is queued, not for every slot that has passed through.
+func TestExitQueueNeverEmptyStaysSmall(t *testing.T) {
+	q := NewExitQueue()
+	a := coreNew(t, func(context.Context, *Attempt) error { return nil }, Config{})
+	b := coreNew(t, func(context.Context, *Attempt) error { return nil }, Config{})
+	q.post(a)
+	q.post(b)
+	for range 1000 {
+		got := q.DrainN(nil, 1)
+		require.Len(t, got, 1)
+		require.Equal(t, 1, q.Len(), "one stays queued")
+		q.post(got[0]) // it exits again
+	}
+	assert.LessOrEqual(t, len(q.slots), 4, "the drained prefix is compacted away")
+}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -300,4 +302,100 @@ func TestRecordEnumJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &back))
 	assert.Equal(t, v, back)
 	assert.Error(t, json.Unmarshal([]byte(`{"S":"sleeping"}`), &back))
+}
+
+// TestRecordWaitingForRestartNoAllocs: Record does not allocate in
+// the steady state, also while the slot waits out a backoff: NextRestartAt
+// is built once per restart time and shared by every later Record.
+func TestRecordWaitingForRestartNoAllocs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		s := coreNew(t, coreRunFor(time.Second, errors.New("boom"))(h), Config{Backoff: Backoff{Initial: time.Hour, Max: time.Hour, NoJitter: true}})
+		coreStartAt(t, s, h)
+		h.attempt(t)
+		coreCollect(t, s)
+		now := time.Now()
+		first := s.Record(now).NextRestartAt
+		require.NotNil(t, first, "a restart is due in an hour")
+		assert.True(t, first.Equal(now.Add(time.Hour)), "restart at %v", *first)
+		assert.Same(t, first, s.Record(now).NextRestartAt, "built once, then shared")
+		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = s.Record(now) }))
+	})
+}
+
+func TestSlotAccountingInvariant(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				coreRandomWalk(t, seed)
+			})
+		})
+	}
+}
+
+// coreRandomWalk drives a slot through a random sequence of calls, with
+// children that succeed, fail, panic, block until cancelled or ignore
+// cancellation for a while, and checks the accounting after every call.
+func coreRandomWalk(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 42))
+	behaviours := make([]int, 64) // read-only once the slot starts
+	for i := range behaviours {
+		behaviours[i] = rng.IntN(5)
+	}
+	child := func(ctx context.Context, a *Attempt) error {
+		d := time.Duration(a.Number()%7) * 300 * time.Millisecond
+		switch behaviours[a.Number()%64] {
+		case 0:
+			time.Sleep(d)
+			return nil
+		case 1:
+			time.Sleep(d)
+			return errors.New("fail")
+		case 2:
+			time.Sleep(d)
+			panic("boom")
+		case 3:
+			<-ctx.Done()
+			return ctx.Err()
+		default:
+			time.Sleep(5 * time.Second) // ignores cancellation
+			return nil
+		}
+	}
+	cfg := Config{
+		StopTimeout: time.Second, HeartbeatTimeout: 2 * time.Second, AttemptTimeout: 4 * time.Second,
+		RestartLimit: 5, RestartWindow: 10 * time.Second,
+	}
+	s := coreNew(t, child, cfg)
+	ctx := t.Context()
+	ops := []func(now time.Time){
+		func(now time.Time) { _ = s.Start(ctx, now) },
+		func(now time.Time) { _, _ = s.Collect(now) },
+		func(now time.Time) { s.Cancel(now) },
+		func(now time.Time) { s.Abandon(now) },
+		func(now time.Time) { s.Advance(now) },
+		func(now time.Time) { s.Advance(now) },
+		func(now time.Time) { _ = s.Pause(now) },
+		func(now time.Time) { _ = s.Resume(now) },
+		func(now time.Time) { _ = s.Quarantine(now, "walk") },
+		func(now time.Time) { _, _ = s.Restart(now) },
+		func(time.Time) { s.Liveness(time.Now()) },
+	}
+	var last Record
+	for step := range 300 {
+		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		synctest.Wait()
+		now := time.Now()
+		op := rng.IntN(len(ops))
+		require.NotPanics(t, func() { ops[op](now) }, "step %d op %d", step, op)
+		r := s.Record(now)
+		coreCheckCounts(t, r)
+		require.GreaterOrEqual(t, r.Attempt, last.Attempt)
+		require.GreaterOrEqual(t, r.Exits, last.Exits)
+		require.GreaterOrEqual(t, r.Generation, last.Generation)
+		require.False(t, s.Finished() && r.Active, "finished with an attempt held")
+		last = r
+	}
+	require.NoError(t, s.Remove(time.Now()))
+	time.Sleep(time.Minute) // abandoned children finish their fake work
 }

@@ -336,151 +336,6 @@ func TestRestartLimitJSON(t *testing.T) {
 	})
 }
 
-// refTracker is the naive model FuzzRestartTracker checks against: it keeps
-// every restart and counts them all.
-type refTracker struct {
-	limit   int
-	window  time.Duration
-	times   []time.Time
-	last    time.Time
-	updated time.Time
-	stamped bool
-}
-
-func (r *refTracker) clamp(now time.Time) time.Time {
-	if now.Before(r.last) {
-		return r.last
-	}
-	r.last = now
-	return now
-}
-
-func (r *refTracker) used(now time.Time) int {
-	now = r.clamp(now)
-	n := 0
-	for _, at := range r.times {
-		if now.Sub(at) < r.window {
-			n++
-		}
-	}
-	return min(n, r.limit)
-}
-
-func (r *refTracker) record(now time.Time) {
-	now = r.clamp(now)
-	r.times = append(r.times, now)
-	if r.stamped && !now.After(r.updated) {
-		r.updated = r.updated.Add(time.Nanosecond)
-	} else {
-		r.updated = now
-	}
-	r.stamped = true
-}
-
-func (r *refTracker) reset() {
-	r.times = r.times[:0]
-	if r.stamped {
-		r.updated = r.updated.Add(time.Nanosecond)
-	}
-}
-
-// trackerFuzz runs one FuzzRestartTracker operation on both trackers.
-type trackerFuzz struct {
-	tr          *RestartTracker
-	ref         *refTracker
-	now         time.Time
-	prevUpdated time.Time
-}
-
-func (h *trackerFuzz) step(op byte) error {
-	tr, ref, now := h.tr, h.ref, h.now
-	switch op % 6 {
-	case 0:
-		tr.Record(now)
-		ref.record(now)
-		return h.checkUpdated()
-	case 1:
-		if got, want := tr.Allow(now), ref.used(now) < ref.limit; got != want {
-			return fmt.Errorf("Allow = %v, want %v", got, want)
-		}
-	case 2:
-		if got, want := tr.Used(now), ref.used(now); got != want {
-			return fmt.Errorf("Used = %d, want %d", got, want)
-		}
-	case 3:
-		used := ref.used(now)
-		want := RestartLimit{
-			Window: ref.window, Limit: ref.limit, Used: used, Remaining: ref.limit - used,
-			Exhausted: used >= ref.limit, UpdatedAt: ref.updated,
-		}
-		if got := tr.State(now); got != want {
-			return fmt.Errorf("State = %+v, want %+v", got, want)
-		}
-	case 4:
-		tr.Reset()
-		ref.reset()
-		if ref.stamped {
-			return h.checkUpdated()
-		}
-	case 5:
-		h.now = now.Add(100 * 365 * 24 * time.Hour)
-		if got, want := tr.Used(h.now), ref.used(h.now); got != want {
-			return fmt.Errorf("Used after a century = %d, want %d", got, want)
-		}
-	}
-	return nil
-}
-
-// checkUpdated checks that UpdatedAt has moved on since the last check.
-func (h *trackerFuzz) checkUpdated() error {
-	h.ref.clamp(h.now) // State sees now too
-	got := h.tr.State(h.now).UpdatedAt
-	if !got.After(h.prevUpdated) {
-		return fmt.Errorf("UpdatedAt %v not after %v", got, h.prevUpdated)
-	}
-	h.prevUpdated = got
-	return nil
-}
-
-// FuzzRestartTracker checks the tracker against refTracker. data[0] picks the
-// limit (0..20), data[1] the window (0..31 ms, or within 16 ns of the
-// largest Duration for data[1] >= 240), then each pair of bytes is an
-// operation and a signed time step of 250 µs units, so time runs forwards and
-// backwards and lands exactly on window edges. The jump operation moves time
-// on by a century, so that offsets outgrow a Duration and the tracker must
-// rebase.
-func FuzzRestartTracker(f *testing.F) {
-	f.Add([]byte{3, 4, 0, 0, 0, 4, 0, 4, 0, 4, 0, 4, 2, 4, 2, 1})
-	f.Add([]byte{0, 10, 0, 0, 0, 1, 2, 1})
-	f.Add([]byte{5, 0, 0, 0, 0, 0, 2, 0})
-	f.Add([]byte{2, 2, 0, 8, 1, 0xf8, 0, 8, 2, 0x80, 2, 0x7f, 3, 1})
-	f.Add([]byte{20, 31, 0, 1, 0, 1, 1, 1, 0, 1, 4, 0, 0, 1, 3, 100, 3, 100})
-	f.Add([]byte{2, 16, 0, 48, 4, 48, 3, 0x80, 0, 48, 3, 48}) // Reset, then time runs backwards
-	f.Add([]byte{3, 250, 0, 0, 5, 0, 0, 0, 5, 0, 0, 0, 5, 0, 0, 0, 3, 0, 5, 0, 3, 0, 2, 0x80})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) < 2 {
-			return
-		}
-		limit := int(data[0] % 21)
-		window := time.Duration(data[1]%32) * time.Millisecond
-		if data[1] >= 240 {
-			window = time.Duration(math.MaxInt64 - int64(data[1]-240))
-		}
-		tr := NewRestartTracker(limit, window)
-		ref := &refTracker{limit: limit, window: window}
-		h := &trackerFuzz{tr: tr, ref: ref, now: t0}
-		for i, ops := 0, data[2:]; len(ops) >= 2; i, ops = i+1, ops[2:] {
-			h.now = h.now.Add(time.Duration(int8(ops[1])) * 250 * time.Microsecond)
-			if err := h.step(ops[0]); err != nil {
-				t.Fatalf("op %d: %v", i, err)
-			}
-			if cap(tr.ring) > limit {
-				t.Fatalf("op %d: ring capacity %d above limit %d", i, cap(tr.ring), limit)
-			}
-		}
-	})
-}
-
 func TestBackoffSequenceNoJitter(t *testing.T) {
 	tests := []struct {
 		name string
@@ -818,154 +673,84 @@ func ExampleBackoff() {
 	// 100ms
 }
 
-const (
-	benchLimit  = 16
-	benchWindow = time.Minute
-)
-
-var benchSink bool
-
-// BenchmarkRestartTrackerRecord records one restart per iteration at steady
-// state: time moves on by window/limit, so each Record drops the restart
-// that has just left the window and stores one.
-func BenchmarkRestartTrackerRecord(b *testing.B) {
-	b.ReportAllocs()
-	const step = benchWindow / benchLimit
-	tr := NewRestartTracker(benchLimit, benchWindow)
-	now := time.Now()
-	for range 2 * benchLimit {
-		now = now.Add(step)
-		tr.Record(now)
-	}
-	for b.Loop() {
-		now = now.Add(step)
-		tr.Record(now)
-	}
+// TestRestartTrackerRecordStampsItsOwnNow: Record sets UpdatedAt to the now it is
+// given, as given, even when an earlier call saw the same instant: a caller
+// that records in its own time zone reads its restart back in that zone.
+func TestRestartTrackerRecordStampsItsOwnNow(t *testing.T) {
+	tr := NewRestartTracker(3, time.Minute)
+	require.True(t, tr.Allow(t0))
+	zoned := t0.In(time.FixedZone("UTC+2", 2*60*60))
+	tr.Record(zoned)
+	got := tr.State(zoned).UpdatedAt
+	assert.True(t, got.Equal(t0))
+	assert.Equal(t, zoned.Location(), got.Location(), "UpdatedAt is the Record's own now")
 }
 
-// BenchmarkRestartTrackerRecordFloor does Record's work by hand on a
-// fixed-size ring of int64 nanoseconds: take a time.Time, clamp, drop the
-// expired, store.
-func BenchmarkRestartTrackerRecordFloor(b *testing.B) {
-	b.ReportAllocs()
-	const step, window = benchWindow / benchLimit, int64(benchWindow)
-	var ring [benchLimit]int64
-	var head, n int
-	var last int64
-	base := time.Now()
-	now := base
-	for b.Loop() {
-		now = now.Add(step)
-		off := int64(now.Sub(base))
-		if off < last {
-			off = last
-		}
-		last = off
-		for n > 0 && off-ring[head] >= window {
-			head = (head + 1) % benchLimit
-			n--
-		}
-		if n == benchLimit {
-			ring[head] = off
-			head = (head + 1) % benchLimit
-		} else {
-			ring[(head+n)%benchLimit] = off
-			n++
-		}
-	}
+// TestRestartTrackerRebaseKeepsRecentRestarts: when the clock runs so far past
+// the tracker's first use that offsets outgrow a Duration (292 years), the
+// restarts still inside the window keep counting.
+func TestRestartTrackerRebaseKeepsRecentRestarts(t *testing.T) {
+	tr := NewRestartTracker(3, time.Hour)
+	require.Equal(t, 0, tr.Used(t0)) // the tracker's origin
+	edge := t0.Add(math.MaxInt64)    // the last offset from t0 a Duration holds
+	tr.Record(edge.Add(-30 * time.Minute))
+	tr.Record(edge.Add(-time.Minute))
+	late := edge.Add(10 * time.Minute)
+	assert.Equal(t, 2, tr.Used(late), "both restarts are less than an hour old")
+	assert.Equal(t, 1, tr.Used(late.Add(20*time.Minute)), "the first left the window")
+	assert.Equal(t, 0, tr.Used(late.Add(time.Hour)))
 }
 
-// BenchmarkRestartTrackerAllow runs the control loop's check at steady
-// state: time moves on by window/limit, Allow drops the restart that has
-// just left the window and admits one more, which is then recorded. Allow
-// alone cannot stay in a steady state without Record: the window would
-// drain.
-func BenchmarkRestartTrackerAllow(b *testing.B) {
-	b.ReportAllocs()
-	const step = benchWindow / benchLimit
-	tr := NewRestartTracker(benchLimit, benchWindow)
-	now := time.Now()
-	for range 2 * benchLimit {
-		now = now.Add(step)
-		tr.Record(now)
+// TestRestartLimitWindowRange: UnmarshalJSON accepts every
+// window_ms a Duration can hold, down to the most negative one, and refuses
+// one past it.
+func TestRestartLimitWindowRange(t *testing.T) {
+	const maxMS = math.MaxInt64 / int64(time.Millisecond)
+	tests := []struct {
+		name string
+		ms   int64
+		ok   bool
+	}{
+		{name: "largest", ms: maxMS, ok: true},
+		{name: "most negative", ms: -maxMS, ok: true},
+		{name: "past the largest", ms: maxMS + 1},
+		{name: "past the most negative", ms: -maxMS - 1},
 	}
-	for b.Loop() {
-		now = now.Add(step)
-		if benchSink = tr.Allow(now); benchSink {
-			tr.Record(now)
-		}
-	}
-}
-
-// BenchmarkRestartTrackerAllowFloor does the same check and record by hand on
-// a fixed-size ring of int64 nanoseconds.
-func BenchmarkRestartTrackerAllowFloor(b *testing.B) {
-	b.ReportAllocs()
-	const step, window = benchWindow / benchLimit, int64(benchWindow)
-	var ring [benchLimit]int64
-	var head, n int
-	var last int64
-	base := time.Now()
-	now := base
-	for b.Loop() {
-		now = now.Add(step)
-		off := int64(now.Sub(base))
-		if off < last {
-			off = last
-		}
-		last = off
-		for n > 0 && off-ring[head] >= window {
-			head = (head + 1) % benchLimit
-			n--
-		}
-		if benchSink = n < benchLimit; benchSink {
-			ring[(head+n)%benchLimit] = off
-			n++
-		}
-	}
-}
-
-// BenchmarkRestartTrackerAllowLimit shows that Allow costs the same whatever
-// the limit: a full tracker is checked as time moves on, with one restart
-// leaving the window and one recorded per iteration.
-func BenchmarkRestartTrackerAllowLimit(b *testing.B) {
-	for _, limit := range []int{10, 10_000} {
-		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
-			b.ReportAllocs()
-			step := benchWindow / time.Duration(limit)
-			tr := NewRestartTracker(limit, benchWindow)
-			now := time.Now()
-			for range 2 * limit {
-				now = now.Add(step)
-				tr.Record(now)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := json.Marshal(map[string]int64{"window_ms": tt.ms})
+			require.NoError(t, err)
+			var l RestartLimit
+			err = json.Unmarshal(data, &l)
+			if !tt.ok {
+				assert.Error(t, err)
+				return
 			}
-			for b.Loop() {
-				now = now.Add(step)
-				if benchSink = tr.Allow(now); benchSink {
-					tr.Record(now)
-				}
-			}
+			require.NoError(t, err)
+			assert.Equal(t, time.Duration(tt.ms)*time.Millisecond, l.Window)
 		})
 	}
 }
 
-// BenchmarkRestartTrackerAllowExhausted checks a full tracker whose
-// restarts are all still in the window, as time creeps on: the refusal path,
-// which must not scan the ring either.
-func BenchmarkRestartTrackerAllowExhausted(b *testing.B) {
-	for _, limit := range []int{10, 10_000} {
-		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
-			b.ReportAllocs()
-			tr := NewRestartTracker(limit, time.Duration(math.MaxInt64))
-			now := time.Now()
-			for range limit {
-				now = now.Add(time.Nanosecond)
-				tr.Record(now)
-			}
-			for b.Loop() {
-				now = now.Add(time.Nanosecond)
-				benchSink = tr.Allow(now)
-			}
-		})
+// TestBackoffAttemptsSaturate: a sequence that has drawn as many
+// delays as an int counts stays at its largest delay: Attempts never wraps
+// and the delay never falls back to Initial.
+func TestBackoffAttemptsSaturate(t *testing.T) {
+	s := Backoff{NoJitter: true}.Sequence()
+	s.n = math.MaxInt - 1 // as if it had drawn that many
+	for range 3 {
+		assert.Equal(t, defaultBackoffMax, s.Next())
+		assert.Equal(t, math.MaxInt, s.Attempts())
+	}
+}
+
+// TestBackoffJitterAtTopOfRange: a jittered delay that lands
+// exactly on the largest Duration's float value is the largest Duration,
+// never a wrapped or zero delay. A jitter this small leaves the factor at
+// exactly 1.
+func TestBackoffJitterAtTopOfRange(t *testing.T) {
+	s := Backoff{Initial: math.MaxInt64, Max: math.MaxInt64, Jitter: 1e-20}.Sequence()
+	for range 100 {
+		require.Equal(t, time.Duration(math.MaxInt64), s.Next())
 	}
 }

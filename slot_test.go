@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"testing"
 	"testing/synctest"
 	"time"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -319,46 +317,6 @@ func coreDriveParentIgnored(t *testing.T, s *ChildSlot, h *coreHarness) Exit {
 	return *r.LastExit
 }
 
-func TestSlotStaleReportLeavesCurrentAttempt(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newCoreHarness(t)
-		cfg := Config{StopTimeout: time.Second, Backoff: Backoff{NoDelay: true}}
-		s := coreNew(t, coreIgnore(h), cfg)
-		coreStartAt(t, s, h)
-		h.attempt(t)
-		require.True(t, s.Cancel(time.Now()))
-		time.Sleep(time.Second)
-		s.Advance(time.Now()) // abandons attempt 1 and starts attempt 2 at once
-		second := h.attempt(t)
-		assert.Equal(t, uint64(2), second.Number())
-		before := s.Record(time.Now())
-		require.True(t, before.Active)
-		require.Equal(t, 1, before.Abandoned)
-		require.Equal(t, Abandoned, before.LastExit.Kind)
-
-		// Both attempts wait on the same release: attempt 2 returns too,
-		// but only attempt 1's return is a stale report.
-		h.free()
-		synctest.Wait()
-		s.Advance(time.Now())
-		after := s.Record(time.Now())
-		require.NotNil(t, after.LastStaleReport)
-		assert.Equal(t, uint64(1), after.LastStaleReport.Attempt)
-		assert.Equal(t, uint64(2), after.Attempt)
-		assert.True(t, after.Active, "attempt 2 is still held until collected")
-		assert.Equal(t, before.LastExit, after.LastExit, "the stale report is not the last exit")
-		assert.Equal(t, before.Generation, after.Generation)
-		assert.Equal(t, before.Exits, after.Exits)
-		assert.Zero(t, after.Abandoned)
-		coreCheckCounts(t, after)
-
-		e := coreCollect(t, s)
-		assert.Equal(t, uint64(2), e.Attempt)
-		assert.Equal(t, Failed, e.Kind, "attempt 2 was never cancelled")
-		coreCheckCounts(t, s.Record(time.Now()))
-	})
-}
-
 // coreKindProducer makes an attempt end with kind.
 type coreKindProducer struct {
 	kind  ExitKind
@@ -524,167 +482,6 @@ func TestSlotBackoffReset(t *testing.T) {
 	})
 }
 
-// coreProgress is what Advance changes when something is due.
-type coreProgress struct {
-	Attempt, Exits uint64
-	Stop           StopState
-}
-
-func TestSlotNextDeadline(t *testing.T) {
-	sec, ms := time.Second, time.Millisecond
-	tests := []struct {
-		name  string
-		cfg   Config
-		child func(*coreHarness) ChildFunc
-		prep  func(t *testing.T, s *ChildSlot, a *Attempt)
-		want  time.Duration // after the start; 0: none
-	}{
-		{name: "nothing watched", child: coreBlock},
-		{name: "attempt deadline", cfg: Config{AttemptTimeout: 5 * sec}, child: coreBlock, want: 5 * sec},
-		{
-			name: "heartbeat before the first beat", child: coreBlock,
-			cfg: Config{AttemptTimeout: 5 * sec, HeartbeatTimeout: 2 * sec}, want: 2 * sec,
-		},
-		{
-			name: "readiness", child: coreBlock,
-			cfg: Config{AttemptTimeout: 5 * sec, HeartbeatTimeout: 2 * sec, ReadyTimeout: sec}, want: sec,
-		},
-		{
-			name: "heartbeat after a beat", child: coreBlock,
-			cfg: Config{AttemptTimeout: 5 * sec, HeartbeatTimeout: 2 * sec}, want: 2500 * ms,
-			prep: func(_ *testing.T, _ *ChildSlot, a *Attempt) { time.Sleep(500 * ms); a.Beat() },
-		},
-		{
-			name: "attempt deadline before the heartbeat", child: coreBlock,
-			cfg: Config{AttemptTimeout: 3 * sec, HeartbeatTimeout: 2 * sec}, want: 3 * sec,
-			prep: func(_ *testing.T, _ *ChildSlot, a *Attempt) { time.Sleep(1500 * ms); a.Beat() },
-		},
-		{
-			name: "ready attempt has no readiness deadline", child: coreBlock,
-			cfg: Config{HeartbeatTimeout: 3 * sec, ReadyTimeout: sec}, want: 3 * sec,
-			prep: func(_ *testing.T, _ *ChildSlot, a *Attempt) { time.Sleep(500 * ms); a.Ready() },
-		},
-		{
-			name: "stop deadline replaces the others", child: coreIgnore,
-			cfg: Config{AttemptTimeout: sec, HeartbeatTimeout: sec, StopTimeout: 4 * sec}, want: 4500 * ms,
-			prep: func(t *testing.T, s *ChildSlot, _ *Attempt) {
-				time.Sleep(500 * ms)
-				require.True(t, s.Cancel(time.Now()))
-			},
-		},
-		{
-			name: "due restart", child: coreRunFor(500*ms, errors.New("fail")),
-			cfg: Config{Backoff: Backoff{NoJitter: true, Initial: 250 * ms}}, want: 750 * ms,
-			prep: func(t *testing.T, s *ChildSlot, _ *Attempt) { coreCollect(t, s) },
-		},
-		{
-			name: "no restart after a Temporary child", child: coreRunFor(500*ms, nil),
-			cfg:  Config{Restart: Temporary, AttemptTimeout: sec},
-			prep: func(t *testing.T, s *ChildSlot, _ *Attempt) { coreCollect(t, s) },
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				h := newCoreHarness(t)
-				s := coreNew(t, tt.child(h), tt.cfg)
-				start := coreStartAt(t, s, h)
-				a := h.attempt(t)
-				if tt.prep != nil {
-					tt.prep(t, s, a)
-				}
-				synctest.Wait()
-				at, ok := s.NextDeadline()
-				probe := start.Add(time.Hour)
-				if tt.want != 0 {
-					require.True(t, ok, "a deadline")
-					require.Equal(t, start.Add(tt.want), at)
-					probe = at.Add(-time.Nanosecond)
-				} else {
-					assert.False(t, ok, "no deadline")
-				}
-				before := s.Record(probe)
-				s.Advance(probe)
-				assert.Equal(t, before, s.Record(probe), "Advance before the deadline does nothing")
-				if tt.want == 0 {
-					return
-				}
-				s.Advance(at)
-				after := s.Record(at)
-				assert.NotEqual(t, coreProgress{before.Attempt, before.Exits, before.StopState},
-					coreProgress{after.Attempt, after.Exits, after.StopState}, "Advance at the deadline acts")
-			})
-		})
-	}
-}
-
-func TestSlotConfigValidation(t *testing.T) {
-	tests := []struct {
-		name  string
-		id    string
-		nilFn bool
-		cfg   Config
-		field string
-	}{
-		{name: "empty id", field: "id"},
-		{name: "nil fn", id: "x", nilFn: true, field: "ChildFunc"},
-		{name: "restart type", id: "x", cfg: Config{Restart: Temporary + 1}, field: "Restart"},
-		{name: "restart limit", id: "x", cfg: Config{RestartLimit: -1}, field: "RestartLimit"},
-		{name: "restart window", id: "x", cfg: Config{RestartWindow: -1}, field: "RestartWindow"},
-		{name: "stop timeout", id: "x", cfg: Config{StopTimeout: -1}, field: "StopTimeout"},
-		{name: "attempt timeout", id: "x", cfg: Config{AttemptTimeout: -time.Second}, field: "AttemptTimeout"},
-		{name: "heartbeat timeout", id: "x", cfg: Config{HeartbeatTimeout: -1}, field: "HeartbeatTimeout"},
-		{name: "ready timeout", id: "x", cfg: Config{ReadyTimeout: -1}, field: "ReadyTimeout"},
-		{name: "backoff initial", id: "x", cfg: Config{Backoff: Backoff{Initial: -1}}, field: "Backoff.Initial"},
-		{name: "backoff max", id: "x", cfg: Config{Backoff: Backoff{Max: -1}}, field: "Backoff.Max"},
-		{name: "backoff max below initial", id: "x", cfg: Config{Backoff: Backoff{Initial: time.Second, Max: time.Millisecond}}, field: "Backoff.Max"},
-		{name: "backoff multiplier", id: "x", cfg: Config{Backoff: Backoff{Multiplier: 0.5}}, field: "Backoff.Multiplier"},
-		{name: "backoff jitter", id: "x", cfg: Config{Backoff: Backoff{Jitter: 1}}, field: "Backoff.Jitter"},
-		{name: "backoff jitter negative", id: "x", cfg: Config{Backoff: Backoff{Jitter: -0.1}}, field: "Backoff.Jitter"},
-		{name: "backoff jitter NaN", id: "x", cfg: Config{Backoff: Backoff{Jitter: math.NaN()}}, field: "Backoff.Jitter"},
-		{name: "backoff multiplier NaN", id: "x", cfg: Config{Backoff: Backoff{Multiplier: math.NaN()}}, field: "Backoff.Multiplier"},
-		{name: "backoff multiplier infinite", id: "x", cfg: Config{Backoff: Backoff{Multiplier: math.Inf(1)}}, field: "Backoff.Multiplier"},
-		{name: "backoff reset after", id: "x", cfg: Config{Backoff: Backoff{ResetAfter: -1}}, field: "Backoff.ResetAfter"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var fn ChildFunc = func(context.Context, *Attempt) error { return nil }
-			if tt.nilFn {
-				fn = nil
-			}
-			s, err := NewChildSlot(tt.id, fn, tt.cfg)
-			require.ErrorIs(t, err, ErrInvalidConfig)
-			assert.Contains(t, err.Error(), tt.field)
-			assert.Nil(t, s)
-		})
-	}
-}
-
-func TestSlotConfigDefaults(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s, err := NewChildSlot("ingest", func(context.Context, *Attempt) error { return nil }, Config{})
-		require.NoError(t, err)
-		r := s.Record(time.Now())
-		assert.Equal(t, "ingest", r.ChildID)
-		assert.Equal(t, "/ingest", r.Path)
-		assert.Equal(t, uint64(1), r.Generation)
-		assert.Equal(t, DefaultRestartLimit, r.RestartLimit.Limit)
-		assert.Equal(t, DefaultRestartWindow, r.RestartLimit.Window)
-		assert.Equal(t, DefaultStopTimeout, s.cfg.StopTimeout)
-		assert.False(t, s.Finished(), "not started is not finished")
-
-		//lint:ignore SA1012 a nil context is the misuse under test
-		err = s.Start(nil, time.Now()) //nolint:staticcheck // a nil context is the misuse under test
-		assert.ErrorIs(t, err, ErrInvalidConfig)
-		done, cancel := context.WithCancelCause(t.Context())
-		cause := errors.New("shutting down")
-		cancel(cause)
-		err = s.Start(done, time.Now())
-		assert.ErrorIs(t, err, cause)
-		assert.Equal(t, uint64(0), s.Record(time.Now()).Attempt, "nothing started")
-	})
-}
-
 func TestSlotStartRefusesHeldAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newCoreHarness(t)
@@ -710,131 +507,269 @@ func TestSlotStartRefusesHeldAttempt(t *testing.T) {
 	})
 }
 
-func TestSlotEventsFailRestart(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var events []Event
-		h := newCoreHarness(t)
-		child := func(ctx context.Context, a *Attempt) error {
-			h.started <- a
-			if a.Number() == 1 {
-				time.Sleep(time.Second)
-				return errors.New("dial tcp: connection refused")
-			}
-			<-ctx.Done()
-			return ctx.Err()
+// coreState builds a slot in one of the states the misuse test covers.
+type coreState struct {
+	name  string
+	build func(t *testing.T, h *coreHarness) *ChildSlot
+}
+
+func coreStates() []coreState {
+	started := func(t *testing.T, h *coreHarness, child ChildFunc, cfg Config) *ChildSlot {
+		s := coreNew(t, child, cfg)
+		coreStartAt(t, s, h)
+		h.attempt(t)
+		return s
+	}
+	return []coreState{
+		{"nil", func(*testing.T, *coreHarness) *ChildSlot { return nil }},
+		{"zero", func(*testing.T, *coreHarness) *ChildSlot { return &ChildSlot{} }},
+		{"before start", func(t *testing.T, h *coreHarness) *ChildSlot { return coreNew(t, coreBlock(h), Config{}) }},
+		{"running", func(t *testing.T, h *coreHarness) *ChildSlot { return started(t, h, coreBlock(h), Config{}) }},
+		{"returned", func(t *testing.T, h *coreHarness) *ChildSlot {
+			s := started(t, h, coreRunFor(0, nil)(h), Config{})
+			synctest.Wait()
+			return s
+		}},
+		{"cancelling", func(t *testing.T, h *coreHarness) *ChildSlot {
+			s := started(t, h, coreIgnore(h), Config{})
+			require.True(t, s.Cancel(time.Now()))
+			return s
+		}},
+		{"abandoned", func(t *testing.T, h *coreHarness) *ChildSlot {
+			s := started(t, h, coreIgnore(h), Config{Backoff: Backoff{NoJitter: true}})
+			_, ok := s.Abandon(time.Now())
+			require.True(t, ok)
+			return s
+		}},
+		{"quarantined", func(t *testing.T, h *coreHarness) *ChildSlot {
+			s := started(t, h, coreBlock(h), Config{})
+			require.NoError(t, s.Quarantine(time.Now(), "operator"))
+			coreCollect(t, s)
+			return s
+		}},
+		{"removed", func(t *testing.T, h *coreHarness) *ChildSlot {
+			s := started(t, h, coreBlock(h), Config{})
+			require.NoError(t, s.Remove(time.Now()))
+			coreCollect(t, s)
+			return s
+		}},
+		{"finished", func(t *testing.T, h *coreHarness) *ChildSlot {
+			s := started(t, h, coreRunFor(0, nil)(h), Config{Restart: Temporary})
+			coreCollect(t, s)
+			return s
+		}},
+	}
+}
+
+// coreOutcome is what one call returned, reduced to what the misuse test
+// checks: the error, a flag (the bool a method reports, or whether what it
+// returned is non-zero) and a fence decision.
+type coreOutcome struct {
+	err      error
+	ok       bool
+	decision FenceDecision
+}
+
+// coreCall is one method of ChildSlot and what it should return in each
+// state of coreStates, in order.
+type coreCall struct {
+	name      string
+	call      func(s *ChildSlot, h *coreHarness) coreOutcome
+	errs      []error
+	flags     []bool
+	decisions []FenceDecision
+}
+
+func coreCalls() []coreCall {
+	inv, act, noA, notD := ErrInvalidConfig, ErrActive, ErrNoAttempt, ErrNotDone
+	quar, rem := ErrQuarantined, ErrRemoved
+	rej, queued, imm := FenceRejected, FenceQueuedAfterStop, FenceStartedImmediately
+	// States: nil, zero, before start, running, returned, cancelling,
+	// abandoned, quarantined, removed, finished.
+	return []coreCall{
+		{name: "Start", call: func(s *ChildSlot, h *coreHarness) coreOutcome {
+			return coreOutcome{err: s.Start(h.ctx, time.Now())}
+		}, errs: []error{inv, inv, nil, act, act, act, nil, quar, rem, nil}},
+		{name: "Done", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			return coreOutcome{ok: s.Done() != nil}
+		}, flags: []bool{false, false, false, true, true, true, false, false, false, false}},
+		{name: "Collect", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			e, err := s.Collect(time.Now())
+			return coreOutcome{err: err, ok: e.Kind != 0}
+		},
+			errs:  []error{inv, inv, noA, notD, nil, notD, noA, noA, rem, noA},
+			flags: []bool{false, false, false, false, true, false, false, false, false, false}},
+		{name: "Cancel", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			return coreOutcome{ok: s.Cancel(time.Now())}
+		}, flags: []bool{false, false, false, true, false, false, false, false, false, false}},
+		{name: "Abandon", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			e, ok := s.Abandon(time.Now())
+			return coreOutcome{ok: ok && e.Kind == Abandoned}
+		}, flags: []bool{false, false, false, true, false, true, false, false, false, false}},
+		{name: "Advance", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			s.Advance(time.Now().Add(time.Hour))
+			return coreOutcome{}
+		}},
+		{name: "NextDeadline", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			_, ok := s.NextDeadline()
+			return coreOutcome{ok: ok}
+		}, flags: []bool{false, false, false, false, false, true, true, false, false, false}},
+		{name: "Liveness", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			return coreOutcome{ok: s.Liveness(time.Now()) != Liveness{}}
+		}, flags: make([]bool, 10)},
+		{name: "Record", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			return coreOutcome{ok: s.Record(time.Now()) != Record{}}
+		}, flags: []bool{false, false, true, true, true, true, true, true, true, true}},
+		{name: "Finished", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			return coreOutcome{ok: s.Finished()}
+		}, flags: []bool{true, true, false, false, false, false, false, false, true, true}},
+		{name: "Stop", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			e, err := s.Stop(context.Background())
+			return coreOutcome{err: err, ok: e.Kind != 0}
+		},
+			errs:  []error{inv, inv, noA, nil, nil, nil, noA, noA, noA, noA},
+			flags: []bool{false, false, false, true, true, true, false, false, false, false}},
+		{name: "Pause", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			return coreOutcome{err: s.Pause(time.Now())}
+		}, errs: []error{inv, inv, nil, nil, nil, nil, nil, quar, rem, nil}},
+		{name: "Resume", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			return coreOutcome{err: s.Resume(time.Now())}
+		}, errs: []error{inv, inv, nil, nil, nil, nil, nil, nil, rem, nil}},
+		{name: "Quarantine", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			return coreOutcome{err: s.Quarantine(time.Now(), "why")}
+		}, errs: []error{inv, inv, nil, nil, nil, nil, nil, nil, rem, nil}},
+		{name: "Remove", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			return coreOutcome{err: s.Remove(time.Now())}
+		}, errs: []error{inv, inv, nil, nil, nil, nil, nil, nil, rem, nil}},
+		{name: "Restart", call: func(s *ChildSlot, _ *coreHarness) coreOutcome {
+			d, err := s.Restart(time.Now())
+			return coreOutcome{err: err, decision: d}
+		},
+			errs:      []error{inv, inv, ErrNotStarted, nil, nil, nil, nil, quar, rem, nil},
+			decisions: []FenceDecision{rej, rej, rej, queued, queued, queued, imm, rej, rej, imm}},
+	}
+}
+
+func TestSlotMisuse(t *testing.T) {
+	states := coreStates()
+	for _, c := range coreCalls() {
+		for i, st := range states {
+			t.Run(c.name+"/"+st.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					h := newCoreHarness(t)
+					s := st.build(t, h)
+					var got coreOutcome
+					require.NotPanics(t, func() { got = c.call(s, h) })
+					coreCheckOutcome(t, c, i, got)
+					r := s.Record(time.Now())
+					if s.valid() {
+						coreCheckCounts(t, r)
+					} else {
+						assert.Equal(t, Record{}, r)
+					}
+				})
+			})
 		}
-		cfg := Config{Path: "/app/ingest", Backoff: Backoff{NoJitter: true}, OnEvent: func(e Event) { events = append(events, e) }}
-		s, err := NewChildSlot("ingest", child, cfg)
-		require.NoError(t, err)
-		t0 := coreStartAt(t, s, h)
+	}
+}
+
+func coreCheckOutcome(t *testing.T, c coreCall, state int, got coreOutcome) {
+	t.Helper()
+	if want := coreWantErr(c, state); want != nil {
+		assert.ErrorIs(t, got.err, want)
+	} else {
+		assert.NoError(t, got.err)
+	}
+	if c.flags != nil {
+		assert.Equal(t, c.flags[state], got.ok, "flag")
+	}
+	if c.decisions != nil {
+		assert.Equal(t, c.decisions[state], got.decision)
+	}
+}
+
+func coreWantErr(c coreCall, state int) error {
+	if c.errs == nil {
+		return nil
+	}
+	return c.errs[state]
+}
+
+// TestOperationAccessor: a quarantined slot is not Finished, and Operation
+// says why without a record (issue 11, item 6).
+func TestOperationAccessor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		s := coreNew(t, coreRunFor(time.Millisecond, errors.New("boom"))(h), Config{RestartLimit: 1, Backoff: Backoff{NoDelay: true}})
+		assert.Equal(t, OperationActive, s.Operation())
+		coreStartAt(t, s, h)
 		h.attempt(t)
 		coreCollect(t, s)
-		at, ok := s.NextDeadline()
-		require.True(t, ok)
-		coreSleepUntil(at)
-		s.Advance(at)
+		s.Advance(time.Now())
 		h.attempt(t)
+		coreCollect(t, s) // the limit refuses the next restart
+		assert.Equal(t, OperationQuarantined, s.Operation())
+		assert.False(t, s.Finished(), "a quarantined slot is not finished")
+		assert.Equal(t, s.Record(time.Now()).Operation, s.Operation())
+		require.NoError(t, s.Resume(time.Now()))
+		assert.Equal(t, OperationActive, s.Operation())
+		h.attempt(t)
+		require.NoError(t, s.Pause(time.Now()))
+		assert.Equal(t, OperationPaused, s.Operation())
+		require.NoError(t, s.Remove(time.Now()))
+		assert.Equal(t, OperationRemoved, s.Operation())
 
-		type brief struct {
-			Kind                EventKind
-			Attempt, Generation uint64
-			At                  time.Duration
-			Delay               time.Duration
-			Exit                ExitKind
-		}
-		var got []brief
-		for _, e := range events {
-			b := brief{Kind: e.Kind, Attempt: e.Attempt, Generation: e.Generation, At: e.Time.Sub(t0), Delay: e.Delay}
-			if e.Exit != nil {
-				b.Exit = e.Exit.Kind
-			}
-			assert.Equal(t, "ingest", e.ChildID)
-			assert.Equal(t, "/app/ingest", e.Path)
-			got = append(got, b)
-		}
-		sec, ms := time.Second, time.Millisecond
-		assert.Equal(t, []brief{
-			{Kind: EventStarted, Attempt: 1, Generation: 1},
-			{Kind: EventExited, Attempt: 1, Generation: 1, At: sec, Exit: Failed},
-			{Kind: EventRestartScheduled, Attempt: 1, Generation: 1, At: sec, Delay: 100 * ms},
-			{Kind: EventStarted, Attempt: 2, Generation: 1, At: sec + 100*ms},
-		}, got)
-		assert.Empty(t, events[1].Reason, "the exit carries the reason")
-		assert.Equal(t, "dial tcp: connection refused", events[1].Exit.Reason)
+		var zero *ChildSlot
+		assert.Equal(t, OperationRemoved, zero.Operation())
+		assert.Equal(t, OperationRemoved, new(ChildSlot).Operation())
 	})
 }
 
-func TestAttemptCacheLine(t *testing.T) {
-	var a Attempt
-	// A multiple of the line size lands in a size class whose objects start
-	// on a line: children of different slots never share one when beating.
-	assert.Zero(t, unsafe.Sizeof(a)%64, "sizeof(Attempt) = %d", unsafe.Sizeof(a))
-	assert.LessOrEqual(t, unsafe.Offsetof(a.sig)+unsafe.Sizeof(a.sig), uintptr(64), "signals in the first line")
-}
+// TestTryCollect: TryCollect collects what there is, and reports "nothing
+// to collect" without an error, so a drained slot needs no blanket discard
+// (issue 11, item 5).
+func TestTryCollect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newCoreHarness(t)
+		q := NewExitQueue()
+		s := coreNew(t, coreBlock(h), Config{Restart: Temporary, Exits: q})
 
-// TestSlotAbandonReasonSaysWhoGaveUp: an Abandoned exit says who gave up on
-// the goroutine: the stop deadline, the caller through Abandon before it, or
-// Stop when its context ended before it (issue 11, item 1).
-func TestSlotAbandonReasonSaysWhoGaveUp(t *testing.T) {
-	tests := []struct {
-		name   string
-		giveUp func(t *testing.T, s *ChildSlot) Exit
-		reason string
-	}{
-		{name: "at the stop deadline", reason: "ignored cancellation past the stop timeout",
-			giveUp: func(t *testing.T, s *ChildSlot) Exit {
-				require.True(t, s.Cancel(time.Now()))
-				at, _ := s.NextDeadline()
-				coreSleepUntil(at)
-				s.Advance(time.Now())
-				return *s.Record(time.Now()).LastExit
-			}},
-		{name: "Abandon after the stop deadline", reason: "ignored cancellation past the stop timeout",
-			giveUp: func(t *testing.T, s *ChildSlot) Exit {
-				require.True(t, s.Cancel(time.Now()))
-				at, _ := s.NextDeadline()
-				coreSleepUntil(at)
-				e, ok := s.Abandon(time.Now())
-				require.True(t, ok)
-				return e
-			}},
-		{name: "Abandon before cancelling", reason: "abandoned by the caller before the stop timeout",
-			giveUp: func(t *testing.T, s *ChildSlot) Exit {
-				e, ok := s.Abandon(time.Now())
-				require.True(t, ok)
-				return e
-			}},
-		{name: "Abandon while cancelling", reason: "abandoned by the caller before the stop timeout",
-			giveUp: func(t *testing.T, s *ChildSlot) Exit {
-				require.True(t, s.Cancel(time.Now()))
-				time.Sleep(time.Second)
-				e, ok := s.Abandon(time.Now())
-				require.True(t, ok)
-				return e
-			}},
-		{name: "Stop's context ends", reason: "abandoned by Stop: its context ended before the stop timeout",
-			giveUp: func(t *testing.T, s *ChildSlot) Exit {
-				ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-				defer cancel()
-				e, err := s.Stop(ctx)
-				require.NoError(t, err)
-				return e
-			}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				h := newCoreHarness(t)
-				s := coreNew(t, coreIgnore(h), Config{Restart: Temporary})
-				coreStartAt(t, s, h)
-				h.attempt(t)
-				e := tt.giveUp(t, s)
-				assert.Equal(t, Abandoned, e.Kind)
-				assert.Equal(t, tt.reason, e.Reason)
-				r := s.Record(time.Now())
-				assert.Equal(t, uint64(1), r.AbandonedTotal)
-				assert.Equal(t, tt.reason, r.LastExit.Reason)
-			})
-		})
-	}
+		_, ok, err := s.TryCollect(time.Now())
+		assert.False(t, ok, "nothing started")
+		assert.NoError(t, err)
+
+		coreStartAt(t, s, h)
+		h.attempt(t)
+		_, ok, err = s.TryCollect(time.Now())
+		assert.False(t, ok, "still running")
+		assert.NoError(t, err)
+		assert.NotNil(t, s.Done(), "nothing changed")
+
+		require.True(t, s.Cancel(time.Now()))
+		<-s.Done()
+		e, ok, err := s.TryCollect(time.Now())
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, Cancelled, e.Kind)
+		last := *s.Record(time.Now()).LastExit
+		assert.Equal(t, coreHead(e), coreHead(last), "collected as Collect would")
+
+		synctest.Wait()
+		drained := q.Drain(nil)
+		require.Equal(t, []*ChildSlot{s}, drained, "the exit was posted")
+		_, ok, err = drained[0].TryCollect(time.Now())
+		assert.False(t, ok, "collected already")
+		assert.NoError(t, err)
+
+		require.NoError(t, s.Remove(time.Now()))
+		_, ok, err = s.TryCollect(time.Now())
+		assert.False(t, ok, "removed and finished")
+		assert.NoError(t, err, "not an error: nothing to collect")
+		_, err = s.Collect(time.Now())
+		assert.ErrorIs(t, err, ErrRemoved, "Collect still says why")
+
+		_, ok, err = new(ChildSlot).TryCollect(time.Now())
+		assert.False(t, ok)
+		assert.ErrorIs(t, err, ErrInvalidConfig, "a zero slot is a real failure")
+	})
 }

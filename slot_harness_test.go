@@ -221,3 +221,17 @@ func coreCheckPanic(fn string, value any) func(*testing.T, Exit) {
 		assert.Equal(t, e.Stack, pe.Stack)
 	}
 }
+
+// mqSlots starts n slots that each run for d and return, reporting to q;
+// each has a deadline (its AttemptTimeout), so that a Schedule files it.
+func mqSlots(t *testing.T, n int, q *ExitQueue, d time.Duration) []*ChildSlot {
+	h := newCoreHarness(t)
+	var out []*ChildSlot
+	for range n {
+		s := coreNew(t, coreRunFor(d, nil)(h), Config{Restart: Temporary, Exits: q, AttemptTimeout: 30 * time.Minute})
+		require.NoError(t, s.Start(t.Context(), time.Now()))
+		h.attempt(t)
+		out = append(out, s)
+	}
+	return out
+}
