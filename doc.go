@@ -28,8 +28,8 @@
 // Start, then Advance on every receive from Wake (one channel for the whole
 // tree) and at NextDeadline; Shutdown begins the ordered shutdown. From
 // other goroutines, [Group.Snapshot] reads the tree's latest [GroupRecord],
-// [Group.Backlog] says how far behind the loop is (each Advance does a
-// bounded batch of work), and [Group.Submit] hands the loop an audited
+// [Group.Health] says when the loop last advanced and how far behind it is
+// (each Advance does a bounded batch of work), and [Group.Submit] hands the loop an audited
 // operator [Command].
 //
 // # Model

@@ -21,11 +21,33 @@ func (g *Group) Snapshot() *GroupRecord {
 	return g.t.snap.Load()
 }
 
-// Backlog is how far behind its own work a tree's loop is: what its latest
-// Advance, bounded to a batch of each kind, left for the next, and the
-// exits queued since. A loop that keeps up shows zeros; in a storm the
-// figures say how far behind it fell and how fast it catches up, rather
-// than leaving it to be guessed from children's timeouts.
+// Health is how a tree's loop is doing, as any goroutine may read it: when
+// it last advanced, how often it must, and how far behind its own work the
+// latest Advance left it. A loop that keeps up shows a recent Advance and a
+// zero Backlog; in a storm the Backlog says how far behind it fell and how
+// fast it catches up, rather than leaving it to be guessed from children's
+// timeouts.
+type Health struct {
+	// Advanced is false before the tree's first Advance; the two fields
+	// after it are zero then.
+	Advanced bool
+	// LastAdvance is the wall time of the latest Advance: a loop that stops
+	// advancing (stuck in user code, say) shows here.
+	LastAdvance time.Time
+	// SinceAdvance is how long before the now given to Health the latest
+	// Advance was, measured on the monotonic clock, so that a stepped wall
+	// clock cannot fake a stall.
+	SinceAdvance time.Duration
+	// Pulse is the longest the loop goes without an Advance when nothing is
+	// due (the root's GroupConfig.Pulse; Run advances at least that
+	// often): a probe may call a loop stalled after a few pulses.
+	Pulse time.Duration
+	// Backlog is what the latest Advance, bounded to a batch of each kind,
+	// left for the next, and the exits queued since.
+	Backlog Backlog
+}
+
+// Backlog is how far behind its own work a tree's loop is (see Health).
 type Backlog struct {
 	// Exits counts the member slots whose exits wait to be collected, as
 	// the tree's queue holds them now.
@@ -55,58 +77,30 @@ func (t *tree) storeBacklog(now time.Time) {
 	t.backStarts.Store(int64(starts))
 }
 
-// Backlog returns what the tree's latest Advance left for the next (the
-// overdue deadline and the starts as that Advance stored them, the exits
-// as queued now): zeros before the first. It is safe to call from any
-// goroutine.
-func (g *Group) Backlog() Backlog {
+// Health returns how the tree g belongs to is doing at now: its latest
+// Advance (on the monotonic clock against now), its pulse, and what that
+// Advance left for the next (the overdue deadline and the starts as it
+// stored them, the exits as queued now). It is safe to call from any
+// goroutine, and allocates nothing; a nil or zero group returns the zero
+// Health.
+func (g *Group) Health(now time.Time) Health {
 	if !g.valid() {
-		return Backlog{}
+		return Health{}
 	}
 	t := g.t
-	return Backlog{
-		Exits:   t.q.Len(),
-		Overdue: time.Duration(t.backOverdue.Load()),
-		Starts:  int(t.backStarts.Load()),
+	h := Health{
+		Pulse: t.root.cfg.Pulse,
+		Backlog: Backlog{
+			Exits:   t.q.Len(),
+			Overdue: time.Duration(t.backOverdue.Load()),
+			Starts:  int(t.backStarts.Load()),
+		},
 	}
-}
-
-// SinceAdvance returns how long before now the tree's latest Advance was,
-// measured on the monotonic clock (so a stepped wall clock cannot fake a
-// stall), and false before the first Advance. It is safe to call from any
-// goroutine.
-func (g *Group) SinceAdvance(now time.Time) (time.Duration, bool) {
-	if !g.valid() {
-		return 0, false
+	if n := t.monoAdv.Load(); n != 0 {
+		base := t.root.base
+		h.Advanced = true
+		h.LastAdvance = time.Unix(0, base.WallNanos(n-1).UnixNano())
+		h.SinceAdvance = max(0, time.Duration(base.Nanos(now)-(n-1)))
 	}
-	n := g.t.monoAdv.Load()
-	if n == 0 {
-		return 0, false
-	}
-	return max(0, time.Duration(g.t.root.base.Nanos(now)-(n-1))), true
-}
-
-// Pulse returns the longest the tree's loop goes without an Advance when
-// nothing is due (GroupConfig.Pulse of the root): a probe may call a loop
-// stalled after a few pulses.
-func (g *Group) Pulse() time.Duration {
-	if !g.valid() {
-		return 0
-	}
-	return g.t.root.cfg.Pulse
-}
-
-// LastAdvance returns the wall time of the tree's latest Advance, or the
-// zero time before the first: a loop that stops advancing (stuck in user
-// code, say) shows here. It is safe to call from any goroutine. Run
-// advances at least every GroupConfig.Pulse.
-func (g *Group) LastAdvance() time.Time {
-	if !g.valid() {
-		return time.Time{}
-	}
-	n := g.t.monoAdv.Load()
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, g.t.root.base.WallNanos(n-1).UnixNano())
+	return h
 }

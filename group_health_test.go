@@ -18,16 +18,16 @@ func TestGroupSnapshot(t *testing.T) {
 		l := newGHLog(t)
 		g := ghGroup(t, l, "app", GroupConfig{SnapshotInterval: time.Second}, "a", "b")
 		assert.Nil(t, g.Snapshot(), "nothing published before the first Advance")
-		assert.True(t, g.LastAdvance().IsZero())
-		_, ok := g.SinceAdvance(time.Now())
+		assert.True(t, g.Health(time.Now()).LastAdvance.IsZero())
+		ok := g.Health(time.Now()).Advanced
 		assert.False(t, ok)
-		assert.Equal(t, time.Second, g.Pulse())
+		assert.Equal(t, time.Second, g.Health(time.Now()).Pulse)
 		require.NoError(t, g.Start(t.Context(), time.Now()))
 		looptest.Settle(t, g)
 		first := g.Snapshot()
 		require.NotNil(t, first)
 		assert.Equal(t, GroupRunning, first.State)
-		assert.Equal(t, time.Now(), g.LastAdvance())
+		assert.Equal(t, time.Now(), g.Health(time.Now()).LastAdvance)
 
 		looptest.Settle(t, g)
 		assert.Same(t, first, g.Snapshot(), "nothing changed: nothing published")
@@ -41,13 +41,14 @@ func TestGroupSnapshot(t *testing.T) {
 		assert.Equal(t, uint64(1), first.Members[0].Slot.Attempt, "a published record never changes")
 		assert.Zero(t, testing.AllocsPerRun(100, func() { _ = g.Snapshot() }))
 		quiet := g.Snapshot()
-		looptest.Wait(t, g, g.Pulse())
+		looptest.Wait(t, g, g.Health(time.Now()).Pulse)
 		assert.NotSame(t, quiet, g.Snapshot(), "republished once a pulse, for what changes without events")
-		since, ok := g.SinceAdvance(time.Now())
+		h := g.Health(time.Now())
+		since, ok := h.SinceAdvance, h.Advanced
 		require.True(t, ok)
 		assert.Zero(t, since)
 		time.Sleep(2500 * time.Millisecond) // nobody advances
-		since, _ = g.SinceAdvance(time.Now())
+		since = g.Health(time.Now()).SinceAdvance
 		assert.Equal(t, 2500*time.Millisecond, since)
 		g.Shutdown(time.Now())
 		looptest.Settle(t, g)
@@ -68,12 +69,12 @@ func TestGroupNoSnapshots(t *testing.T) {
 		assert.Nil(t, g.Snapshot())
 		at, ok := g.NextDeadline()
 		require.True(t, ok, "the pulse")
-		assert.Equal(t, time.Now().Add(g.Pulse()), at, "idle: nothing due before the pulse")
+		assert.Equal(t, time.Now().Add(g.Health(time.Now()).Pulse), at, "idle: nothing due before the pulse")
 		l.end("a", errGH)
 		looptest.Settle(t, g)
 		assert.Equal(t, uint64(2), g.Record(time.Now()).Members[0].Slot.Attempt, "Record still works")
 		at, _ = g.NextDeadline()
-		assert.Equal(t, time.Now().Add(g.Pulse()), at)
+		assert.Equal(t, time.Now().Add(g.Health(time.Now()).Pulse), at)
 		assert.Nil(t, g.Snapshot())
 		g.Shutdown(time.Now())
 		looptest.Settle(t, g)
@@ -146,7 +147,7 @@ func TestGroupBacklog(t *testing.T) {
 		const n = advanceBatch + 100
 		g, err := NewGroup("big", GroupConfig{Intensity: NoIntensity})
 		require.NoError(t, err)
-		assert.Equal(t, Backlog{}, g.Backlog(), "zeros before the first Advance")
+		assert.Equal(t, Backlog{}, g.Health(time.Now()).Backlog, "zeros before the first Advance")
 		fail := make(chan struct{})
 		fn := func(ctx context.Context, a *Attempt) error {
 			if a.Number() > 1 { // a restarted member parks
@@ -168,23 +169,23 @@ func TestGroupBacklog(t *testing.T) {
 		}
 		t0 := time.Now()
 		require.NoError(t, g.Start(t.Context(), t0))
-		assert.Equal(t, Backlog{Starts: n - advanceBatch}, g.Backlog(), "the start walk's second batch")
+		assert.Equal(t, Backlog{Starts: n - advanceBatch}, g.Health(time.Now()).Backlog, "the start walk's second batch")
 		g.Advance(t0)
-		assert.Equal(t, Backlog{}, g.Backlog(), "all started")
+		assert.Equal(t, Backlog{}, g.Health(time.Now()).Backlog, "all started")
 
 		close(fail)
 		synctest.Wait()
 		g.Advance(t0)
-		assert.Equal(t, Backlog{Exits: n - advanceBatch}, g.Backlog(), "one batch of exits collected")
+		assert.Equal(t, Backlog{Exits: n - advanceBatch}, g.Health(time.Now()).Backlog, "one batch of exits collected")
 		g.Advance(t0)
-		assert.Equal(t, Backlog{}, g.Backlog(), "every exit collected; the restarts are due at t0+1s")
+		assert.Equal(t, Backlog{}, g.Health(time.Now()).Backlog, "every exit collected; the restarts are due at t0+1s")
 
 		// Three seconds late, one batch of the restarts is served; the
 		// rest were due 2s before.
 		g.Advance(t0.Add(3 * time.Second))
-		assert.Equal(t, Backlog{Overdue: 2 * time.Second}, g.Backlog())
+		assert.Equal(t, Backlog{Overdue: 2 * time.Second}, g.Health(time.Now()).Backlog)
 		g.Advance(t0.Add(3 * time.Second))
-		assert.Equal(t, Backlog{}, g.Backlog(), "caught up")
+		assert.Equal(t, Backlog{}, g.Health(time.Now()).Backlog, "caught up")
 		g.Shutdown(time.Now())
 		looptest.Settle(t, g)
 		assert.True(t, g.Finished())

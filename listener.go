@@ -8,7 +8,7 @@ package supervisor
 // (ListenerPanics, LastListenerPanic) and reports it as an
 // EventListenerPanicked, after the event that caused it has reached every
 // other listener. A listener that blocks still blocks the loop: /livez and
-// the systemd watchdog see that (see Group.SinceAdvance).
+// the systemd watchdog see that (see Group.Health).
 
 // listenerFaults is what panicking listeners left on one slot or group.
 type listenerFaults struct {

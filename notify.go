@@ -127,7 +127,7 @@ func (n *notifier) after(g *Group, now time.Time) {
 		return
 	}
 	if err := n.send(n.message(ping)); err != nil {
-		n.retryAt = now.Add(g.Pulse())
+		n.retryAt = now.Add(g.t.root.cfg.Pulse)
 		n.outDropped++
 		if !n.failing {
 			n.failing, n.failSince = true, now

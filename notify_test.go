@@ -302,7 +302,8 @@ func TestNotifyReceiverNeverReads(t *testing.T) {
 	var worst time.Duration
 	for time.Since(start) < 30*pulse {
 		time.Sleep(pulse / 4)
-		since, ok := g.SinceAdvance(time.Now())
+		h := g.Health(time.Now())
+		since, ok := h.SinceAdvance, h.Advanced
 		if !ok {
 			since = time.Since(start)
 		}

@@ -83,12 +83,12 @@ type handler struct {
 
 // New returns the admin handler of the tree g belongs to, with the routes
 // of the package doc. The handler is safe for concurrent use; it reads
-// only g's Snapshot, LastAdvance and Backlog and calls only g's SubmitWait, so
+// only g's Snapshot, Health and RecentEvents and calls only g's SubmitWait, so
 // the loop that runs the tree is never touched. A nil g gives a handler that
 // reports, on every route, a tree that has not started (503).
 func New(g *supervisor.Group, opts Options) http.Handler {
 	if opts.Stall <= 0 {
-		opts.Stall = max(DefaultStall, 3*g.Pulse())
+		opts.Stall = max(DefaultStall, 3*g.Health(time.Now()).Pulse)
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody

@@ -117,8 +117,8 @@
 // # Concurrency
 //
 // The handler is safe for concurrent use by any number of requests. It
-// reads only [supervisor.Group.Snapshot], [supervisor.Group.LastAdvance],
-// [supervisor.Group.Backlog] and [supervisor.Group.RecentEvents] and calls
+// reads only [supervisor.Group.Snapshot], [supervisor.Group.Health] and
+// [supervisor.Group.RecentEvents] and calls
 // only [supervisor.Group.SubmitWait], the Group's methods that are safe from
 // any goroutine: everything else belongs to the tree's loop.
 //

@@ -33,15 +33,14 @@ type backlog struct {
 // live judges the tree's loop at now: live while it advanced within Stall.
 func (h *handler) live(now time.Time, snap *sv.GroupRecord) liveness {
 	l := liveness{StallMS: h.opts.Stall.Milliseconds()}
-	last := h.g.LastAdvance()
-	age, ok := h.g.SinceAdvance(now) // monotonic: a stepped wall clock fakes no stall
-	if !ok {
+	health := h.g.Health(now) // SinceAdvance is monotonic: a stepped wall clock fakes no stall
+	if !health.Advanced {
 		l.Error = "the tree's loop has not advanced yet (not started?)"
 		return l
 	}
-	last = last.UTC()
+	last, age := health.LastAdvance.UTC(), health.SinceAdvance
 	l.LastAdvance, l.AgeMS = &last, age.Milliseconds()
-	b := h.g.Backlog()
+	b := health.Backlog
 	l.Backlog = backlog{Exits: b.Exits, OverdueMS: b.Overdue.Milliseconds(), Starts: b.Starts}
 	switch {
 	case snap != nil && (snap.State == sv.GroupStopped || snap.State == sv.GroupFailed):

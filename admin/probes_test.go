@@ -35,7 +35,7 @@ func TestLivez(t *testing.T) {
 		assert.True(t, l.Live)
 		assert.Empty(t, l.Error)
 		require.NotNil(t, l.LastAdvance)
-		assert.True(t, g.LastAdvance().Equal(*l.LastAdvance))
+		assert.True(t, g.Health(time.Now()).LastAdvance.Equal(*l.LastAdvance))
 		assert.Equal(t, DefaultStall.Milliseconds(), l.StallMS)
 
 		time.Sleep(DefaultStall) // nobody advances the loop

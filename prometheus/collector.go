@@ -34,8 +34,7 @@ type Config struct {
 // Collector is a [prom.Collector] that reports a supervision tree's
 // latest snapshot. Its methods are safe to call from any goroutine, as a
 // registry does, concurrently and while the tree's loop runs: it only
-// reads [supervisor.Group.Snapshot], [supervisor.Group.LastAdvance] and
-// [supervisor.Group.Backlog].
+// reads [supervisor.Group.Snapshot] and [supervisor.Group.Health].
 // The zero Collector is unusable; use [NewCollector].
 type Collector struct {
 	g       *supervisor.Group
@@ -194,10 +193,11 @@ func (c *Collector) Collect(ch chan<- prom.Metric) {
 	if r == nil {
 		return
 	}
-	last := c.g.LastAdvance()
-	if !last.IsZero() {
+	h := c.g.Health(time.Now())
+	last := h.LastAdvance
+	if h.Advanced {
 		ch <- gauge(c.lastAdvance, float64(last.UnixNano())/1e9, r.Path)
-		b := c.g.Backlog()
+		b := h.Backlog
 		ch <- gauge(c.backlogExits, float64(b.Exits), r.Path)
 		ch <- gauge(c.backlogOverdue, b.Overdue.Seconds(), r.Path)
 		ch <- gauge(c.backlogStarts, float64(b.Starts), r.Path)

@@ -107,7 +107,7 @@ func (s *storm) drive(ctx context.Context, cancel context.CancelCauseFunc, g *su
 	s.gate.Store(&fresh) // restarted children park on the new gate
 	close(*old)
 	drainedNow := func() bool {
-		b := g.Backlog()
+		b := g.Health(time.Now()).Backlog
 		s.peak.Exits = max(s.peak.Exits, b.Exits)
 		s.peak.Overdue = max(s.peak.Overdue, b.Overdue)
 		return s.failed.Load() == n && s.parked.Load() == n
