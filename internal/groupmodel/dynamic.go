@@ -22,7 +22,7 @@ func (t *Tree) Left(path string) (bool, Outcome) {
 	if m == nil {
 		return false, NoOutcome
 	}
-	if !m.gone && !m.grp.state.over() {
+	if m.isIn() && !m.grp.state.over() {
 		return false, NoOutcome
 	}
 	if m.outcome == NoOutcome {
@@ -42,7 +42,7 @@ func (t *Tree) Started(path string) bool {
 // and holds MaxChildren already, those leaving included until gone.
 func (t *Tree) Full(gpath string) bool {
 	g := t.groups[gpath]
-	if g == nil || g.state == ShuttingDown || g.state.over() || g.cfg.MaxChildren == 0 {
+	if g == nil || g.ending() || g.cfg.MaxChildren == 0 {
 		return false
 	}
 	return g.size() >= g.cfg.MaxChildren

@@ -6,7 +6,7 @@
 //
 // The model works at the level of the tree's loop: every call is followed
 // by everything the tree does at that instant (collecting the exits it
-// causes, carrying on its walks), as a loop that advances until nothing is
+// causes, carrying on its groups' jobs), as a loop that advances until nothing is
 // due would see it. It knows what the real tree cannot: what each child
 // does. The caller tells it when a child returns, panics, or decides to
 // ignore cancellation, and when time passes.
@@ -70,10 +70,10 @@ type Tree struct {
 	stale    []*attempt // abandoned attempts whose child still runs
 	cancels  []ChildRef // cancellations the children saw, in order
 	seq      uint64     // numbers the cancellations
-	// busy lists the groups with a walk in progress, in the order their
-	// walks began: at one instant, the walk that began first moves first.
+	// busy lists the groups with a job in progress (job.go), in the order
+	// their jobs began: at one instant, the job that began first moves first.
 	busy []*group
-	kick bool // a walk began or a nested group moved on: look again
+	kick bool // a job began or a nested group moved on: look again
 	// forced lists the groups whose shutdown reached its ShutdownTimeout
 	// since the last TakeForced: they cancelled what still ran at once.
 	forced map[string]bool
@@ -109,7 +109,7 @@ func (t *Tree) addSlot(gpath, id string, cfg SlotConfig, dynamic bool, now time.
 	if g == nil || !g.joinable(id) {
 		return false
 	}
-	s := &slot{t: t, id: id, path: gpath + "/" + id, cfg: cfg, g: g, held: true}
+	s := &slot{t: t, id: id, path: gpath + "/" + id, cfg: cfg, g: g, rule: groupRule}
 	t.slots[s.path] = s
 	g.join(&member{slot: s, dynamic: dynamic})
 	t.settle()
@@ -147,7 +147,7 @@ func (t *Tree) Finished() bool { return t.root.state.over() }
 
 // Failed reports whether the root failed (its Err is set): its intensity
 // refused a restart, and it shuts down or has ended.
-func (t *Tree) Failed() bool { return t.root.failing }
+func (t *Tree) Failed() bool { return t.root.failed }
 
 // TakeForced returns the paths of the groups whose shutdown reached its
 // ShutdownTimeout since the last call: their children saw the
@@ -298,8 +298,8 @@ func (t *Tree) nextDeadline() (time.Duration, bool) {
 		}
 	}
 	for _, g := range t.groups {
-		if g.w.kind == walkWait {
-			offer(g.w.at)
+		if g.job.kind == jobBackoff {
+			offer(g.job.at)
 		}
 		if d, due := g.shutdownDeadline(); due {
 			offer(d)
@@ -310,9 +310,9 @@ func (t *Tree) nextDeadline() (time.Duration, bool) {
 
 // settle does everything due at the current instant until nothing moves,
 // pass by pass as the tree's Advance does: the exits of the children that
-// returned before the pass, then the deadlines, then the walks, each as far
-// as it goes. A child that returns during a pass (a walk cancelled it) is
-// seen in the next: a walk that reaches it again in the same pass (a
+// returned before the pass, then the deadlines, then the jobs, each as far
+// as it goes. A child that returns during a pass (a job cancelled it) is
+// seen in the next: a job that reaches it again in the same pass (a
 // shutdown that took over a restart) finds it still stopping.
 func (t *Tree) settle() {
 	for range 1 << 16 {
@@ -328,143 +328,36 @@ func (t *Tree) settle() {
 				moved = true
 			}
 		}
-		if t.walk() {
+		if t.runJobs() {
 			moved = true
 		}
-		if !moved && len(t.returned) == 0 { // a walk that cancels does not move, but its child returns (walk leaves no kick)
+		if !moved && len(t.returned) == 0 { // a job that cancels does not move, but its child returns (and leaves no kick)
 			return
 		}
 	}
 	panic("groupmodel: the tree never settles")
 }
 
-// walk carries every walk in progress on until none moves: a nested group
-// that started lets its parent's walk go on, a parent's shutdown starts
+// runJobs carries every job in progress on until none moves: a nested
+// group that started lets its parent's start go on, a parent's shutdown starts
 // its nested groups' own. It reports whether any moved.
-func (t *Tree) walk() bool {
+func (t *Tree) runJobs() bool {
 	movedAny := false
 	for range 1 << 16 {
 		t.kick = false
 		moved := false
 		for i := 0; i < len(t.busy); i++ {
-			if t.busy[i].step() {
+			if t.busy[i].progress() {
 				moved = true
 			}
 		}
-		t.busy = slices.DeleteFunc(t.busy, func(g *group) bool { return g.w.kind == walkNone })
+		t.busy = slices.DeleteFunc(t.busy, func(g *group) bool { return g.job.kind == noJob })
 		movedAny = movedAny || moved || t.kick
 		if !moved && !t.kick {
 			return movedAny
 		}
 	}
-	panic("groupmodel: the walks never settle")
-}
-
-// ---- operator controls ---------------------------------------------------
-
-// Control is an operator control or command on a slot.
-type Control uint8
-
-// The controls.
-const (
-	Pause Control = iota
-	Resume
-	Quarantine
-	RestartSlot
-	RemoveSlot // ChildSlot.Remove
-)
-
-// SlotControl applies an operator control to slot path, as the slot's own
-// method does.
-func (t *Tree) SlotControl(path string, c Control, now time.Duration) Result {
-	t.at(now)
-	s := t.slots[path]
-	if s == nil {
-		return Unknown
-	}
-	r := s.control(c)
-	t.settle()
-	return r
-}
-
-// RemoveMember is Group.Remove on the member at path (a slot or a nested
-// group) of its group.
-func (t *Tree) RemoveMember(path string, now time.Duration) Result {
-	t.at(now)
-	m := t.memberAt(path)
-	if m == nil || m.gone {
-		return Unknown
-	}
-	m.owner().remove(m)
-	t.settle()
-	return OK
-}
-
-// Shutdown is Group.Shutdown on the group at path.
-func (t *Tree) Shutdown(path string, now time.Duration) {
-	t.at(now)
-	if g := t.groups[path]; g != nil {
-		g.beginShutdown()
-	}
-	t.settle()
-}
-
-// CommandOp is what an operator command asks for.
-type CommandOp uint8
-
-// The command ops.
-const (
-	CmdRestart CommandOp = iota
-	CmdPause
-	CmdResume
-	CmdQuarantine
-	CmdRemove
-	CmdShutdown
-)
-
-// Command is Group.Submit of op on path, applied at the next Advance.
-func (t *Tree) Command(op CommandOp, path string, now time.Duration) Result {
-	t.at(now)
-	r := t.command(op, path)
-	t.settle()
-	return r
-}
-
-func (t *Tree) command(op CommandOp, path string) Result {
-	if g := t.groups[path]; g != nil && (g == t.root || g.self != nil && !g.self.gone) {
-		return g.command(op)
-	}
-	m := t.memberAt(path)
-	if m == nil || m.gone || m.slot == nil {
-		return Unknown
-	}
-	s := m.slot
-	switch op {
-	case CmdRemove:
-		m.owner().remove(m)
-		return OK
-	case CmdShutdown:
-		return Refused
-	}
-	r := s.control([...]Control{CmdRestart: RestartSlot, CmdPause: Pause, CmdResume: Resume, CmdQuarantine: Quarantine}[op])
-	switch {
-	case r == Noop && op == CmdRestart:
-		return OK // merged with the restart pending: carried out
-	case r == Noop:
-		return Refused // it would change nothing: the operator learns so
-	}
-	return r
-}
-
-// memberAt returns the member entry at path, or nil.
-func (t *Tree) memberAt(path string) *member {
-	if s := t.slots[path]; s != nil {
-		return s.m
-	}
-	if g := t.groups[path]; g != nil {
-		return g.self
-	}
-	return nil
+	panic("groupmodel: the jobs never settle")
 }
 
 // ---- helpers --------------------------------------------------------------
@@ -473,14 +366,14 @@ func (t *Tree) sortedSlots() []string {
 	var out []string
 	t.root.walkSlots(func(s *slot) { out = append(out, s.path) })
 	for p, s := range t.slots { // slots that left the tree, by path
-		if s.m.gone {
+		if !s.m.isIn() {
 			out = append(out, p)
 		}
 	}
 	return dedupe(out)
 }
 
-// busyAdd lists g among the groups whose walk moves.
+// busyAdd lists g among the groups whose job moves.
 func (t *Tree) busyAdd(g *group) {
 	t.kick = true
 	if !slices.Contains(t.busy, g) {
@@ -530,15 +423,12 @@ func (t *Tree) String() string {
 
 func (g *group) describe(b *strings.Builder, indent string) {
 	fmt.Fprintf(b, "%s%s %v restarts=%d\n", indent, g.path, g.state, g.restarts)
-	for _, m := range g.members {
-		if m.gone {
-			continue
-		}
+	for _, m := range g.current() {
 		if m.sub != nil {
 			m.sub.describe(b, indent+"  ")
 			continue
 		}
 		s := m.slot
-		fmt.Fprintf(b, "%s  %s %v attempt=%d running=%v held=%v\n", indent, s.path, s.op, s.attempts, s.cur != nil, s.held)
+		fmt.Fprintf(b, "%s  %s %v attempt=%d running=%v rule=%d\n", indent, s.path, s.op, s.attempts, s.cur != nil, s.rule)
 	}
 }

@@ -42,13 +42,18 @@ type slot struct {
 	restartDue bool // its own restart waits for its backoff
 	restartAt  time.Duration
 	history    []time.Duration // its own restarts, for its RestartLimit
-	pending    bool            // an operator restart or resume waits for cur to end
-	owes       bool            // a group restart of its own failure is to count in its budget
-
-	// held: its group stops and starts it, and its exits plan nothing;
-	// frozen: its group shuts down, so no operator may start it.
-	held, frozen bool
+	fenced     bool            // an operator restart or resume waits for cur to end
+	rule       rule
 }
+
+// rule says who decides when a member slot starts.
+type rule uint8
+
+const (
+	selfRule   rule = iota // the slot: its exits are its own, judged by the contract
+	groupRule              // its group stops and starts it; its exits trigger nothing
+	frozenRule             // its group shuts down: no operator may start it either
+)
 
 // used is how many of its own restarts count now.
 func (s *slot) used() int {
@@ -92,24 +97,30 @@ func (s *slot) markCancelled(a *attempt) {
 	t.cancels = append(t.cancels, ChildRef{s.path, a.n})
 }
 
-// hold hands the slot to its group: a planned or pending start is dropped.
-func (s *slot) hold(frozen bool) {
-	s.held = true
-	s.frozen = s.frozen || frozen
-	s.restartDue, s.pending = false, false
+// handTo hands the slot to its group under r (a frozen slot stays
+// frozen): a planned or fenced start is dropped.
+func (s *slot) handTo(r rule) {
+	s.rule = max(s.rule, r)
+	s.restartDue, s.fenced = false, false
 }
 
-// groupStart starts the held slot for its group.
-func (s *slot) groupStart() {
-	s.held, s.frozen = false, false
+// startForGroup starts the slot for its group; charged: the restart is of
+// its own failure and counts in its own budget.
+func (s *slot) startForGroup(charged bool) {
+	s.rule = selfRule
 	if s.started {
 		s.restarts++
-		if s.owes {
+		if charged {
 			s.history = append(s.history, s.t.now)
 		}
 	}
-	s.owes, s.pending = false, false // the group's start supersedes a pending one
+	s.fenced = false // the group's start supersedes a fenced one
 	s.launch()
+}
+
+// backoff plans the slot's own restart after its backoff.
+func (s *slot) backoff() {
+	s.restartDue, s.restartAt = true, s.t.now+s.cfg.Delay
 }
 
 // collect records the exit of the returned held attempt and plans what
@@ -120,8 +131,7 @@ func (s *slot) collect() {
 	s.exits++
 	s.kinds[a.kind]++
 	s.lastDirective = a.directive // a cancelled child's error still says it
-	s.plan(a.kind, a.directive)
-	s.g.slotExited(s, a.kind)
+	s.g.slotExited(s, a.kind, a.directive)
 }
 
 // abandon gives up on the cancelled attempt that ignored its stop deadline.
@@ -132,8 +142,7 @@ func (s *slot) abandon() {
 	s.exits++
 	s.kinds[Abandoned]++
 	s.lastDirective = NoDirective
-	s.plan(Abandoned, NoDirective)
-	s.g.slotExited(s, Abandoned)
+	s.g.slotExited(s, Abandoned, NoDirective)
 }
 
 // abandonNow gives up on the running attempt at once, for its group's
@@ -151,33 +160,7 @@ func (s *slot) abandonNow() {
 	s.exits++
 	s.kinds[Abandoned]++
 	s.lastDirective = NoDirective
-	s.plan(Abandoned, NoDirective)
-	s.g.slotExited(s, Abandoned)
-}
-
-// plan decides what follows an exit of kind k whose error asked for d.
-// What the group stops, or an operator controls, is theirs to decide
-// whatever the child asked.
-func (s *slot) plan(k Kind, d Directive) {
-	switch {
-	case s.op == Removed || s.held:
-	case s.pending:
-		s.pending = false
-		s.launch() // the operator's restart, once the old attempt is gone
-	case s.op != Active:
-	case s.parentDone():
-		s.over = true
-	case d == FailGroup:
-		s.over = true
-		s.g.failNow() // no intensity asked or counted
-	case d == DoNotRestart, !s.cfg.Restart.restarts(k):
-		s.over = true
-	case s.used() >= s.cfg.Limit:
-		s.op = Quarantined // its own limit refuses: locally, the group goes on
-	case !s.g.admit(s.m):
-	default:
-		s.restartDue, s.restartAt = true, s.t.now+s.cfg.Delay
-	}
+	s.g.slotExited(s, Abandoned, NoDirective)
 }
 
 // deadline returns when the slot next has something due.
@@ -210,7 +193,7 @@ func (s *slot) serveDue() bool {
 	}
 	s.history = append(s.history, s.t.now)
 	s.restarts++
-	if s.g != nil {
+	if s.m.isIn() {
 		s.g.restarts++ // its group's one_for_one restart, performed
 	}
 	s.launch()
@@ -232,7 +215,7 @@ func (s *slot) control(c Control) Result {
 		if s.op == Removed {
 			return Refused
 		}
-		s.m.owner().removeSlot(s.m)
+		s.m.owner().remove(s.m)
 		return OK
 	}
 	return Refused
@@ -264,7 +247,7 @@ func (s *slot) quarantine() Result {
 
 // halt drops what would start next and cancels the running attempt.
 func (s *slot) halt() {
-	s.restartDue, s.pending = false, false
+	s.restartDue, s.fenced = false, false
 	s.cancel()
 }
 
@@ -274,15 +257,16 @@ func (s *slot) resume() Result {
 		return Refused
 	case s.op == Active:
 		return Noop
-	case s.started && s.parentDone(), s.frozen:
+	case s.started && s.parentDone(), s.rule == frozenRule:
 		return Refused
 	}
 	s.op = Active
 	if !s.started {
-		// A held slot waits for its group's walk; one the walk passed over
-		// while it was stopped starts now, if its group runs or walks.
-		if st := s.g.state; !s.held && (st == Running || st == Starting || st == Restarting) {
-			s.groupStart()
+		// One its group holds waits for the group to start it; one the
+		// group passed over while it was stopped starts now, if its group
+		// runs, starts or restarts.
+		if st := s.g.state; s.rule == selfRule && (st == Running || st == Starting || st == Restarting) {
+			s.startForGroup(false)
 		}
 		return OK
 	}
@@ -294,9 +278,9 @@ func (s *slot) resume() Result {
 
 func (s *slot) restart() Result {
 	switch {
-	case s.op != Active, !s.started, s.parentDone(), s.frozen:
+	case s.op != Active, !s.started, s.parentDone(), s.rule == frozenRule:
 		return Refused // frozen: its group shuts down and decides what runs
-	case s.pending:
+	case s.fenced:
 		return Noop // merged with the one pending
 	}
 	s.over = false
@@ -311,6 +295,6 @@ func (s *slot) fence() {
 		s.launch()
 		return
 	}
-	s.pending = true
+	s.fenced = true
 	s.cancel()
 }

@@ -38,16 +38,13 @@ type SlotView struct {
 func (t *Tree) View() GroupView { return t.root.view() }
 
 func (g *group) view() GroupView {
-	v := GroupView{Path: g.path, State: g.state, Restarts: g.restarts, Used: -1, Failed: g.failing}
+	v := GroupView{Path: g.path, State: g.state, Restarts: g.restarts, Used: -1, Failed: g.failed}
 	if g.cfg.Intensity > 0 {
 		v.Used = g.used()
 	}
 	v.Members = []MemberView{}
-	for _, m := range g.members {
-		if m.gone {
-			continue
-		}
-		mv := MemberView{ID: m.id(), Leaving: m.leaving, Shutdown: m.outcome}
+	for _, m := range g.current() {
+		mv := MemberView{ID: m.id(), Leaving: m.place == removing, Shutdown: m.outcome}
 		if m.sub != nil {
 			sv := m.sub.view()
 			mv.Group = &sv
@@ -89,5 +86,5 @@ func (t *Tree) GroupState(path string) State {
 // down (or stopped and has not started again): no operator may start it.
 func (t *Tree) Frozen(path string) bool {
 	s := t.slots[path]
-	return s != nil && s.frozen
+	return s != nil && s.rule == frozenRule
 }
