@@ -51,7 +51,7 @@ func (s *ChildSlot) reap(now time.Time) {
 		c := s.coldState()
 		c.lastStale = &StaleReport{
 			Generation: a.generation, Attempt: a.number,
-			Kind: e.Kind, Reason: e.Reason, ObservedAt: s.base.Wall(now),
+			Kind: e.Kind, Reason: e.Reason, ObservedAt: s.base.wall(now),
 		}
 		c.staleReports++
 		s.emitExit(Event{Kind: EventStaleReport, Time: now, Attempt: a.number, Generation: a.generation}, &e)
@@ -78,7 +78,7 @@ func (s *ChildSlot) check(a *Attempt, now time.Time) {
 		s.abandon(a, now)
 		return
 	}
-	n := s.base.Nanos(now)
+	n := s.base.nanos(now)
 	switch {
 	case s.parent.Err() != nil:
 		s.cancelAttempt(a, now, causeParent)
@@ -156,7 +156,7 @@ func (s *ChildSlot) attemptDeadline(a *Attempt) (time.Time, bool) {
 			d.offer(a.startedAt.Add(t))
 		}
 		if t := s.heartbeatTimeout; t > 0 {
-			d.offer(s.base.Instant(a.sig.staleAt(a.startNanos, t)))
+			d.offer(s.base.instant(a.sig.staleAt(a.startNanos, t)))
 		}
 		if t := s.readyTimeout; t > 0 && !s.wasReady(a) {
 			d.offer(a.startedAt.Add(t))

@@ -37,7 +37,7 @@ type Attempt struct {
 
 	// Second line: written once (at the start; proc when the process runs)
 	// and only read after, by the child too.
-	anchor     time.Time // the slot's TimeBase anchor, for Beat
+	anchor     time.Time // the slot's time base's anchor, for Beat
 	generation uint64
 	grace      time.Duration              // the slot's StopTimeout, for Process
 	slot       *ChildSlot                 // for the attempt's goroutine: the child and the exit queue
@@ -51,7 +51,7 @@ type Attempt struct {
 	err       error      // what the child returned (a *PanicError for a panic)
 	reason    string     // the exit's Reason
 	rare      *exitExtra // nil unless the child panicked or its error had a code
-	exitNanos int64      // when the child returned, since the TimeBase
+	exitNanos int64      // when the child returned, since the time base
 
 	// Owned by the loop.
 	cancel       context.CancelCauseFunc

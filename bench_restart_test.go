@@ -23,15 +23,15 @@ var benchSink bool
 func BenchmarkRestartTrackerRecord(b *testing.B) {
 	b.ReportAllocs()
 	const step = benchWindow / benchLimit
-	tr := NewRestartTracker(benchLimit, benchWindow)
+	tr := newRestartCounter(benchLimit, benchWindow)
 	now := time.Now()
 	for range 2 * benchLimit {
 		now = now.Add(step)
-		tr.Record(now)
+		tr.record(now)
 	}
 	for b.Loop() {
 		now = now.Add(step)
-		tr.Record(now)
+		tr.record(now)
 	}
 }
 
@@ -75,16 +75,16 @@ func BenchmarkRestartTrackerRecordFloor(b *testing.B) {
 func BenchmarkRestartTrackerAllow(b *testing.B) {
 	b.ReportAllocs()
 	const step = benchWindow / benchLimit
-	tr := NewRestartTracker(benchLimit, benchWindow)
+	tr := newRestartCounter(benchLimit, benchWindow)
 	now := time.Now()
 	for range 2 * benchLimit {
 		now = now.Add(step)
-		tr.Record(now)
+		tr.record(now)
 	}
 	for b.Loop() {
 		now = now.Add(step)
-		if benchSink = tr.Allow(now); benchSink {
-			tr.Record(now)
+		if benchSink = tr.allow(now); benchSink {
+			tr.record(now)
 		}
 	}
 }
@@ -125,16 +125,16 @@ func BenchmarkRestartTrackerAllowLimit(b *testing.B) {
 		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
 			b.ReportAllocs()
 			step := benchWindow / time.Duration(limit)
-			tr := NewRestartTracker(limit, benchWindow)
+			tr := newRestartCounter(limit, benchWindow)
 			now := time.Now()
 			for range 2 * limit {
 				now = now.Add(step)
-				tr.Record(now)
+				tr.record(now)
 			}
 			for b.Loop() {
 				now = now.Add(step)
-				if benchSink = tr.Allow(now); benchSink {
-					tr.Record(now)
+				if benchSink = tr.allow(now); benchSink {
+					tr.record(now)
 				}
 			}
 		})
@@ -148,15 +148,15 @@ func BenchmarkRestartTrackerAllowExhausted(b *testing.B) {
 	for _, limit := range []int{10, 10_000} {
 		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
 			b.ReportAllocs()
-			tr := NewRestartTracker(limit, time.Duration(math.MaxInt64))
+			tr := newRestartCounter(limit, time.Duration(math.MaxInt64))
 			now := time.Now()
 			for range limit {
 				now = now.Add(time.Nanosecond)
-				tr.Record(now)
+				tr.record(now)
 			}
 			for b.Loop() {
 				now = now.Add(time.Nanosecond)
-				benchSink = tr.Allow(now)
+				benchSink = tr.allow(now)
 			}
 		})
 	}

@@ -28,7 +28,7 @@ func TestPerfLayout(t *testing.T) {
 	var a Attempt
 	assert.LessOrEqual(t, unsafe.Sizeof(s), uintptr(448), "ChildSlot outgrew its size class; move rarely used state to slotCold")
 	assert.LessOrEqual(t, unsafe.Offsetof(s.phase), uintptr(63), "flags and timeouts in the first line")
-	assert.LessOrEqual(t, unsafe.Offsetof(s.base)+unsafe.Sizeof(s.base.anchor), uintptr(128), "the anchor in the second line")
+	assert.LessOrEqual(t, unsafe.Offsetof(s.base)+unsafe.Sizeof(s.base.origin), uintptr(128), "the anchor in the second line")
 	assert.LessOrEqual(t, unsafe.Offsetof(a.number), uintptr(56), "what the loop reads of an attempt in its first line")
 	assert.LessOrEqual(t, unsafe.Sizeof(a), uintptr(192), "an Attempt fits the 192-byte size class")
 }

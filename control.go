@@ -86,9 +86,9 @@ func (s *ChildSlot) Resume(now time.Time) error {
 	now = s.clamp(now)
 	s.final = false
 	if s.tracker != nil {
-		s.tracker.Reset()
+		s.tracker.reset()
 	}
-	s.backoff.Reset()
+	s.backoff.reset()
 	s.emit(Event{Kind: EventResumed, Time: now, Attempt: s.attempts, Generation: s.gen})
 	s.fence(now)
 	s.touched()
@@ -197,7 +197,7 @@ func (s *ChildSlot) fence(now time.Time) FenceDecision {
 	s.restartDue = false
 	c := s.coldState()
 	c.genIssued++
-	s.pending = &PendingRestart{Generation: c.genIssued, RequestedAt: s.base.Wall(now)}
+	s.pending = &PendingRestart{Generation: c.genIssued, RequestedAt: s.base.wall(now)}
 	if s.active == nil {
 		s.startPending(now)
 		return FenceStartedImmediately
@@ -233,7 +233,7 @@ func (s *ChildSlot) setPhase(p FencePhase, now time.Time) {
 }
 
 func (s *ChildSlot) failControl(op, reason string, now time.Time) {
-	s.coldState().lastFailure = &ControlFailure{Op: op, Reason: reason, At: s.base.Wall(now)}
+	s.coldState().lastFailure = &ControlFailure{Op: op, Reason: reason, At: s.base.wall(now)}
 }
 
 // Stop is a blocking convenience for simple programs: it removes the slot,

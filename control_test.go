@@ -76,7 +76,7 @@ func TestRestartFence(t *testing.T) {
 					want:   ctlView{Gen: 1, Attempt: 1, Active: true, Phase: FenceWaitingForOldStop, Pending: 2},
 					check: func(t *testing.T, h *ctlHarness, r Record) {
 						require.NotNil(t, r.PendingRestart)
-						assert.Equal(t, h.slot.TimeBase().Wall(h.start.Add(time.Second)), r.PendingRestart.RequestedAt)
+						assert.Equal(t, h.slot.clock().wall(h.start.Add(time.Second)), r.PendingRestart.RequestedAt)
 						assert.Equal(t, StopCancelDelivered, r.StopState)
 						assert.Equal(t, "restart requested", h.events[1].Reason)
 					}},
@@ -107,7 +107,7 @@ func TestRestartFence(t *testing.T) {
 				{at: 2 * s, do: ctlRestart, decision: FenceAlreadyPending,
 					want: ctlView{Gen: 1, Attempt: 1, Active: true, Phase: FenceWaitingForOldStop, Pending: 2, Merged: 1},
 					check: func(t *testing.T, h *ctlHarness, r Record) {
-						assert.Equal(t, h.slot.TimeBase().Wall(h.start.Add(time.Second)), r.PendingRestart.RequestedAt,
+						assert.Equal(t, h.slot.clock().wall(h.start.Add(time.Second)), r.PendingRestart.RequestedAt,
 							"a merged request keeps the first request's time")
 					}},
 				{at: 2 * s, do: ctlCollect, exit: Cancelled, events: []string{"exited", "fence:ready_to_start"},
@@ -161,7 +161,7 @@ func TestRestartFence(t *testing.T) {
 						assert.Equal(t, &StaleReport{
 							Generation: 1, Attempt: 1, Kind: Cancelled,
 							Reason:     "restart requested (returned: late return)",
-							ObservedAt: h.slot.TimeBase().Wall(h.start.Add(8 * time.Second)),
+							ObservedAt: h.slot.clock().wall(h.start.Add(8 * time.Second)),
 						}, r.LastStaleReport)
 						require.NotNil(t, r.LastExit)
 						assert.Equal(t, Abandoned, r.LastExit.Kind, "the late return does not replace the exit")
@@ -220,7 +220,7 @@ func TestRestartFence(t *testing.T) {
 					want: ctlView{Gen: 1, Attempt: 2, Used: 1, Restarts: 1},
 					check: func(t *testing.T, h *ctlHarness, r Record) {
 						require.NotNil(t, r.NextRestartAt)
-						assert.Equal(t, h.slot.TimeBase().Wall(h.start.Add(5*time.Second)), *r.NextRestartAt)
+						assert.Equal(t, h.slot.clock().wall(h.start.Add(5*time.Second)), *r.NextRestartAt)
 					}},
 				{at: 4 * s, do: ctlPause, events: []string{"paused"},
 					want: ctlView{Gen: 1, Attempt: 2, Op: OperationPaused, Used: 1, Restarts: 1},
@@ -288,7 +288,7 @@ func TestRestartRejected(t *testing.T) {
 				assert.Equal(t, "ctl", se.ID)
 				r := h.slot.Record(now)
 				// The record names the slot already; its reason does not.
-				assert.Equal(t, &ControlFailure{Op: "restart", Reason: se.Err.Error(), At: h.slot.TimeBase().Wall(now)},
+				assert.Equal(t, &ControlFailure{Op: "restart", Reason: se.Err.Error(), At: h.slot.clock().wall(now)},
 					r.LastControlFailure)
 				assert.Equal(t, before.Generation, r.Generation, "no generation allocated")
 				assert.Equal(t, before.Attempt, r.Attempt)
@@ -487,7 +487,7 @@ func assertAllRemoved(t *testing.T, h *ctlHarness, d time.Duration) {
 	assert.Empty(t, h.events)
 
 	after := s.Record(now)
-	assert.Equal(t, &ControlFailure{Op: "restart", Reason: ErrRemoved.Error(), At: s.TimeBase().Wall(now)},
+	assert.Equal(t, &ControlFailure{Op: "restart", Reason: ErrRemoved.Error(), At: s.clock().wall(now)},
 		after.LastControlFailure)
 	after.LastControlFailure = before.LastControlFailure
 	assert.Equal(t, before, after, "the rejected controls changed the record")

@@ -59,7 +59,7 @@
 //
 // After an exit, the slot plans what comes next from its [RestartType]
 // (Permanent, Transient, Temporary), a [Backoff] delay, and a sliding-window
-// [RestartTracker]: the restart that would exceed Config.RestartLimit within
+// restart limit: the restart that would exceed Config.RestartLimit within
 // Config.RestartWindow is refused and the slot is quarantined for an
 // operator, who may Resume it with a fresh budget and backoff. An operator
 // Restart keeps both as they are. [ChildSlot.Operation] says whether a slot
@@ -149,7 +149,7 @@
 // tests can drive a slot deterministically (testing/synctest works well).
 // Pass time.Now(), which carries a monotonic reading: durations are measured
 // on the monotonic clock, and a now earlier than one seen before is clamped.
-// Wall times in records come from one [TimeBase] anchor, so they never go
+// Wall times in records come from one anchor per slot or group, so they never go
 // backwards when the system clock steps. Heartbeats carry the beat's own
 // time, so a child that stops beating goes stale however often the loop
 // looks.

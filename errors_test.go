@@ -273,30 +273,30 @@ func faultHugeCases() []faultCase {
 			faultEnd(t, s)
 		}},
 		{"RestartTracker limit MaxInt window MaxInt64", func(t *testing.T) {
-			tr := NewRestartTracker(math.MaxInt, math.MaxInt64)
+			tr := newRestartCounter(math.MaxInt, math.MaxInt64)
 			for _, now := range []time.Time{t0, faultPast, faultFuture, t0} {
-				assert.True(t, tr.Allow(now))
-				tr.Record(now)
+				assert.True(t, tr.allow(now))
+				tr.record(now)
 			}
-			assert.Equal(t, 2, tr.Used(faultFuture), "t0 and 9999 (the past one clamped to t0) still count")
-			st := tr.State(faultFuture)
+			assert.Equal(t, 2, tr.used(faultFuture), "t0 and 9999 (the past one clamped to t0) still count")
+			st := tr.state(faultFuture)
 			assert.Equal(t, math.MaxInt-st.Used, st.Remaining)
 		}},
 		{"RestartTracker negative limit and window", func(t *testing.T) {
-			tr := NewRestartTracker(-1, -1)
-			assert.Equal(t, 0, tr.Limit())
-			assert.Equal(t, time.Duration(0), tr.Window())
-			assert.False(t, tr.Allow(t0), "a limit of 0 allows nothing")
-			tr.Record(t0)
-			assert.Equal(t, 0, tr.Used(t0))
+			tr := newRestartCounter(-1, -1)
+			assert.Equal(t, 0, tr.limit())
+			assert.Equal(t, time.Duration(0), tr.window())
+			assert.False(t, tr.allow(t0), "a limit of 0 allows nothing")
+			tr.record(t0)
+			assert.Equal(t, 0, tr.used(t0))
 		}},
 		{"zero RestartTracker", func(t *testing.T) {
-			var tr RestartTracker
-			assert.False(t, tr.Allow(faultFuture))
-			tr.Record(faultPast)
-			tr.Reset()
-			assert.Equal(t, 0, tr.Used(faultPast))
-			assert.True(t, tr.State(faultPast).Exhausted, "documented: allows nothing")
+			var tr restartCounter
+			assert.False(t, tr.allow(faultFuture))
+			tr.record(faultPast)
+			tr.reset()
+			assert.Equal(t, 0, tr.used(faultPast))
+			assert.True(t, tr.state(faultPast).Exhausted, "documented: allows nothing")
 		}},
 		{"Backoff.Delay extremes", func(t *testing.T) {
 			b := Backoff{Initial: math.MaxInt64, Max: math.MaxInt64, Multiplier: math.MaxFloat64}
@@ -306,16 +306,16 @@ func faultHugeCases() []faultCase {
 			assert.Equal(t, time.Duration(0), Backoff{NoDelay: true}.Delay(math.MaxInt))
 		}},
 		{"BackoffSequence huge and zero", func(t *testing.T) {
-			seq := Backoff{Initial: math.MaxInt64, Max: math.MaxInt64, Jitter: 0.99}.Sequence()
+			seq := Backoff{Initial: math.MaxInt64, Max: math.MaxInt64, Jitter: 0.99}.sequence()
 			for range 3 {
-				assert.GreaterOrEqual(t, seq.Next(), time.Duration(0))
+				assert.GreaterOrEqual(t, seq.next(), time.Duration(0))
 			}
-			var zero BackoffSequence
-			d := zero.Next()
+			var zero backoffSequence
+			d := zero.next()
 			assert.InDelta(t, float64(100*time.Millisecond), float64(d), float64(20*time.Millisecond), "behaves like Backoff{}")
-			zero.Ran(math.MaxInt64)
-			assert.Equal(t, 0, zero.Attempts(), "a run of MaxInt64 resets")
-			zero.Ran(math.MinInt64)
+			zero.ran(math.MaxInt64)
+			assert.Equal(t, 0, zero.attempts(), "a run of MaxInt64 resets")
+			zero.ran(math.MinInt64)
 		}},
 	}
 }
@@ -332,7 +332,7 @@ func faultZeroSlotCases() []faultCase {
 			cases = append(cases, faultCase{rc.name + "/" + method, call})
 		}
 		add("ID", func(t *testing.T) { assert.Empty(t, s.ID()) })
-		add("TimeBase", func(t *testing.T) { assert.Equal(t, TimeBase{}, s.TimeBase()) })
+		add("TimeBase", func(t *testing.T) { assert.Equal(t, timeBase{}, s.clock()) })
 		add("Start", func(t *testing.T) { assert.ErrorIs(t, s.Start(t.Context(), time.Now()), ErrInvalidConfig) })
 		//lint:ignore SA1012 nil ctx is the fault
 		add("Start nil ctx", func(t *testing.T) { assert.ErrorIs(t, s.Start(nil, faultPast), ErrInvalidConfig) }) //nolint:staticcheck // nil ctx is the fault
@@ -546,7 +546,7 @@ func faultTimeCases() []faultCase {
 			// ±292 years a monotonic offset holds: it saturates at the end
 			// of the range, where every deadline is due at once.
 			assert.Equal(t, StatusCancelling, r.Status, "saturated: the heartbeat deadline is due")
-			assert.False(t, r.ObservedAt.Before(s.TimeBase().Wall(faultFuture)), "the record's now never runs back")
+			assert.False(t, r.ObservedAt.Before(s.clock().wall(faultFuture)), "the record's now never runs back")
 			faultCounts(t, r)
 			faultEnd(t, s)
 		}},
@@ -574,22 +574,22 @@ func faultTimeCases() []faultCase {
 			faultEnd(t, s)
 		}},
 		{"zero TimeBase", func(t *testing.T) {
-			var b TimeBase
-			assert.True(t, b.Anchor().IsZero())
-			assert.Equal(t, time.Duration(math.MaxInt64), b.Since(faultFuture), "saturates")
-			assert.Equal(t, int64(0), b.Nanos(faultPast))
-			assert.Positive(t, b.Now())
-			assert.False(t, b.Instant(math.MaxInt64).IsZero())
-			assert.False(t, b.Instant(math.MinInt64).After(b.Anchor()))
-			assert.True(t, b.Wall(faultPast).IsZero(), "the zero time stays zero")
-			assert.False(t, b.Wall(faultFuture).IsZero())
-			assert.False(t, b.WallNanos(math.MinInt64).IsZero())
-			_ = b.Unix(faultFuture) // out of UnixNano's range: any value, no panic
+			var b timeBase
+			assert.True(t, b.start().IsZero())
+			assert.Equal(t, time.Duration(math.MaxInt64), b.since(faultFuture), "saturates")
+			assert.Equal(t, int64(0), b.nanos(faultPast))
+			assert.Positive(t, b.now())
+			assert.False(t, b.instant(math.MaxInt64).IsZero())
+			assert.False(t, b.instant(math.MinInt64).After(b.start()))
+			assert.True(t, b.wall(faultPast).IsZero(), "the zero time stays zero")
+			assert.False(t, b.wall(faultFuture).IsZero())
+			assert.False(t, b.wallNanos(math.MinInt64).IsZero())
+			_ = b.unix(faultFuture) // out of UnixNano's range: any value, no panic
 		}},
 		{"TimeBase at 9999", func(t *testing.T) {
-			b := NewTimeBase(faultFuture)
-			assert.Equal(t, time.Duration(math.MinInt64), b.Since(faultPast))
-			assert.Equal(t, faultFuture, b.Wall(faultFuture))
+			b := newTimeBase(faultFuture)
+			assert.Equal(t, time.Duration(math.MinInt64), b.since(faultPast))
+			assert.Equal(t, faultFuture, b.wall(faultFuture))
 		}},
 	}
 }

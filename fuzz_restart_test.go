@@ -57,7 +57,7 @@ func (r *refTracker) reset() {
 
 // trackerFuzz runs one FuzzRestartTracker operation on both trackers.
 type trackerFuzz struct {
-	tr          *RestartTracker
+	tr          *restartCounter
 	ref         *refTracker
 	now         time.Time
 	prevUpdated time.Time
@@ -67,15 +67,15 @@ func (h *trackerFuzz) step(op byte) error {
 	tr, ref, now := h.tr, h.ref, h.now
 	switch op % 6 {
 	case 0:
-		tr.Record(now)
+		tr.record(now)
 		ref.record(now)
 		return h.checkUpdated()
 	case 1:
-		if got, want := tr.Allow(now), ref.used(now) < ref.limit; got != want {
+		if got, want := tr.allow(now), ref.used(now) < ref.limit; got != want {
 			return fmt.Errorf("Allow = %v, want %v", got, want)
 		}
 	case 2:
-		if got, want := tr.Used(now), ref.used(now); got != want {
+		if got, want := tr.used(now), ref.used(now); got != want {
 			return fmt.Errorf("Used = %d, want %d", got, want)
 		}
 	case 3:
@@ -84,18 +84,18 @@ func (h *trackerFuzz) step(op byte) error {
 			Window: ref.window, Limit: ref.limit, Used: used, Remaining: ref.limit - used,
 			Exhausted: used >= ref.limit, UpdatedAt: ref.updated,
 		}
-		if got := tr.State(now); got != want {
+		if got := tr.state(now); got != want {
 			return fmt.Errorf("State = %+v, want %+v", got, want)
 		}
 	case 4:
-		tr.Reset()
+		tr.reset()
 		ref.reset()
 		if ref.stamped {
 			return h.checkUpdated()
 		}
 	case 5:
 		h.now = now.Add(100 * 365 * 24 * time.Hour)
-		if got, want := tr.Used(h.now), ref.used(h.now); got != want {
+		if got, want := tr.used(h.now), ref.used(h.now); got != want {
 			return fmt.Errorf("Used after a century = %d, want %d", got, want)
 		}
 	}
@@ -105,7 +105,7 @@ func (h *trackerFuzz) step(op byte) error {
 // checkUpdated checks that UpdatedAt has moved on since the last check.
 func (h *trackerFuzz) checkUpdated() error {
 	h.ref.clamp(h.now) // State sees now too
-	got := h.tr.State(h.now).UpdatedAt
+	got := h.tr.state(h.now).UpdatedAt
 	if !got.After(h.prevUpdated) {
 		return fmt.Errorf("UpdatedAt %v not after %v", got, h.prevUpdated)
 	}
@@ -137,7 +137,7 @@ func FuzzRestartTracker(f *testing.F) {
 		if data[1] >= 240 {
 			window = time.Duration(math.MaxInt64 - int64(data[1]-240))
 		}
-		tr := NewRestartTracker(limit, window)
+		tr := newRestartCounter(limit, window)
 		ref := &refTracker{limit: limit, window: window}
 		h := &trackerFuzz{tr: tr, ref: ref, now: t0}
 		for i, ops := 0, data[2:]; len(ops) >= 2; i, ops = i+1, ops[2:] {

@@ -186,7 +186,7 @@ type fuzzHarness struct {
 	t      *testing.T
 	slot   *ChildSlot
 	model  *model.Slot
-	origin time.Time // the slot's TimeBase anchor: model time 0
+	origin time.Time // the slot's time base's anchor: model time 0
 	wall0  time.Time // origin as the records' wall time
 
 	ctx     context.Context // the parent for the next Start
@@ -223,7 +223,7 @@ func runFuzzSlot(t *testing.T, data []byte) {
 	slot, err := NewChildSlot("fuzz", h.child, cfg)
 	require.NoError(t, err)
 	h.slot, h.model = slot, model.New(mcfg)
-	h.wall0 = slot.TimeBase().Wall(h.origin)
+	h.wall0 = slot.clock().wall(h.origin)
 	h.check("new")
 	for i, b := range data[3:] {
 		if i == 256 {

@@ -49,10 +49,10 @@ type Group struct {
 	lastCmd *CommandRecord
 	// listener counts the panics of the group's OnEvent.
 	listener listenerFaults
-	tracker  *RestartTracker
+	tracker  *restartCounter
 	// restarts counts the restarts the group performed over its life.
 	restarts uint64
-	base     TimeBase
+	base     timeBase
 
 	// ctx is the parent of the members' attempts: the caller's ctx without
 	// its cancellation (context.WithoutCancel), so that it gives them its
@@ -155,11 +155,11 @@ func NewGroup(id string, cfg GroupConfig) (*Group, error) {
 		path: "/" + id,
 		cfg:  cfg,
 		byID: make(map[string]*member),
-		base: NewTimeBase(time.Now()),
+		base: newTimeBase(time.Now()),
 	}
 	g.t = &tree{root: g, rootPath: g.path, listens: cfg.OnEvent != nil, events: events}
 	if cfg.Intensity != NoIntensity {
-		g.tracker = NewRestartTracker(cfg.Intensity, cfg.Period)
+		g.tracker = newRestartCounter(cfg.Intensity, cfg.Period)
 	}
 	return g, nil
 }

@@ -227,7 +227,7 @@ func (t *tree) applyCommands(now time.Time) {
 	t.cmdBuf = t.cmds.take(t.cmdBuf[:0])
 	for i, p := range t.cmdBuf {
 		t.cmdSeq++
-		rec := CommandRecord{Command: p.cmd, Seq: t.cmdSeq, AppliedAt: t.root.base.Wall(now)}
+		rec := CommandRecord{Command: p.cmd, Seq: t.cmdSeq, AppliedAt: t.root.base.wall(now)}
 		target, d, err := t.root.apply(p.cmd, now)
 		rec.Decision = d
 		if err != nil {

@@ -76,7 +76,7 @@ func (g *Group) byRestartType(m *member, e *Exit, now time.Time) bool {
 // restart exit e asks for; when it does not, the slot is quarantined for
 // an operator, and the group does nothing more.
 func (g *Group) withinMemberLimit(s *ChildSlot, e *Exit, now time.Time) bool {
-	if s.restartTracker().Allow(now) {
+	if s.restartTracker().allow(now) {
 		return true
 	}
 	s.refuseRestart(e, now)
@@ -96,13 +96,13 @@ func (g *Group) admit(m *member, now time.Time, why string) bool {
 		return false
 	}
 	if g.tracker != nil {
-		if !g.tracker.Allow(now) {
-			lim := g.tracker.State(now)
+		if !g.tracker.allow(now) {
+			lim := g.tracker.state(now)
 			g.failGroup(now, m, fmt.Errorf("%w: %s: member %q failed (%s) after %d restarts within %v",
 				ErrGroupFailed, g.path, m.id(), why, lim.Used, lim.Window), "restart intensity spent")
 			return false
 		}
-		g.tracker.Record(now)
+		g.tracker.record(now)
 	}
 	return true
 }

@@ -99,8 +99,8 @@ func (g *Group) Health(now time.Time) Health {
 	if n := t.monoAdv.Load(); n != 0 {
 		base := t.root.base
 		h.Advanced = true
-		h.LastAdvance = time.Unix(0, base.WallNanos(n-1).UnixNano())
-		h.SinceAdvance = max(0, time.Duration(base.Nanos(now)-(n-1)))
+		h.LastAdvance = time.Unix(0, base.wallNanos(n-1).UnixNano())
+		h.SinceAdvance = max(0, time.Duration(base.nanos(now)-(n-1)))
 	}
 	return h
 }

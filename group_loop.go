@@ -25,7 +25,7 @@ type tree struct {
 	snap     atomic.Pointer[GroupRecord]
 	snapAt   time.Time
 	snapCost time.Duration
-	monoAdv  atomic.Int64 // the latest Advance on the root's TimeBase, plus one: zero before the first
+	monoAdv  atomic.Int64 // the latest Advance on the root's time base, plus one: zero before the first
 	lastAdv  time.Time
 	q        ExitQueue
 	sched    Schedule
@@ -178,7 +178,7 @@ func (t *tree) advance(now time.Time) {
 		t.answerChildren(now)
 	}
 	t.lastAdv = now
-	t.monoAdv.Store(t.root.base.Nanos(now) + 1)
+	t.monoAdv.Store(t.root.base.nanos(now) + 1)
 	t.storeBacklog(now)
 	if now.Sub(t.snapAt) >= t.root.cfg.Pulse {
 		// What changes without an event (heartbeats, readiness, restart

@@ -185,7 +185,7 @@ func (s *ChildSlot) groupStart(ctx context.Context, now time.Time, ownRestart bo
 	if s.started {
 		s.restarts++
 		if ownRestart {
-			s.restartTracker().Record(now)
+			s.restartTracker().record(now)
 		}
 	}
 	s.started, s.final, s.restartDue = true, false, false

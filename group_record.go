@@ -8,7 +8,7 @@ import (
 // GroupRecord is a serializable snapshot of a group and everything below
 // it: a plain value that may be handed to any goroutine and round-trips
 // through encoding/json. Times are wall times in UTC derived from the
-// group's TimeBase (and each slot's, for slot records).
+// group's time base (and each slot's, for slot records).
 type GroupRecord struct {
 	GroupID  string     `json:"group_id"`
 	Path     string     `json:"path"`
@@ -97,14 +97,14 @@ func (g *Group) Record(now time.Time) GroupRecord {
 		ListenerPanics:    g.listener.count,
 		LastListenerPanic: g.listener.last,
 		Members:           make([]MemberRecord, 0, g.Len()),
-		ObservedAt:        g.base.Wall(now),
+		ObservedAt:        g.base.wall(now),
 	}
 	if g.err != nil {
 		r.Err = g.err.Error()
 	}
 	if g.tracker != nil {
-		lim := g.tracker.State(now)
-		lim.UpdatedAt = g.base.Wall(lim.UpdatedAt)
+		lim := g.tracker.state(now)
+		lim.UpdatedAt = g.base.wall(lim.UpdatedAt)
 		r.Intensity = &lim
 	}
 	// One slab of slot records and one of exit counts for all the members,

@@ -45,7 +45,7 @@ func (g *Group) start(now time.Time, parent context.Context) {
 	g.ctx = parent
 	g.err, g.reason = nil, ""
 	if g.tracker != nil {
-		g.tracker.Reset()
+		g.tracker.reset()
 	}
 	for _, m := range g.members {
 		if m.gone {

@@ -76,7 +76,7 @@ func TestIDPathsAreUnique(t *testing.T) {
 	require.NoError(t, root.AddGroup(a))
 	b, err := a.Add("b", fn, Config{})
 	require.NoError(t, err)
-	assert.Equal(t, "/app/a/b", b.Record(b.base.Instant(0)).Path)
+	assert.Equal(t, "/app/a/b", b.Record(b.base.instant(0)).Path)
 	_, err = root.Add("a/b", fn, Config{})
 	require.ErrorIs(t, err, ErrInvalidConfig)
 	assert.Equal(t, 1, root.Len())

@@ -41,7 +41,7 @@ func (r *Readiness) UnmarshalText(text []byte) error {
 // attempt, never to the slot.
 type Liveness struct {
 	// LastBeat is the wall time of the attempt's latest beat, derived from
-	// the slot's TimeBase; nil before the first beat.
+	// the slot's time base; nil before the first beat.
 	LastBeat *time.Time `json:"last_beat"`
 	// Stale reports whether the attempt has gone Config.HeartbeatTimeout
 	// without a beat, counted from its start until the first beat. It is
@@ -60,7 +60,7 @@ const (
 // signals is the attempt-side heartbeat and readiness, written by the child
 // with atomics and read by the loop.
 type signals struct {
-	beat  atomic.Int64  // nanoseconds since the slot's TimeBase, plus one; zero: no beat yet
+	beat  atomic.Int64  // nanoseconds since the slot's time base, plus one; zero: no beat yet
 	ready atomic.Uint32 // a Readiness in the low byte, everReady above it
 }
 
@@ -68,7 +68,7 @@ func (s *signals) storeBeat(sinceBase int64) {
 	s.beat.Store(max(sinceBase, 0) + 1)
 }
 
-// lastBeat returns the latest beat in nanoseconds since the TimeBase.
+// lastBeat returns the latest beat in nanoseconds since the time base.
 func (s *signals) lastBeat() (int64, bool) {
 	v := s.beat.Load()
 	return v - 1, v != 0
@@ -114,7 +114,7 @@ func (s *signals) signalled() bool {
 	return s.beat.Load() != 0 || s.ready.Load()&(readyMask|everReady) != 0 // not readyWakes: the loop set it
 }
 
-// staleAt returns the instant, in nanoseconds since the TimeBase, at which an
+// staleAt returns the instant, in nanoseconds since the time base, at which an
 // attempt started at start goes stale with the given timeout: the timeout
 // after its latest beat, or after its start before the first beat. The beat's
 // own time counts, never the time the loop looked (the seed design's fault).

@@ -29,18 +29,18 @@ func TestLivenessStaleFromBeatTime(t *testing.T) {
 			l := s.Liveness(time.Now())
 			require.False(t, l.Stale, "fresh %v after the beat", time.Since(beat))
 			require.NotNil(t, l.LastBeat)
-			require.Equal(t, s.base.Wall(beat), *l.LastBeat, "the beat's own time, not the time it was seen")
+			require.Equal(t, s.base.wall(beat), *l.LastBeat, "the beat's own time, not the time it was seen")
 			time.Sleep(50 * time.Millisecond)
 		}
 		require.Equal(t, staleAt, time.Now())
 		l := s.Liveness(time.Now())
 		assert.True(t, l.Stale, "stale exactly HeartbeatTimeout after the beat")
-		assert.Equal(t, s.base.Wall(beat), *l.LastBeat)
+		assert.Equal(t, s.base.wall(beat), *l.LastBeat)
 		assert.True(t, s.Record(time.Now()).Liveness.Stale)
 
 		a.Beat()
 		assert.False(t, s.Liveness(time.Now()).Stale, "a new beat makes it fresh again")
-		assert.Equal(t, s.base.Wall(time.Now()), *s.Liveness(time.Now()).LastBeat)
+		assert.Equal(t, s.base.wall(time.Now()), *s.Liveness(time.Now()).LastBeat)
 	})
 }
 
@@ -188,7 +188,7 @@ func TestAttemptBeatFromManyGoroutines(t *testing.T) {
 		synctest.Wait()
 		l := s.Liveness(time.Now())
 		require.NotNil(t, l.LastBeat)
-		assert.Equal(t, s.base.Wall(time.Now()), *l.LastBeat)
+		assert.Equal(t, s.base.wall(time.Now()), *l.LastBeat)
 		assert.Equal(t, ReadinessReady, l.Readiness)
 	})
 }

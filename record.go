@@ -213,7 +213,7 @@ type ControlFailure struct {
 
 // Record is a serializable snapshot of a slot: a plain value that may be
 // handed to any goroutine and round-trips through encoding/json. Times are
-// wall times in UTC derived from the slot's TimeBase, so they never go
+// wall times in UTC derived from the slot's time base, so they never go
 // backwards when the system clock steps; durations are whole milliseconds in
 // fields ending in _ms. A field that has nothing to say is null.
 type Record struct {
@@ -280,7 +280,7 @@ func (s *ChildSlot) Record(now time.Time) Record {
 	}
 	now = s.clamp(now)
 	lim := s.restartLimit(now)
-	lim.UpdatedAt = s.base.Wall(lim.UpdatedAt)
+	lim.UpdatedAt = s.base.wall(lim.UpdatedAt)
 	c := s.coldView()
 	r := Record{
 		ChildID:            s.id,
@@ -305,16 +305,16 @@ func (s *ChildSlot) Record(now time.Time) Record {
 		Active:             s.active != nil,
 		ListenerPanics:     c.listener.count,
 		LastListenerPanic:  c.listener.last,
-		ObservedAt:         s.base.Wall(now),
+		ObservedAt:         s.base.wall(now),
 		Pid:                runningPid(s.active),
 	}
 	if s.active != nil {
-		r.StartedAt = s.base.Wall(s.active.startedAt)
+		r.StartedAt = s.base.wall(s.active.startedAt)
 	}
 	if s.restartDue && s.op == OperationActive && s.active == nil {
 		c = s.coldState()
 		if c.nextRec == nil || !c.nextKey.Equal(s.restartAt) {
-			t := s.base.Wall(s.restartAt)
+			t := s.base.wall(s.restartAt)
 			c.nextKey, c.nextRec = s.restartAt, &t
 		}
 		r.NextRestartAt = c.nextRec
@@ -322,7 +322,7 @@ func (s *ChildSlot) Record(now time.Time) Record {
 	if c.lastExit.Kind != 0 { // c is the allocated state: an exit was set
 		if c.lastExitRec == nil {
 			e := c.lastExit
-			e.StartedAt, e.ExitedAt = s.base.Wall(e.StartedAt), s.base.Wall(e.ExitedAt)
+			e.StartedAt, e.ExitedAt = s.base.wall(e.StartedAt), s.base.wall(e.ExitedAt)
 			c.lastExitRec = &e
 		}
 		r.LastExit = c.lastExitRec
@@ -364,12 +364,12 @@ func (s *ChildSlot) Liveness(now time.Time) Liveness {
 	l.Readiness, _ = a.sig.readiness()
 	if b, ok := a.sig.lastBeat(); ok {
 		if s.lastBeat == nil || s.lastBeat.nanos != b {
-			s.lastBeat = &beatStamp{nanos: b, at: s.base.WallNanos(b)}
+			s.lastBeat = &beatStamp{nanos: b, at: s.base.wallNanos(b)}
 		}
 		l.LastBeat = &s.lastBeat.at
 	}
 	if d := s.heartbeatTimeout; d > 0 && !a.cancelled {
-		l.Stale = s.base.Nanos(now) >= a.sig.staleAt(a.startNanos, d)
+		l.Stale = s.base.nanos(now) >= a.sig.staleAt(a.startNanos, d)
 	}
 	return l
 }
@@ -412,7 +412,7 @@ func (r Record) LogValue() slog.Value {
 }
 
 // beatStamp is a beat as Liveness reported it: its nanoseconds since the
-// TimeBase and its wall time, which records point at. It is replaced, never
+// time base and its wall time, which records point at. It is replaced, never
 // changed, when the beat moves.
 type beatStamp struct {
 	nanos int64

@@ -49,12 +49,12 @@ func (r *RestartType) UnmarshalText(text []byte) error {
 	return enum.Unmarshal(restartTypeNames, "RestartType", text, r)
 }
 
-// RestartTracker counts restarts inside a sliding time window and tells
+// restartCounter counts restarts inside a sliding time window and tells
 // whether one more is allowed. A restart recorded at r counts while
 // now.Sub(r) < window: a restart exactly window old no longer counts.
 //
-// A RestartTracker belongs to one goroutine, usually the control loop's; its
-// methods are not safe for concurrent use. A zero RestartTracker is valid: its
+// A restartCounter belongs to one goroutine, usually the control loop's; its
+// methods are not safe for concurrent use. A zero restartCounter is valid: its
 // limit and window are 0, so it allows nothing.
 //
 // Every method takes the current time. A now earlier than the latest now seen
@@ -62,9 +62,9 @@ func (r *RestartType) UnmarshalText(text []byte) error {
 // never corrupts the count. Memory is bounded by the limit: the tracker keeps
 // only the newest limit restarts, in a ring buffer that grows by doubling as
 // restarts arrive, so a huge limit preallocates nothing.
-type RestartTracker struct {
-	limit  int
-	window time.Duration
+type restartCounter struct {
+	allowed int
+	span    time.Duration
 
 	// The ring holds the newest restarts still in the window as offsets in
 	// nanoseconds from base, oldest at head, in time order because every now
@@ -83,34 +83,34 @@ type RestartTracker struct {
 	stamped bool      // a Record has set updated
 }
 
-// NewRestartTracker returns a tracker that allows limit restarts within
+// newRestartCounter returns a tracker that allows limit restarts within
 // window. A negative limit or window is treated as 0: a limit of 0 allows
 // nothing, and with a window of 0 no restart counts.
-func NewRestartTracker(limit int, window time.Duration) *RestartTracker {
-	return &RestartTracker{limit: max(limit, 0), window: max(window, 0)}
+func newRestartCounter(limit int, window time.Duration) *restartCounter {
+	return &restartCounter{allowed: max(limit, 0), span: max(window, 0)}
 }
 
-// Limit returns the number of restarts t allows within its window.
-func (t *RestartTracker) Limit() int { return t.limit }
+// limit returns the number of restarts t allows within its window.
+func (t *restartCounter) limit() int { return t.allowed }
 
-// Window returns the length of t's sliding window.
-func (t *RestartTracker) Window() time.Duration { return t.window }
+// window returns the length of t's sliding window.
+func (t *restartCounter) window() time.Duration { return t.span }
 
-// Allow reports whether one more restart is allowed at now, that is whether
-// Used(now) is below the limit. Allow records nothing; call [RestartTracker.Record]
+// allow reports whether one more restart is allowed at now, that is whether
+// Used(now) is below the limit. allow records nothing; call [restartCounter.record]
 // when the restart happens.
-func (t *RestartTracker) Allow(now time.Time) bool {
+func (t *restartCounter) allow(now time.Time) bool {
 	t.advance(now)
-	return t.n < t.limit
+	return t.n < t.allowed
 }
 
-// Record records a restart at now. Once the tracker holds limit restarts
-// still in the window, Record replaces the oldest: only the newest limit ones
-// can decide [RestartTracker.Allow]. Record sets the snapshot's UpdatedAt to
+// record records a restart at now. Once the tracker holds limit restarts
+// still in the window, record replaces the oldest: only the newest limit ones
+// can decide [restartCounter.allow]. record sets the snapshot's UpdatedAt to
 // now, or to one nanosecond past the previous UpdatedAt when now is not
-// later. Record does not allocate once the buffer has grown to its final
+// later. record does not allocate once the buffer has grown to its final
 // size.
-func (t *RestartTracker) Record(now time.Time) {
+func (t *restartCounter) record(now time.Time) {
 	now, off := t.advance(now)
 	if t.stamped && !now.After(t.updated) {
 		t.updated = t.updated.Add(time.Nanosecond)
@@ -118,11 +118,11 @@ func (t *RestartTracker) Record(now time.Time) {
 		t.updated = now
 	}
 	t.stamped = true
-	if t.limit == 0 || t.window == 0 {
+	if t.allowed == 0 || t.span == 0 {
 		return // such a restart never counts
 	}
 	if t.n == len(t.ring) {
-		if len(t.ring) == t.limit {
+		if len(t.ring) == t.allowed {
 			// Full: the oldest entry can no longer matter.
 			t.ring[t.head] = off
 			t.head = t.wrap(t.head + 1)
@@ -134,31 +134,31 @@ func (t *RestartTracker) Record(now time.Time) {
 	t.n++
 }
 
-// Used returns the number of restarts that count at now, never more than the
+// used returns the number of restarts that count at now, never more than the
 // limit.
-func (t *RestartTracker) Used(now time.Time) int {
+func (t *restartCounter) used(now time.Time) int {
 	t.advance(now)
 	return t.n
 }
 
-// State returns a snapshot of t at now.
-func (t *RestartTracker) State(now time.Time) RestartLimit {
+// state returns a snapshot of t at now.
+func (t *restartCounter) state(now time.Time) RestartLimit {
 	t.advance(now)
 	return RestartLimit{
-		Window:    t.window,
-		Limit:     t.limit,
+		Window:    t.span,
+		Limit:     t.allowed,
 		Used:      t.n,
-		Remaining: t.limit - t.n,
-		Exhausted: t.n >= t.limit,
+		Remaining: t.allowed - t.n,
+		Exhausted: t.n >= t.allowed,
 		UpdatedAt: t.updated,
 	}
 }
 
-// Reset forgets every restart; the limit, the window and the latest time
-// seen stay. Reset takes no time, so the snapshot's UpdatedAt moves on by one
+// reset forgets every restart; the limit, the window and the latest time
+// seen stay. reset takes no time, so the snapshot's UpdatedAt moves on by one
 // nanosecond (it stays zero when no Record has set it yet) to keep it
 // strictly increasing across updates.
-func (t *RestartTracker) Reset() {
+func (t *restartCounter) reset() {
 	t.head, t.n = 0, 0
 	if t.stamped {
 		t.updated = t.updated.Add(time.Nanosecond)
@@ -168,7 +168,7 @@ func (t *RestartTracker) Reset() {
 // advance clamps now to the latest time seen, drops the restarts that have
 // left the window, and returns the clamped now and its offset from base.
 // Each entry is dropped once, so advance is amortized O(1).
-func (t *RestartTracker) advance(now time.Time) (time.Time, int64) {
+func (t *restartCounter) advance(now time.Time) (time.Time, int64) {
 	if !t.based {
 		t.base, t.last, t.lastOff, t.based = now, now, 0, true
 	}
@@ -183,7 +183,7 @@ func (t *RestartTracker) advance(now time.Time) (time.Time, int64) {
 	} else {
 		t.last, t.lastOff = now, off
 	}
-	for t.n > 0 && uint64(off)-uint64(t.ring[t.head]) >= uint64(t.window) {
+	for t.n > 0 && uint64(off)-uint64(t.ring[t.head]) >= uint64(t.span) {
 		t.head = t.wrap(t.head + 1)
 		t.n--
 	}
@@ -196,7 +196,7 @@ func (t *RestartTracker) advance(now time.Time) (time.Time, int64) {
 // advance then drops the restarts that have left the window, as it does on
 // every call: an age too large for a Duration saturates at math.MaxInt64,
 // which no window exceeds.
-func (t *RestartTracker) rebase(now time.Time) {
+func (t *restartCounter) rebase(now time.Time) {
 	for i := range t.n {
 		j := t.wrap(t.head + i)
 		t.ring[j] = -int64(now.Sub(t.base.Add(time.Duration(t.ring[j]))))
@@ -206,7 +206,7 @@ func (t *RestartTracker) rebase(now time.Time) {
 
 // wrap maps i in [0, 2*len(t.ring)) onto the ring; it avoids a division on
 // the hot path.
-func (t *RestartTracker) wrap(i int) int {
+func (t *restartCounter) wrap(i int) int {
 	if i >= len(t.ring) {
 		i -= len(t.ring)
 	}
@@ -215,15 +215,15 @@ func (t *RestartTracker) wrap(i int) int {
 
 // grow doubles the ring, up to the limit, and moves the entries to its start.
 // It requires t.n == len(t.ring) < t.limit.
-func (t *RestartTracker) grow() {
-	size := min(max(8, 2*len(t.ring)), t.limit)
+func (t *restartCounter) grow() {
+	size := min(max(8, 2*len(t.ring)), t.allowed)
 	ring := make([]int64, size)
 	copied := copy(ring, t.ring[t.head:])
 	copy(ring[copied:], t.ring[:t.head])
 	t.ring, t.head = ring, 0
 }
 
-// RestartLimit is a snapshot of a [RestartTracker], returned by copy; any
+// RestartLimit is a snapshot of a [restartCounter], returned by copy; any
 // goroutine may read it. Its JSON form encodes Window as integer
 // milliseconds in "window_ms" and every other field by its tag:
 //
@@ -336,10 +336,10 @@ func (b Backoff) delay(n int) time.Duration {
 	return time.Duration(max(d, 0)) // d < 0 only from a Backoff that fails validate
 }
 
-// Sequence returns a new sequence of b's delays, with a jitter source of its
+// sequence returns a new sequence of b's delays, with a jitter source of its
 // own so that no two sequences draw the same jitter.
-func (b Backoff) Sequence() *BackoffSequence {
-	s := new(BackoffSequence)
+func (b Backoff) sequence() *backoffSequence {
+	s := new(backoffSequence)
 	s.init(b.withDefaults(defaultBackoffResetAfter))
 	return s
 }
@@ -388,12 +388,12 @@ func (b Backoff) withDefaults(resetAfter time.Duration) Backoff {
 	return b
 }
 
-// BackoffSequence draws the delays of a [Backoff] one restart after another,
-// with jitter from a source of its own. A BackoffSequence belongs to one
+// backoffSequence draws the delays of a [Backoff] one restart after another,
+// with jitter from a source of its own. A backoffSequence belongs to one
 // goroutine, usually the control loop's; its methods are not safe for
-// concurrent use. A zero BackoffSequence is valid and behaves like
-// Backoff{}.Sequence(). Get one from [Backoff.Sequence].
-type BackoffSequence struct {
+// concurrent use. A zero backoffSequence is valid and behaves like
+// Backoff{}.Sequence(). Get one from [Backoff.sequence].
+type backoffSequence struct {
 	b     Backoff  // with defaults applied
 	n     int      // delays drawn since the last reset
 	rng   rand.PCG // by value: a draw neither allocates nor locks
@@ -401,8 +401,8 @@ type BackoffSequence struct {
 }
 
 // init prepares s to draw b's delays; b already has its defaults. init seeds
-// s's own jitter source, so a slot can hold a BackoffSequence by value.
-func (s *BackoffSequence) init(b Backoff) {
+// s's own jitter source, so a slot can hold a backoff sequence by value.
+func (s *backoffSequence) init(b Backoff) {
 	s.b = b
 	s.n = 0
 	// Two draws from the runtime's random source: sequences do not share a
@@ -411,9 +411,9 @@ func (s *BackoffSequence) init(b Backoff) {
 	s.ready = true
 }
 
-// Next returns the delay before the next restart, with jitter unless
+// next returns the delay before the next restart, with jitter unless
 // NoJitter is set, and advances the sequence.
-func (s *BackoffSequence) Next() time.Duration {
+func (s *backoffSequence) next() time.Duration {
 	if !s.ready {
 		s.init(Backoff{}.withDefaults(defaultBackoffResetAfter))
 	}
@@ -433,20 +433,20 @@ func (s *BackoffSequence) Next() time.Duration {
 	return max(time.Duration(j), 0)
 }
 
-// Reset sets s back to its first delay.
-func (s *BackoffSequence) Reset() { s.n = 0 }
+// reset sets s back to its first delay.
+func (s *backoffSequence) reset() { s.n = 0 }
 
-// Ran tells s that an attempt ran for d; an attempt that ran at least
+// ran tells s that an attempt ran for d; an attempt that ran at least
 // ResetAfter resets the sequence.
-func (s *BackoffSequence) Ran(d time.Duration) {
+func (s *backoffSequence) ran(d time.Duration) {
 	if !s.ready {
 		s.init(Backoff{}.withDefaults(defaultBackoffResetAfter))
 	}
 	if d >= s.b.ResetAfter {
-		s.Reset()
+		s.reset()
 	}
 }
 
-// Attempts returns the number of delays s has drawn since it was created or
+// attempts returns the number of delays s has drawn since it was created or
 // last reset.
-func (s *BackoffSequence) Attempts() int { return s.n }
+func (s *backoffSequence) attempts() int { return s.n }

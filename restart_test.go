@@ -124,22 +124,22 @@ func TestRestartTrackerSteps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := NewRestartTracker(tt.limit, tt.window)
-			require.Equal(t, max(tt.limit, 0), tr.Limit())
-			require.Equal(t, max(tt.window, 0), tr.Window())
+			tr := newRestartCounter(tt.limit, tt.window)
+			require.Equal(t, max(tt.limit, 0), tr.limit())
+			require.Equal(t, max(tt.window, 0), tr.window())
 			for i, s := range tt.steps {
 				now := t0.Add(s.at)
 				switch s.op {
 				case opRecord:
-					tr.Record(now)
+					tr.record(now)
 				case opReset:
-					tr.Reset()
+					tr.reset()
 				}
-				assert.Equal(t, s.used, tr.Used(now), "step %d: Used", i)
-				assert.Equal(t, s.allow, tr.Allow(now), "step %d: Allow", i)
-				st := tr.State(now)
+				assert.Equal(t, s.used, tr.used(now), "step %d: Used", i)
+				assert.Equal(t, s.allow, tr.allow(now), "step %d: Allow", i)
+				st := tr.state(now)
 				assert.Equal(t, s.used, st.Used, "step %d: State.Used", i)
-				assert.Equal(t, tr.Limit()-s.used, st.Remaining, "step %d: State.Remaining", i)
+				assert.Equal(t, tr.limit()-s.used, st.Remaining, "step %d: State.Remaining", i)
 				assert.Equal(t, !s.allow, st.Exhausted, "step %d: State.Exhausted", i)
 				assert.Equal(t, st.Used >= st.Limit, st.Exhausted, "step %d: Exhausted is Used >= Limit", i)
 			}
@@ -148,12 +148,12 @@ func TestRestartTrackerSteps(t *testing.T) {
 }
 
 func TestRestartTrackerZeroValue(t *testing.T) {
-	var tr RestartTracker
-	assert.False(t, tr.Allow(t0))
-	tr.Record(t0)
-	tr.Reset()
-	assert.Equal(t, 0, tr.Used(t0))
-	assert.Equal(t, RestartLimit{Exhausted: true, UpdatedAt: t0.Add(time.Nanosecond)}, tr.State(t0))
+	var tr restartCounter
+	assert.False(t, tr.allow(t0))
+	tr.record(t0)
+	tr.reset()
+	assert.Equal(t, 0, tr.used(t0))
+	assert.Equal(t, RestartLimit{Exhausted: true, UpdatedAt: t0.Add(time.Nanosecond)}, tr.state(t0))
 }
 
 func TestRestartTrackerFarFuture(t *testing.T) {
@@ -161,20 +161,20 @@ func TestRestartTrackerFarFuture(t *testing.T) {
 	// tracker moves its origin and keeps counting.
 	const century = 100 * 365 * 24 * time.Hour
 	maxWindow := time.Duration(math.MaxInt64)
-	tr := NewRestartTracker(3, maxWindow)
-	tr.Record(t0)
+	tr := newRestartCounter(3, maxWindow)
+	tr.record(t0)
 	mid := t0.Add(2 * century)
-	tr.Record(mid)
-	require.Equal(t, 2, tr.Used(mid))
+	tr.record(mid)
+	require.Equal(t, 2, tr.used(mid))
 
 	now := mid.Add(2 * century) // 400 years after t0
-	tr.Record(now)
-	assert.Equal(t, 2, tr.Used(now), "t0 left the window, mid and now count")
-	assert.Equal(t, 2, tr.Used(t0), "a now before the origin is clamped")
-	assert.Equal(t, 2, tr.Used(mid.Add(maxWindow-1)))
-	assert.Equal(t, 1, tr.Used(mid.Add(maxWindow)), "mid is exactly a window old")
-	assert.Equal(t, 1, tr.Used(now.Add(maxWindow-1)))
-	assert.Equal(t, 0, tr.Used(now.Add(maxWindow)))
+	tr.record(now)
+	assert.Equal(t, 2, tr.used(now), "t0 left the window, mid and now count")
+	assert.Equal(t, 2, tr.used(t0), "a now before the origin is clamped")
+	assert.Equal(t, 2, tr.used(mid.Add(maxWindow-1)))
+	assert.Equal(t, 1, tr.used(mid.Add(maxWindow)), "mid is exactly a window old")
+	assert.Equal(t, 1, tr.used(now.Add(maxWindow-1)))
+	assert.Equal(t, 0, tr.used(now.Add(maxWindow)))
 }
 
 func TestRestartTrackerMemoryBounded(t *testing.T) {
@@ -193,13 +193,13 @@ func TestRestartTrackerMemoryBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := NewRestartTracker(tt.limit, tt.window)
+			tr := newRestartCounter(tt.limit, tt.window)
 			now := t0
 			for range tt.records {
 				now = now.Add(tt.step)
-				tr.Record(now)
+				tr.record(now)
 			}
-			assert.Equal(t, tt.used, tr.Used(now))
+			assert.Equal(t, tt.used, tr.used(now))
 			assert.LessOrEqual(t, cap(tr.ring), tt.limit)
 			assert.LessOrEqual(t, cap(tr.ring), 2*max(tt.used, 8), "the ring grows only as restarts arrive")
 		})
@@ -208,18 +208,18 @@ func TestRestartTrackerMemoryBounded(t *testing.T) {
 
 func TestRestartTrackerNoAllocs(t *testing.T) {
 	const limit, window = 64, time.Minute
-	tr := NewRestartTracker(limit, window)
+	tr := newRestartCounter(limit, window)
 	now := t0
 	for range 2 * limit {
 		now = now.Add(time.Second)
-		tr.Record(now)
+		tr.record(now)
 	}
 	allocs := testing.AllocsPerRun(1000, func() {
 		now = now.Add(window / limit)
-		if tr.Allow(now) {
-			tr.Record(now)
+		if tr.allow(now) {
+			tr.record(now)
 		}
-		tr.Record(now)
+		tr.record(now)
 	})
 	assert.Zero(t, allocs)
 }
@@ -241,17 +241,17 @@ func TestRestartTrackerUpdatedAt(t *testing.T) {
 		{name: "reset", op: opReset, want: time.Second + 1},
 		{name: "reset again", op: opReset, want: time.Second + 2},
 	}
-	tr := NewRestartTracker(3, time.Minute)
+	tr := newRestartCounter(3, time.Minute)
 	var prev time.Time
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			switch tt.op {
 			case opRecord:
-				tr.Record(t0.Add(tt.at))
+				tr.record(t0.Add(tt.at))
 			case opReset:
-				tr.Reset()
+				tr.reset()
 			}
-			got := tr.State(t0).UpdatedAt
+			got := tr.state(t0).UpdatedAt
 			assert.Equal(t, t0.Add(tt.want), got)
 			assert.True(t, got.After(prev), "UpdatedAt %v not after %v", got, prev)
 			prev = got
@@ -259,9 +259,9 @@ func TestRestartTrackerUpdatedAt(t *testing.T) {
 	}
 
 	t.Run("reset before any record stays zero", func(t *testing.T) {
-		tr := NewRestartTracker(3, time.Minute)
-		tr.Reset()
-		assert.True(t, tr.State(t0).UpdatedAt.IsZero())
+		tr := newRestartCounter(3, time.Minute)
+		tr.reset()
+		assert.True(t, tr.state(t0).UpdatedAt.IsZero())
 	})
 }
 
@@ -310,10 +310,10 @@ func TestRestartLimitJSON(t *testing.T) {
 	}
 
 	t.Run("from a tracker", func(t *testing.T) {
-		tr := NewRestartTracker(10, time.Minute)
-		tr.Record(t0)
-		tr.Record(t0.Add(time.Second))
-		data, err := json.Marshal(tr.State(t0.Add(time.Second)))
+		tr := newRestartCounter(10, time.Minute)
+		tr.record(t0)
+		tr.record(t0.Add(time.Second))
+		data, err := json.Marshal(tr.state(t0.Add(time.Second)))
 		require.NoError(t, err)
 		var fields map[string]any
 		require.NoError(t, json.Unmarshal(data, &fields))
@@ -374,12 +374,12 @@ func TestBackoffSequenceNoJitter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := tt.b.Sequence()
+			s := tt.b.sequence()
 			for i, want := range tt.want {
 				assert.Equal(t, want, tt.b.Delay(i), "Delay(%d)", i)
-				assert.Equal(t, want, s.Next(), "Next #%d", i)
+				assert.Equal(t, want, s.next(), "Next #%d", i)
 			}
-			assert.Equal(t, len(tt.want), s.Attempts())
+			assert.Equal(t, len(tt.want), s.attempts())
 		})
 	}
 }
@@ -412,15 +412,15 @@ func TestBackoffDelay(t *testing.T) {
 }
 
 func TestBackoffSequenceJitter(t *testing.T) {
-	s := Backoff{}.Sequence()
+	s := Backoff{}.sequence()
 	var below, above int
 	for i := range 10_000 {
 		if i%12 == 0 {
-			s.Reset()
+			s.reset()
 		}
-		n := s.Attempts()
+		n := s.attempts()
 		exact := Backoff{}.Delay(n)
-		d := s.Next()
+		d := s.next()
 		lo, hi := time.Duration(float64(exact)*0.8), time.Duration(float64(exact)*1.2)
 		require.True(t, d >= lo && d <= hi, "draw %d (n=%d): %v outside [%v, %v]", i, n, d, lo, hi)
 		switch {
@@ -435,48 +435,48 @@ func TestBackoffSequenceJitter(t *testing.T) {
 	assert.Greater(t, above, 4000)
 
 	t.Run("zero sequence uses the defaults", func(t *testing.T) {
-		var s BackoffSequence
-		d := s.Next()
+		var s backoffSequence
+		d := s.next()
 		assert.True(t, d >= 80*time.Millisecond && d <= 120*time.Millisecond, "%v", d)
-		assert.Equal(t, 1, s.Attempts())
-		s.Ran(time.Minute - 1)
-		assert.Equal(t, 1, s.Attempts())
-		s.Ran(time.Minute)
-		assert.Equal(t, 0, s.Attempts())
+		assert.Equal(t, 1, s.attempts())
+		s.ran(time.Minute - 1)
+		assert.Equal(t, 1, s.attempts())
+		s.ran(time.Minute)
+		assert.Equal(t, 0, s.attempts())
 
-		var r BackoffSequence
-		r.Ran(time.Hour)
-		assert.Equal(t, 0, r.Attempts())
+		var r backoffSequence
+		r.ran(time.Hour)
+		assert.Equal(t, 0, r.attempts())
 	})
 
 	t.Run("largest delay does not overflow", func(t *testing.T) {
-		s := Backoff{Initial: math.MaxInt64, Max: math.MaxInt64}.Sequence()
+		s := Backoff{Initial: math.MaxInt64, Max: math.MaxInt64}.sequence()
 		for range 1000 {
-			d := s.Next()
+			d := s.next()
 			require.GreaterOrEqual(t, d, time.Duration(float64(math.MaxInt64)*0.8))
 		}
 	})
 
 	t.Run("two sequences draw different jitter", func(t *testing.T) {
-		a, b := Backoff{}.Sequence(), Backoff{}.Sequence()
+		a, b := Backoff{}.sequence(), Backoff{}.sequence()
 		var da, db []time.Duration
 		for range 8 {
-			da = append(da, a.Next())
-			db = append(db, b.Next())
+			da = append(da, a.next())
+			db = append(db, b.next())
 		}
 		assert.NotEqual(t, da, db)
 	})
 
 	t.Run("two embedded sequences draw different jitter", func(t *testing.T) {
-		var a, b BackoffSequence
+		var a, b backoffSequence
 		a.init(Backoff{}.withDefaults(time.Minute))
 		b.init(Backoff{}.withDefaults(time.Minute))
 		assert.NotEqual(t, a.rng, b.rng)
 	})
 
 	t.Run("no allocation per draw", func(t *testing.T) {
-		s := Backoff{}.Sequence()
-		assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = s.Next() }))
+		s := Backoff{}.sequence()
+		assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = s.next() }))
 	})
 }
 
@@ -503,19 +503,19 @@ func TestBackoffSequenceRan(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.b
 			b.NoJitter = true
-			var s BackoffSequence
+			var s backoffSequence
 			s.init(b.withDefaults(tt.resetAfter))
 			for range 3 {
-				s.Next()
+				s.next()
 			}
-			require.Equal(t, 3, s.Attempts())
-			s.Ran(tt.ran)
+			require.Equal(t, 3, s.attempts())
+			s.ran(tt.ran)
 			if tt.reset {
-				assert.Equal(t, 0, s.Attempts())
-				assert.Equal(t, 100*time.Millisecond, s.Next())
+				assert.Equal(t, 0, s.attempts())
+				assert.Equal(t, 100*time.Millisecond, s.next())
 			} else {
-				assert.Equal(t, 3, s.Attempts())
-				assert.Equal(t, 800*time.Millisecond, s.Next())
+				assert.Equal(t, 3, s.attempts())
+				assert.Equal(t, 800*time.Millisecond, s.next())
 			}
 		})
 	}
@@ -633,55 +633,49 @@ func TestRestartTypeText(t *testing.T) {
 	})
 }
 
-func ExampleRestartTracker() {
-	tracker := NewRestartTracker(3, time.Minute)
+// TestRestartCounterSlidingWindow: three restarts a minute; the fourth
+// within the minute is refused, and a restart exactly a minute old no
+// longer counts.
+func TestRestartCounterSlidingWindow(t *testing.T) {
+	tracker := newRestartCounter(3, time.Minute)
 	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	for i := range 4 {
+	for i := range 3 {
 		now := start.Add(time.Duration(i) * time.Second)
-		if !tracker.Allow(now) {
-			fmt.Printf("%ds: refused, %d used\n", i, tracker.Used(now))
-			continue
-		}
-		tracker.Record(now)
-		fmt.Printf("%ds: restarted\n", i)
+		require.True(t, tracker.allow(now), "restart %d", i)
+		tracker.record(now)
 	}
-	// The first restart is exactly a minute old: it no longer counts.
+	third := start.Add(3 * time.Second)
+	assert.False(t, tracker.allow(third))
+	assert.Equal(t, 3, tracker.used(third))
 	later := start.Add(time.Minute)
-	st := tracker.State(later)
-	fmt.Printf("60s: allowed %v, %d of %d used\n", tracker.Allow(later), st.Used, st.Limit)
-	// Output:
-	// 0s: restarted
-	// 1s: restarted
-	// 2s: restarted
-	// 3s: refused, 3 used
-	// 60s: allowed true, 2 of 3 used
+	st := tracker.state(later)
+	assert.True(t, tracker.allow(later))
+	assert.Equal(t, 2, st.Used)
+	assert.Equal(t, 3, st.Limit)
 }
 
 func ExampleBackoff() {
-	seq := Backoff{NoJitter: true}.Sequence()
-	for i := range 10 {
-		if i > 0 {
+	b := Backoff{NoJitter: true}
+	for n := range 10 {
+		if n > 0 {
 			fmt.Print(" ")
 		}
-		fmt.Print(seq.Next())
+		fmt.Print(b.Delay(n))
 	}
 	fmt.Println()
-	seq.Ran(time.Minute) // a long enough run starts over
-	fmt.Println(seq.Next())
 	// Output:
 	// 100ms 200ms 400ms 800ms 1.6s 3.2s 6.4s 12.8s 25.6s 30s
-	// 100ms
 }
 
 // TestRestartTrackerRecordStampsItsOwnNow: Record sets UpdatedAt to the now it is
 // given, as given, even when an earlier call saw the same instant: a caller
 // that records in its own time zone reads its restart back in that zone.
 func TestRestartTrackerRecordStampsItsOwnNow(t *testing.T) {
-	tr := NewRestartTracker(3, time.Minute)
-	require.True(t, tr.Allow(t0))
+	tr := newRestartCounter(3, time.Minute)
+	require.True(t, tr.allow(t0))
 	zoned := t0.In(time.FixedZone("UTC+2", 2*60*60))
-	tr.Record(zoned)
-	got := tr.State(zoned).UpdatedAt
+	tr.record(zoned)
+	got := tr.state(zoned).UpdatedAt
 	assert.True(t, got.Equal(t0))
 	assert.Equal(t, zoned.Location(), got.Location(), "UpdatedAt is the Record's own now")
 }
@@ -690,15 +684,15 @@ func TestRestartTrackerRecordStampsItsOwnNow(t *testing.T) {
 // the tracker's first use that offsets outgrow a Duration (292 years), the
 // restarts still inside the window keep counting.
 func TestRestartTrackerRebaseKeepsRecentRestarts(t *testing.T) {
-	tr := NewRestartTracker(3, time.Hour)
-	require.Equal(t, 0, tr.Used(t0)) // the tracker's origin
+	tr := newRestartCounter(3, time.Hour)
+	require.Equal(t, 0, tr.used(t0)) // the tracker's origin
 	edge := t0.Add(math.MaxInt64)    // the last offset from t0 a Duration holds
-	tr.Record(edge.Add(-30 * time.Minute))
-	tr.Record(edge.Add(-time.Minute))
+	tr.record(edge.Add(-30 * time.Minute))
+	tr.record(edge.Add(-time.Minute))
 	late := edge.Add(10 * time.Minute)
-	assert.Equal(t, 2, tr.Used(late), "both restarts are less than an hour old")
-	assert.Equal(t, 1, tr.Used(late.Add(20*time.Minute)), "the first left the window")
-	assert.Equal(t, 0, tr.Used(late.Add(time.Hour)))
+	assert.Equal(t, 2, tr.used(late), "both restarts are less than an hour old")
+	assert.Equal(t, 1, tr.used(late.Add(20*time.Minute)), "the first left the window")
+	assert.Equal(t, 0, tr.used(late.Add(time.Hour)))
 }
 
 // TestRestartLimitWindowRange: UnmarshalJSON accepts every
@@ -736,11 +730,11 @@ func TestRestartLimitWindowRange(t *testing.T) {
 // delays as an int counts stays at its largest delay: Attempts never wraps
 // and the delay never falls back to Initial.
 func TestBackoffAttemptsSaturate(t *testing.T) {
-	s := Backoff{NoJitter: true}.Sequence()
+	s := Backoff{NoJitter: true}.sequence()
 	s.n = math.MaxInt - 1 // as if it had drawn that many
 	for range 3 {
-		assert.Equal(t, defaultBackoffMax, s.Next())
-		assert.Equal(t, math.MaxInt, s.Attempts())
+		assert.Equal(t, defaultBackoffMax, s.next())
+		assert.Equal(t, math.MaxInt, s.attempts())
 	}
 }
 
@@ -749,8 +743,8 @@ func TestBackoffAttemptsSaturate(t *testing.T) {
 // never a wrapped or zero delay. A jitter this small leaves the factor at
 // exactly 1.
 func TestBackoffJitterAtTopOfRange(t *testing.T) {
-	s := Backoff{Initial: math.MaxInt64, Max: math.MaxInt64, Jitter: 1e-20}.Sequence()
+	s := Backoff{Initial: math.MaxInt64, Max: math.MaxInt64, Jitter: 1e-20}.sequence()
 	for range 100 {
-		require.Equal(t, time.Duration(math.MaxInt64), s.Next())
+		require.Equal(t, time.Duration(math.MaxInt64), s.next())
 	}
 }

@@ -50,7 +50,7 @@ type ChildSlot struct {
 	hooks slotHooks
 	// Second cache line: the clock, lastNow and the base's anchor.
 	lastNow   time.Time // latest now seen; earlier ones are clamped to it
-	base      TimeBase
+	base      timeBase
 	abandoned []*Attempt
 	pending   *PendingRestart // immutable once published; replaced on change
 	restartAt time.Time
@@ -78,8 +78,8 @@ type ChildSlot struct {
 	restarts uint64 // automatic restarts
 	exits    uint64 // exits collected or abandoned
 
-	tracker  *RestartTracker // nil until the first restart is planned; see restartTracker
-	backoff  BackoffSequence
+	tracker  *restartCounter // nil until the first restart is planned; see restartTracker
+	backoff  backoffSequence
 	lastBeat *beatStamp // the latest beat as Liveness reported it
 	cold     *slotCold  // nil until first needed; see coldState
 }
@@ -106,7 +106,7 @@ func (s *ChildSlot) refile() {
 
 // slotConfig is what a slot keeps of its Config, defaults filled, besides
 // the attempt's timeouts, which the slot keeps up front: the backoff
-// settings live on in the slot's BackoffSequence.
+// settings live on in the slot's backoff sequence.
 type slotConfig struct {
 	StopTimeout   time.Duration
 	Path          string
@@ -162,9 +162,9 @@ func (s *ChildSlot) coldState() *slotCold {
 // restartTracker returns the slot's restart tracker, allocating it on first
 // use: a slot that never plans a restart carries none. A tracker made later
 // behaves as one made at NewChildSlot, since the slot clamps every now.
-func (s *ChildSlot) restartTracker() *RestartTracker {
+func (s *ChildSlot) restartTracker() *restartCounter {
 	if s.tracker == nil {
-		s.tracker = NewRestartTracker(s.cfg.RestartLimit, s.cfg.RestartWindow)
+		s.tracker = newRestartCounter(s.cfg.RestartLimit, s.cfg.RestartWindow)
 	}
 	return s.tracker
 }
@@ -173,9 +173,9 @@ func (s *ChildSlot) restartTracker() *RestartTracker {
 // yet, that of a fresh one, without keeping it.
 func (s *ChildSlot) restartLimit(now time.Time) RestartLimit {
 	if s.tracker == nil {
-		return NewRestartTracker(s.cfg.RestartLimit, s.cfg.RestartWindow).State(now)
+		return newRestartCounter(s.cfg.RestartLimit, s.cfg.RestartWindow).state(now)
 	}
-	return s.tracker.State(now)
+	return s.tracker.state(now)
 }
 
 // NewChildSlot returns a slot that will supervise fn under the name id.
@@ -204,7 +204,7 @@ func NewChildSlot(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 			Path:        cfg.Path, Exits: cfg.Exits, OnEvent: cfg.OnEvent,
 			RestartLimit: cfg.RestartLimit, RestartWindow: cfg.RestartWindow, Restart: cfg.Restart,
 		},
-		base: NewTimeBase(time.Now()),
+		base: newTimeBase(time.Now()),
 		gen:  1,
 	}
 	s.backoff.init(cfg.Backoff)
@@ -219,11 +219,11 @@ func (s *ChildSlot) ID() string {
 	return s.id
 }
 
-// TimeBase returns the slot's time base, from which its records' wall times
+// clock returns the slot's time base, from which its records' wall times
 // and its children's heartbeats are measured.
-func (s *ChildSlot) TimeBase() TimeBase {
+func (s *ChildSlot) clock() timeBase {
 	if s == nil {
-		return TimeBase{}
+		return timeBase{}
 	}
 	return s.base
 }
@@ -322,14 +322,14 @@ func (s *ChildSlot) opErr() error {
 func (s *ChildSlot) launch(now time.Time) {
 	s.attempts++
 	a := &Attempt{
-		anchor:     s.base.anchor,
+		anchor:     s.base.origin,
 		number:     s.attempts,
 		generation: s.gen,
 		grace:      s.cfg.StopTimeout,
 		slot:       s,
 		done:       make(chan struct{}),
 		startedAt:  now,
-		startNanos: s.base.Nanos(now),
+		startNanos: s.base.nanos(now),
 	}
 	if s.m != nil && s.readyTimeout > 0 {
 		a.sig.wakeOnReady() // the group waits for it before starting the next member
@@ -422,7 +422,7 @@ func (s *ChildSlot) TryCollect(now time.Time) (Exit, bool, error) {
 func (s *ChildSlot) exitOf(a *Attempt, now time.Time) Exit {
 	e := a.exit()
 	e.Attempt, e.Generation, e.StartedAt = a.number, a.generation, a.startedAt
-	e.ExitedAt = s.base.Instant(a.exitNanos)
+	e.ExitedAt = s.base.instant(a.exitNanos)
 	if e.ExitedAt.Before(a.startedAt) {
 		e.ExitedAt = a.startedAt
 	}

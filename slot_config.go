@@ -48,7 +48,7 @@ type Config struct {
 	// goroutine and never under a lock. The slot is then in the middle of
 	// one of its methods. A listener may keep the Event, log it, and call
 	// any method of other slots (start a sibling, say). On its own slot it
-	// may read (ID, TimeBase, Done, Operation, Finished, NextDeadline,
+	// may read (ID, Done, Operation, Finished, NextDeadline,
 	// Liveness, Record), seeing the slot as it is at that point of the
 	// method; every call that would change it (Start, Collect, TryCollect,
 	// Advance, Cancel, Abandon, Stop and the operator controls) does nothing

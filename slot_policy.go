@@ -38,7 +38,7 @@ func (s *ChildSlot) decideAlone(e *Exit, now time.Time) {
 	case s.operatorDecides(now):
 	case s.parent.Err() != nil, !s.wantsRestart(e):
 		s.end()
-	case !s.restartTracker().Allow(now):
+	case !s.restartTracker().allow(now):
 		s.refuseRestart(e, now)
 	default:
 		s.scheduleRestart(e, now)
@@ -92,7 +92,7 @@ func (s *ChildSlot) fenceReady(now time.Time) {
 // refuseRestart records that the restart limit refused the restart exit e
 // asked for, at now, and quarantines the slot for an operator.
 func (s *ChildSlot) refuseRestart(e *Exit, now time.Time) {
-	lim := s.tracker.State(now)
+	lim := s.tracker.state(now)
 	reason := fmt.Sprintf("restart limit reached: %d restarts within %v", lim.Used, lim.Window)
 	s.failControl("restart", reason, now)
 	s.emit(Event{Kind: EventRestartRefused, Time: now, Attempt: e.Attempt, Generation: e.Generation, Reason: reason})
@@ -102,8 +102,8 @@ func (s *ChildSlot) refuseRestart(e *Exit, now time.Time) {
 // scheduleRestart plans the restart exit e calls for after the slot's next
 // backoff delay, announces it, and returns when it is due.
 func (s *ChildSlot) scheduleRestart(e *Exit, now time.Time) time.Time {
-	s.backoff.Ran(e.Duration())
-	d := s.backoff.Next()
+	s.backoff.ran(e.Duration())
+	d := s.backoff.next()
 	s.restartDue = true
 	s.restartAt = now.Add(d)
 	s.emit(Event{Kind: EventRestartScheduled, Time: now, Attempt: e.Attempt, Generation: e.Generation, Delay: d})
@@ -119,7 +119,7 @@ func (s *ChildSlot) restartReady(now time.Time) bool {
 // restartNow performs the planned restart at now: it counts it in the
 // restart limit and starts the next attempt. The caller refiles the slot.
 func (s *ChildSlot) restartNow(now time.Time) {
-	s.restartTracker().Record(now)
+	s.restartTracker().record(now)
 	s.restarts++
 	s.launch(now)
 }

@@ -272,7 +272,7 @@ func coreDriveAbandon(t *testing.T, s *ChildSlot, h *coreHarness) Exit {
 	want := StaleReport{
 		Generation: 1, Attempt: 1, Kind: Cancelled,
 		Reason:     "cancel requested (returned: late)",
-		ObservedAt: s.base.Wall(now),
+		ObservedAt: s.base.wall(now),
 	}
 	require.NotNil(t, reported.LastStaleReport)
 	assert.Equal(t, want, *reported.LastStaleReport)

@@ -2,57 +2,57 @@ package supervisor
 
 import "time"
 
-// TimeBase anchors a slot's clock: it is captured once, from an instant that
+// timeBase anchors a slot's clock: it is captured once, from an instant that
 // carries Go's monotonic clock reading, and from then on every instant is
 // measured as a monotonic offset from it. Wall times for records are the
 // anchor's wall time plus that offset, so they never go backwards when the
 // system clock is stepped.
 //
-// A TimeBase is an immutable value, safe to copy and to use from any
-// goroutine. The zero TimeBase is anchored at the zero time; use
-// [NewTimeBase].
-type TimeBase struct {
-	anchor time.Time // with its monotonic reading, when it has one
-	wall   time.Time // anchor's wall clock in UTC, monotonic reading stripped
+// A timeBase is an immutable value, safe to copy and to use from any
+// goroutine. The zero timeBase is anchored at the zero time; use
+// newTimeBase.
+type timeBase struct {
+	origin     time.Time // with its monotonic reading, when it has one
+	originWall time.Time // anchor's wall clock in UTC, monotonic reading stripped
 }
 
-// NewTimeBase returns a TimeBase anchored at now. Pass time.Now() so that the
+// newTimeBase returns a time base anchored at now. Pass time.Now() so that the
 // anchor carries a monotonic reading.
-func NewTimeBase(now time.Time) TimeBase {
-	return TimeBase{anchor: now, wall: now.Round(0).UTC()}
+func newTimeBase(now time.Time) timeBase {
+	return timeBase{origin: now, originWall: now.Round(0).UTC()}
 }
 
-// Anchor returns the instant the base was captured at.
-func (b TimeBase) Anchor() time.Time { return b.anchor }
+// start returns the instant the base was captured at.
+func (b timeBase) start() time.Time { return b.origin }
 
-// Since returns how long after the anchor t is, on the monotonic clock when
+// since returns how long after the anchor t is, on the monotonic clock when
 // both carry a reading. It is negative for an instant before the anchor.
-func (b TimeBase) Since(t time.Time) time.Duration { return t.Sub(b.anchor) }
+func (b timeBase) since(t time.Time) time.Duration { return t.Sub(b.origin) }
 
-// Nanos returns t as nanoseconds since the anchor, the form kept in atomics.
-func (b TimeBase) Nanos(t time.Time) int64 { return int64(t.Sub(b.anchor)) }
+// nanos returns t as nanoseconds since the anchor, the form kept in atomics.
+func (b timeBase) nanos(t time.Time) int64 { return int64(t.Sub(b.origin)) }
 
-// Now returns the current instant as nanoseconds since the anchor. It reads
+// now returns the current instant as nanoseconds since the anchor. It reads
 // the monotonic clock once and does not allocate.
-func (b TimeBase) Now() int64 { return int64(time.Since(b.anchor)) }
+func (b timeBase) now() int64 { return int64(time.Since(b.origin)) }
 
-// Instant returns the instant n nanoseconds after the anchor. It keeps the
+// instant returns the instant n nanoseconds after the anchor. It keeps the
 // anchor's monotonic reading, so time.Until and Sub on it are monotonic.
-func (b TimeBase) Instant(n int64) time.Time { return b.anchor.Add(time.Duration(n)) }
+func (b timeBase) instant(n int64) time.Time { return b.origin.Add(time.Duration(n)) }
 
-// Wall returns t as a wall-clock time in UTC for records: the anchor's wall
+// wall returns t as a wall-clock time in UTC for records: the anchor's wall
 // time plus t's monotonic offset from the anchor. The result has no
 // monotonic reading; the zero time stays zero.
-func (b TimeBase) Wall(t time.Time) time.Time {
+func (b timeBase) wall(t time.Time) time.Time {
 	if t.IsZero() {
 		return time.Time{}
 	}
-	return b.wall.Add(t.Sub(b.anchor))
+	return b.originWall.Add(t.Sub(b.origin))
 }
 
-// WallNanos returns the record wall time of the instant n nanoseconds after
+// wallNanos returns the record wall time of the instant n nanoseconds after
 // the anchor.
-func (b TimeBase) WallNanos(n int64) time.Time { return b.wall.Add(time.Duration(n)) }
+func (b timeBase) wallNanos(n int64) time.Time { return b.originWall.Add(time.Duration(n)) }
 
-// Unix returns the record wall time of t in nanoseconds since the Unix epoch.
-func (b TimeBase) Unix(t time.Time) int64 { return b.Wall(t).UnixNano() }
+// unix returns the record wall time of t in nanoseconds since the unix epoch.
+func (b timeBase) unix(t time.Time) int64 { return b.wall(t).UnixNano() }

@@ -42,7 +42,7 @@ func coreStepWallBack(t time.Time, secs uint64) (time.Time, bool) {
 func TestTimeBaseWallIgnoresWallSteps(t *testing.T) {
 	anchor := time.Now()
 	require.True(t, coreHasMono(anchor), "time.Now carries a monotonic reading")
-	b := NewTimeBase(anchor)
+	b := newTimeBase(anchor)
 	wall0 := anchor.Round(0).UTC()
 
 	// The loop's now values: 1s, 2s and 3s after the anchor on the monotonic
@@ -56,19 +56,19 @@ func TestTimeBaseWallIgnoresWallSteps(t *testing.T) {
 	require.True(t, ok)
 	require.True(t, n2.Round(0).Before(n1.Round(0)), "the wall readings go backwards")
 
-	walls := []time.Time{b.Wall(n1), b.Wall(n2), b.Wall(n3)}
+	walls := []time.Time{b.wall(n1), b.wall(n2), b.wall(n3)}
 	assert.Equal(t, []time.Time{wall0.Add(time.Second), wall0.Add(2 * time.Second), wall0.Add(3 * time.Second)}, walls,
 		"record times follow the monotonic clock")
-	assert.Equal(t, int64(2*time.Second), b.Nanos(n2))
+	assert.Equal(t, int64(2*time.Second), b.nanos(n2))
 
 	// Without monotonic readings only the wall clock is left: Wall follows
 	// it, backwards too. That is why the slot wants time.Now() values.
-	assert.Equal(t, wall0.Add(2*time.Second-time.Hour), b.Wall(n2.Round(0)))
+	assert.Equal(t, wall0.Add(2*time.Second-time.Hour), b.wall(n2.Round(0)))
 }
 
 func TestSlotRecordTimesNeverGoBackwards(t *testing.T) {
 	s := coreNew(t, func(context.Context, *Attempt) error { return nil }, Config{})
-	anchor := s.TimeBase().Anchor().Round(0)
+	anchor := s.clock().start().Round(0)
 	var last time.Time
 	// now values without monotonic readings whose wall clock steps back.
 	for i, d := range []time.Duration{10, 5, 12, -30, 12, 40} {
@@ -77,7 +77,7 @@ func TestSlotRecordTimesNeverGoBackwards(t *testing.T) {
 		assert.False(t, got.Before(last), "step %d: %v before %v", i, got, last)
 		last = got
 	}
-	assert.Equal(t, s.TimeBase().Wall(anchor.Add(40*time.Second)), last)
+	assert.Equal(t, s.clock().wall(anchor.Add(40*time.Second)), last)
 }
 
 func TestTimeBaseConsistency(t *testing.T) {
@@ -93,39 +93,39 @@ func TestTimeBaseConsistency(t *testing.T) {
 	offsets := []time.Duration{-5 * time.Second, 0, 1, 1500 * time.Millisecond, 24 * time.Hour, 100 * 365 * 24 * time.Hour}
 	for _, a := range anchors {
 		t.Run(a.name, func(t *testing.T) {
-			b := NewTimeBase(a.anchor)
-			assert.Equal(t, a.anchor, b.Anchor())
+			b := newTimeBase(a.anchor)
+			assert.Equal(t, a.anchor, b.start())
 			wall0 := a.anchor.Round(0).UTC()
 			for _, d := range offsets {
 				n := int64(d)
-				at := b.Instant(n)
+				at := b.instant(n)
 				assert.Equal(t, coreHasMono(a.anchor), coreHasMono(at), "Instant keeps the anchor's monotonic reading")
-				assert.Equal(t, n, b.Nanos(at))
-				assert.Equal(t, d, b.Since(at))
-				w := b.WallNanos(n)
+				assert.Equal(t, n, b.nanos(at))
+				assert.Equal(t, d, b.since(at))
+				w := b.wallNanos(n)
 				assert.Equal(t, wall0.Add(d), w)
-				assert.Equal(t, w, b.Wall(at))
+				assert.Equal(t, w, b.wall(at))
 				assert.Equal(t, time.UTC, w.Location())
-				assert.False(t, coreHasMono(b.Wall(at)), "record times carry no monotonic reading")
-				assert.Equal(t, w.UnixNano(), b.Unix(at))
+				assert.False(t, coreHasMono(b.wall(at)), "record times carry no monotonic reading")
+				assert.Equal(t, w.UnixNano(), b.unix(at))
 			}
 		})
 	}
 }
 
 func TestTimeBaseZero(t *testing.T) {
-	b := NewTimeBase(time.Now())
-	assert.True(t, b.Wall(time.Time{}).IsZero(), "the zero time stays zero")
-	assert.True(t, TimeBase{}.Wall(time.Time{}).IsZero())
-	assert.Equal(t, time.Time{}, TimeBase{}.Anchor())
+	b := newTimeBase(time.Now())
+	assert.True(t, b.wall(time.Time{}).IsZero(), "the zero time stays zero")
+	assert.True(t, timeBase{}.wall(time.Time{}).IsZero())
+	assert.Equal(t, time.Time{}, timeBase{}.start())
 }
 
 func TestTimeBaseNow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := NewTimeBase(time.Now())
-		assert.Zero(t, b.Now())
+		b := newTimeBase(time.Now())
+		assert.Zero(t, b.now())
 		time.Sleep(3 * time.Second)
-		assert.Equal(t, int64(3*time.Second), b.Now())
-		assert.Equal(t, b.Nanos(time.Now()), b.Now())
+		assert.Equal(t, int64(3*time.Second), b.now())
+		assert.Equal(t, b.nanos(time.Now()), b.now())
 	})
 }
