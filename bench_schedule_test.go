@@ -141,16 +141,16 @@ func BenchmarkSweepFloor(b *testing.B) {
 // the one filed earliest: each Update sinks it from the root to a leaf.
 func BenchmarkScheduleUpdate(b *testing.B) {
 	slots, attempts := perfRunningFleet(b, perfSweepSlots)
-	var q Schedule
+	var q slotHeap
 	for _, s := range slots {
-		q.Update(s)
+		q.track(s)
 	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		attempts[i].Beat()
-		q.Update(slots[i])
-		_, perfSinkTime, perfSinkBool = q.Next()
+		q.track(slots[i])
+		_, perfSinkTime, perfSinkBool = q.next()
 		if i++; i == len(slots) {
 			i = 0
 		}

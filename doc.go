@@ -98,9 +98,8 @@
 //		}
 //	}
 //
-// One loop can supervise many slots: give them one [ExitQueue] in
-// Config.Exits and wait on its Ready channel, and file each slot once in a
-// [Schedule], in which it keeps its own entry current. A loop that must stay
+// One loop can supervise a few slots: give them one [ExitQueue] in
+// Config.Exits and wait on its Ready channel. A loop that must stay
 // responsive serves a bounded batch per wake-up:
 //
 //	case <-q.Ready():
@@ -108,8 +107,9 @@
 //			s.TryCollect(now) // false, nil: collected already
 //			s.Advance(now)
 //		}
-//	case <-timer.C:
-//		due = sched.AdvanceDue(time.Now(), due[:0], 1024)
+//
+// For many slots, make them members of a [Group]: its tree keeps their
+// deadlines in a heap, so that an Advance costs what is due.
 //
 // # Concurrency
 //
@@ -118,7 +118,7 @@
 // slots, and this is the one place that says what else is safe where:
 //
 //   - Safe from any goroutine, never waiting for the loop: Wake, Snapshot,
-//     LastAdvance, SinceAdvance, Pulse, Backlog and Submit (the way to act
+//     Health and Submit (the way to act
 //     on a running tree from elsewhere).
 //   - Safe from any goroutine, waiting while the loop is inside a call:
 //     Shutdown and ShutdownWith (a signal handler may call them), and Start

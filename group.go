@@ -231,7 +231,7 @@ func (g *Group) add(id string, fn ChildFunc, cfg Config) (*ChildSlot, error) {
 	}
 	m := &member{slot: s, significant: cfg.Significant, background: cfg.Background}
 	s.joinGroup(g, m)
-	g.t.sched.Update(s) // filed once: from now on the slot keeps its entry current
+	g.t.sched.track(s) // filed once: from now on the slot keeps its entry current
 	// The slot calls its own OnEvent itself: the tree's listens is for
 	// the groups' listeners only.
 	g.join(m)
@@ -296,7 +296,7 @@ func (g *Group) adopt(t *tree, path string) {
 			continue
 		}
 		m.slot.moveTo(&t.q, path)
-		t.sched.Update(m.slot) // moves it from the nested group's own schedule
+		t.sched.track(m.slot) // moves it from the nested group's own schedule
 	}
 }
 
@@ -439,7 +439,7 @@ func (g *Group) leave(m *member, now time.Time, why string) {
 	g.gone++
 	delete(g.byID, m.id())
 	if s := m.slot; s != nil {
-		g.t.sched.Remove(s)
+		g.t.sched.untrack(s)
 		s.leaveGroup()
 	}
 	if m.sub != nil {

@@ -64,7 +64,7 @@ type Backlog struct {
 // and starts it left.
 func (t *tree) storeBacklog(now time.Time) {
 	var overdue time.Duration
-	if _, at, ok := t.sched.Next(); ok && at.Before(now) {
+	if _, at, ok := t.sched.next(); ok && at.Before(now) {
 		overdue = now.Sub(at)
 	}
 	t.backOverdue.Store(int64(overdue))

@@ -28,7 +28,7 @@ type tree struct {
 	monoAdv  atomic.Int64 // the latest Advance on the root's time base, plus one: zero before the first
 	lastAdv  time.Time
 	q        ExitQueue
-	sched    Schedule
+	sched    slotHeap
 	buf      []*ChildSlot
 	busy     []*Group
 	lastNow  time.Time
@@ -241,14 +241,14 @@ func (t *tree) advanceSlot(s *ChildSlot, now time.Time) {
 // reports whether there was any.
 func (t *tree) due(now time.Time) bool {
 	served := false
-	for range min(t.sched.Len()+1, advanceBatch) {
-		s, at, ok := t.sched.Next()
+	for range min(t.sched.size()+1, advanceBatch) {
+		s, at, ok := t.sched.next()
 		if !ok || at.After(now) {
 			return served
 		}
 		served = true
 		t.advanceSlot(s, now)
-		if next, at2, ok := t.sched.Next(); ok && next == s && !at2.After(at) {
+		if next, at2, ok := t.sched.next(); ok && next == s && !at2.After(at) {
 			return served // nothing moved: leave it for the next call rather than spin
 		}
 	}
@@ -299,7 +299,7 @@ func (g *Group) NextDeadline() (time.Time, bool) {
 		return t.lastNow, true
 	}
 	var d deadline
-	if _, at, ok := t.sched.Next(); ok {
+	if _, at, ok := t.sched.next(); ok {
 		d.offer(at)
 	}
 	for _, b := range t.busy {

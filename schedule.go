@@ -2,30 +2,28 @@ package supervisor
 
 import "time"
 
-// Schedule keeps slots ordered by their next deadline ([ChildSlot.NextDeadline]),
-// so that a loop supervising many slots learns when to wake, and which slot
-// is due, without asking every slot on every tick: Next is O(1), filing and
+// slotHeap keeps slots ordered by their next deadline ([ChildSlot.NextDeadline]),
+// so that a tree's loop learns when to wake, and which member slot is due,
+// without asking every slot on every Advance: next is O(1), filing and
 // removing a slot are O(log n). It is a binary min-heap; each slot holds its
 // own position in it, so no lookup is needed.
 //
-// A slot is filed once, with Update, and from then on keeps its own entry
+// A slot is filed once, with track, and from then on keeps its own entry
 // current: every method of the slot that may move its NextDeadline (Start,
 // Collect, TryCollect, Advance, Cancel, Abandon, Stop and the operator
-// controls) refiles it, until Remove takes it out. A slot with no deadline
+// controls) refiles it, until untrack takes it out. A slot with no deadline
 // stays filed, out of the heap, and comes back into it when it has one
 // again. A child moves its own deadlines only later (Beat, Ready), so an
 // entry that missed a beat wakes the loop early, never late: Advance then
 // finds nothing to do and refiles the later deadline. What has no deadline
-// reaches the loop by other ways: an attempt's return through Done or
-// Config.Exits, the end of the parent context through the returns it
-// causes. AdvanceDue serves the slots that are due.
+// reaches the loop by other ways: an attempt's return through the tree's
+// exit queue.
 //
-// A Schedule belongs to the loop's goroutine, like its slots: its methods
-// are not safe for concurrent use. A slot is in at most one Schedule at a
-// time: filing it in another takes it out of the first. The zero Schedule
-// is empty and ready to use; filing allocates only when the heap grows past
-// its capacity.
-type Schedule struct {
+// A slotHeap belongs to the loop's goroutine, like its slots. A slot is in
+// at most one slotHeap at a time: filing it in another takes it out of the
+// first. The zero slotHeap is empty and ready to use; filing allocates only
+// when the heap grows past its capacity.
+type slotHeap struct {
 	heap []scheduled
 }
 
@@ -35,20 +33,20 @@ type scheduled struct {
 	slot *ChildSlot
 }
 
-// Update files s in the schedule under its current NextDeadline, and has s
-// keep that entry current from then on, until Remove; calling it again is
-// harmless. A slot filed in another Schedule leaves that one. A nil slot is
+// track files s in the schedule under its current NextDeadline, and has s
+// keep that entry current from then on, until untrack; calling it again is
+// harmless. A slot filed in another slotHeap leaves that one. A nil slot is
 // ignored; a zero one has no deadline and is not filed.
-func (q *Schedule) Update(s *ChildSlot) {
+func (q *slotHeap) track(s *ChildSlot) {
 	if s == nil {
 		return
 	}
 	if !s.valid() {
-		q.Remove(s)
+		q.untrack(s)
 		return
 	}
 	if s.schedule != q && s.schedule != nil {
-		s.schedule.Remove(s)
+		s.schedule.untrack(s)
 	}
 	s.schedule = q
 	s.hooks |= hookFiled
@@ -57,7 +55,7 @@ func (q *Schedule) Update(s *ChildSlot) {
 
 // file puts s in the heap under its current NextDeadline, or takes it out
 // of the heap when it has none.
-func (q *Schedule) file(s *ChildSlot) {
+func (q *slotHeap) file(s *ChildSlot) {
 	if at, ok := s.NextDeadline(); ok {
 		q.set(s, at)
 		return
@@ -65,9 +63,9 @@ func (q *Schedule) file(s *ChildSlot) {
 	q.unheap(s)
 }
 
-// Remove takes s out of the schedule: s no longer keeps an entry in it. A
+// untrack takes s out of the schedule: s no longer keeps an entry in it. A
 // slot that is not in it is ignored.
-func (q *Schedule) Remove(s *ChildSlot) {
+func (q *slotHeap) untrack(s *ChildSlot) {
 	if s == nil {
 		return
 	}
@@ -79,7 +77,7 @@ func (q *Schedule) Remove(s *ChildSlot) {
 }
 
 // unheap takes s out of the heap, if it is there, leaving it filed.
-func (q *Schedule) unheap(s *ChildSlot) {
+func (q *slotHeap) unheap(s *ChildSlot) {
 	i, ok := q.index(s)
 	if !ok {
 		return
@@ -96,40 +94,14 @@ func (q *Schedule) unheap(s *ChildSlot) {
 	}
 }
 
-// AdvanceDue calls Advance(now) once on each slot whose deadline is at or
-// before now, earliest first, at most max of them (max <= 0: all that are
-// due), and returns buf extended with the slots it advanced, so that the
-// loop can look at them (Finished, say). Each slot refiles itself as it is
-// advanced; a slot still due after its Advance waits for the next call.
-// With a bound, a loop over many slots stays responsive: what is left is
-// due at once, and Next says so.
-func (q *Schedule) AdvanceDue(now time.Time, buf []*ChildSlot, max int) []*ChildSlot {
-	start := len(buf)
-	for len(q.heap) > 0 && (max <= 0 || len(buf)-start < max) {
-		top := q.heap[0]
-		if top.at.After(now) {
-			break
-		}
-		q.unheap(top.slot) // still filed: its Advance refiles it
-		buf = append(buf, top.slot)
-	}
-	for _, s := range buf[start:] {
-		s.Advance(now)
-		if s.schedule == q && s.sched == 0 {
-			q.file(s) // an Advance refused (its OnEvent runs) did not refile it
-		}
-	}
-	return buf
-}
+// size returns the number of slots in the schedule that have a deadline.
+func (q *slotHeap) size() int { return len(q.heap) }
 
-// Len returns the number of slots in the schedule that have a deadline.
-func (q *Schedule) Len() int { return len(q.heap) }
-
-// Next returns the slot with the earliest deadline and that deadline, or
+// next returns the slot with the earliest deadline and that deadline, or
 // false when the schedule is empty. The deadline may be in the past: the
 // slot's Advance is then due at once. Among equal deadlines, which slot
 // comes first is unspecified.
-func (q *Schedule) Next() (*ChildSlot, time.Time, bool) {
+func (q *slotHeap) next() (*ChildSlot, time.Time, bool) {
 	if len(q.heap) == 0 {
 		return nil, time.Time{}, false
 	}
@@ -138,7 +110,7 @@ func (q *Schedule) Next() (*ChildSlot, time.Time, bool) {
 
 // index returns s's position in q, and whether s is in q at all: a slot
 // keeps its position plus one, zero when it is in no schedule.
-func (q *Schedule) index(s *ChildSlot) (int, bool) {
+func (q *slotHeap) index(s *ChildSlot) (int, bool) {
 	if s == nil {
 		return 0, false
 	}
@@ -150,7 +122,7 @@ func (q *Schedule) index(s *ChildSlot) (int, bool) {
 }
 
 // set files s under at, adding it when it is not in q.
-func (q *Schedule) set(s *ChildSlot, at time.Time) {
+func (q *slotHeap) set(s *ChildSlot, at time.Time) {
 	if i, ok := q.index(s); ok {
 		q.heap[i].at = at
 		q.fix(i)
@@ -162,15 +134,15 @@ func (q *Schedule) set(s *ChildSlot, at time.Time) {
 }
 
 // fix restores the heap order after the entry at i changed.
-func (q *Schedule) fix(i int) {
+func (q *slotHeap) fix(i int) {
 	if !q.down(i) {
 		q.up(i)
 	}
 }
 
-func (q *Schedule) less(i, j int) bool { return q.heap[i].at.Before(q.heap[j].at) }
+func (q *slotHeap) less(i, j int) bool { return q.heap[i].at.Before(q.heap[j].at) }
 
-func (q *Schedule) swap(i, j int) {
+func (q *slotHeap) swap(i, j int) {
 	h := q.heap
 	h[i], h[j] = h[j], h[i]
 	h[i].slot.sched = int32(i + 1)
@@ -179,7 +151,7 @@ func (q *Schedule) swap(i, j int) {
 
 // up moves the entry at i towards the root while it is earlier than its
 // parent.
-func (q *Schedule) up(i int) {
+func (q *slotHeap) up(i int) {
 	for i > 0 {
 		p := (i - 1) / 2
 		if !q.less(i, p) {
@@ -192,7 +164,7 @@ func (q *Schedule) up(i int) {
 
 // down moves the entry at i towards the leaves while a child is earlier,
 // and reports whether it moved.
-func (q *Schedule) down(i int) bool {
+func (q *slotHeap) down(i int) bool {
 	start, n := i, len(q.heap)
 	for {
 		// 2*i+1 cannot overflow: i < n, and n entries of 24 bytes or more

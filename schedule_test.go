@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -20,9 +19,9 @@ import (
 // schedCheck verifies q against model, the deadline each slot was last filed
 // under: the heap order, every slot's position, the size, and that Next is an
 // entry with the earliest deadline a scan of the model finds.
-func schedCheck(t *testing.T, q *Schedule, model map[*ChildSlot]time.Time) {
+func schedCheck(t *testing.T, q *slotHeap, model map[*ChildSlot]time.Time) {
 	t.Helper()
-	require.Equal(t, len(model), q.Len(), "size")
+	require.Equal(t, len(model), q.size(), "size")
 	for i, e := range q.heap {
 		require.Equal(t, i+1, int(e.slot.sched), "position kept in the slot")
 		require.True(t, e.at.Equal(model[e.slot]), "entry %d filed under its latest deadline", i)
@@ -34,7 +33,7 @@ func schedCheck(t *testing.T, q *Schedule, model map[*ChildSlot]time.Time) {
 	for _, e := range q.heap[len(q.heap):cap(q.heap)] {
 		require.Nil(t, e.slot, "a removed entry keeps no slot alive")
 	}
-	s, at, ok := q.Next()
+	s, at, ok := q.next()
 	if len(model) == 0 {
 		require.False(t, ok)
 		require.Nil(t, s)
@@ -53,18 +52,18 @@ func schedCheck(t *testing.T, q *Schedule, model map[*ChildSlot]time.Time) {
 }
 
 func TestScheduleZeroValue(t *testing.T) {
-	var q Schedule
-	s, at, ok := q.Next()
+	var q slotHeap
+	s, at, ok := q.next()
 	assert.False(t, ok)
 	assert.Nil(t, s)
 	assert.True(t, at.IsZero())
-	assert.Zero(t, q.Len())
+	assert.Zero(t, q.size())
 
-	q.Update(nil)
-	q.Remove(nil)
-	q.Remove(new(ChildSlot))
-	q.Update(new(ChildSlot)) // a zero slot has no deadline: nothing is filed
-	assert.Zero(t, q.Len())
+	q.track(nil)
+	q.untrack(nil)
+	q.untrack(new(ChildSlot))
+	q.track(new(ChildSlot)) // a zero slot has no deadline: nothing is filed
+	assert.Zero(t, q.size())
 }
 
 // TestScheduleMatchesScan files, refiles and removes slots at random, with
@@ -78,7 +77,7 @@ func TestScheduleMatchesScan(t *testing.T) {
 			for i := range slots {
 				slots[i] = new(ChildSlot)
 			}
-			var q Schedule
+			var q slotHeap
 			model := make(map[*ChildSlot]time.Time)
 			base := time.Now()
 			for range 2000 {
@@ -89,17 +88,17 @@ func TestScheduleMatchesScan(t *testing.T) {
 					q.set(s, at)
 					model[s] = at
 				case op < 8:
-					q.Remove(s)
+					q.untrack(s)
 					delete(model, s)
 				default: // a zero slot has no deadline: Update removes it
-					q.Update(s)
+					q.track(s)
 					delete(model, s)
 				}
 				schedCheck(t, &q, model)
 			}
-			for q.Len() > 0 {
-				s, _, _ := q.Next()
-				q.Remove(s)
+			for q.size() > 0 {
+				s, _, _ := q.next()
+				q.untrack(s)
 				delete(model, s)
 				assert.Zero(t, s.sched, "a removed slot is in no schedule")
 				schedCheck(t, &q, model)
@@ -126,12 +125,12 @@ func TestScheduleProperty(t *testing.T) {
 		for i := range slots {
 			slots[i] = new(ChildSlot)
 		}
-		var q Schedule
+		var q slotHeap
 		want := make(map[*ChildSlot]time.Time)
 		for _, op := range ops {
 			s := slots[op.Slot%8]
 			if op.Remove {
-				q.Remove(s)
+				q.untrack(s)
 				delete(want, s)
 				continue
 			}
@@ -140,8 +139,8 @@ func TestScheduleProperty(t *testing.T) {
 			want[s] = at
 		}
 		var prev time.Time
-		for n := 0; q.Len() > 0; n++ {
-			s, at, _ := q.Next()
+		for n := 0; q.size() > 0; n++ {
+			s, at, _ := q.next()
 			if n > 0 && at.Before(prev) {
 				return false
 			}
@@ -149,7 +148,7 @@ func TestScheduleProperty(t *testing.T) {
 				return false
 			}
 			delete(want, s)
-			q.Remove(s)
+			q.untrack(s)
 			prev = at
 		}
 		return len(want) == 0
@@ -170,7 +169,7 @@ func TestScheduleFollowsSlots(t *testing.T) {
 			return ctx.Err()
 		}
 		t0 := time.Now()
-		var q Schedule
+		var q slotHeap
 		slots := make(map[string]*ChildSlot)
 		attempts := make(map[string]*Attempt)
 		for _, c := range []struct {
@@ -182,7 +181,7 @@ func TestScheduleFollowsSlots(t *testing.T) {
 			require.NoError(t, s.Start(ctx, t0))
 			attempts[c.id] = <-started
 			slots[c.id] = s
-			q.Update(s)
+			q.track(s)
 		}
 		// agrees checks that Next is the earliest deadline of a scan.
 		agrees := func(wantID string, wantAt time.Duration) {
@@ -194,7 +193,7 @@ func TestScheduleFollowsSlots(t *testing.T) {
 					earliest, found = at, true
 				}
 			}
-			s, at, ok := q.Next()
+			s, at, ok := q.next()
 			require.True(t, ok)
 			require.True(t, found)
 			assert.Equal(t, wantID, s.ID())
@@ -209,28 +208,28 @@ func TestScheduleFollowsSlots(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		b := slots["b"]
 		b.Advance(time.Now()) // stale: cancelled, the stop deadline follows
-		q.Update(b)
-		_, at, _ := q.Next()
+		q.track(b)
+		_, at, _ := q.next()
 		assert.Equal(t, 2*time.Second, at.Sub(t0), "c is next; b waits 10s for its stop")
 		synctest.Wait() // b's child returns
-		q.Update(b)
-		assert.Equal(t, 2, q.Len(), "a returned attempt has no deadline")
+		q.track(b)
+		assert.Equal(t, 2, q.size(), "a returned attempt has no deadline")
 		_, err := b.Collect(time.Now())
 		require.NoError(t, err)
-		q.Update(b)
-		assert.Equal(t, 2, q.Len())
+		q.track(b)
+		assert.Equal(t, 2, q.size())
 		agrees("c", 2*time.Second)
 
 		time.Sleep(time.Second)
 		c := slots["c"]
 		c.Advance(time.Now())
-		q.Update(c)
+		q.track(c)
 		synctest.Wait()
 		_, err = c.Collect(time.Now())
 		require.NoError(t, err)
-		q.Update(c)
-		require.Equal(t, 1, q.Len())
-		s, at, _ := q.Next()
+		q.track(c)
+		require.Equal(t, 1, q.size())
+		s, at, _ := q.next()
 		assert.Equal(t, "a", s.ID())
 		assert.Equal(t, 3*time.Second, at.Sub(t0), "the entry missed the beat: early")
 
@@ -238,16 +237,16 @@ func TestScheduleFollowsSlots(t *testing.T) {
 		a := slots["a"]
 		a.Advance(time.Now()) // not stale yet: nothing to do
 		assert.Equal(t, StatusRunning, a.Record(time.Now()).Status)
-		q.Update(a)
+		q.track(a)
 		agrees("a", 3500*time.Millisecond)
 
 		require.NoError(t, a.Remove(time.Now()))
-		q.Update(a)
+		q.track(a)
 		synctest.Wait()
 		_, err = a.Collect(time.Now())
 		require.NoError(t, err)
-		q.Update(a)
-		assert.Zero(t, q.Len())
+		q.track(a)
+		assert.Zero(t, q.size())
 		for _, s := range slots {
 			assert.Zero(t, s.sched)
 		}
@@ -267,15 +266,15 @@ func TestScheduleUpdateAllocs(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, s.Start(t.Context(), time.Now()))
 		a := <-started
-		var q Schedule
+		var q slotHeap
 		for i := range 100 { // others from 0 to 2s, so that it moves in the heap
 			q.set(new(ChildSlot), time.Now().Add(time.Duration(i)*20*time.Millisecond))
 		}
-		q.Update(s)
+		q.track(s)
 		allocs := testing.AllocsPerRun(100, func() {
 			time.Sleep(time.Millisecond)
 			a.Beat()
-			q.Update(s)
+			q.track(s)
 		})
 		assert.Zero(t, allocs)
 		require.NoError(t, s.Remove(time.Now()))
@@ -283,71 +282,6 @@ func TestScheduleUpdateAllocs(t *testing.T) {
 		_, err = s.Collect(time.Now())
 		require.NoError(t, err)
 	})
-}
-
-// ExampleSchedule supervises many slots from one loop: the exit queue tells
-// which attempts returned, the schedule which slot is due next, so that each
-// wake-up touches only the slots concerned.
-func ExampleSchedule() {
-	exits := NewExitQueue()
-	// Each child hangs without beating: its heartbeat goes stale.
-	hang := func(ctx context.Context, _ *Attempt) error {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	var sched Schedule
-	start := time.Now()
-	for i, id := range []string{"ingest", "index", "mail"} {
-		s, err := NewChildSlot(id, hang, Config{
-			Restart:          Temporary,
-			HeartbeatTimeout: time.Duration(i+1) * 10 * time.Millisecond,
-			Exits:            exits,
-		})
-		if err != nil {
-			panic(err)
-		}
-		if err := s.Start(context.Background(), start); err != nil {
-			panic(err)
-		}
-		sched.Update(s)
-	}
-
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var buf []*ChildSlot
-	for running := 3; running > 0; {
-		if _, at, ok := sched.Next(); ok {
-			timer.Reset(time.Until(at))
-		}
-		select {
-		case <-exits.Ready():
-			buf = exits.Drain(buf[:0])
-			for _, s := range buf {
-				if e, err := s.Collect(time.Now()); err == nil {
-					fmt.Println(s.ID(), e.Kind)
-					running--
-				}
-				sched.Update(s)
-			}
-		case <-timer.C:
-		}
-		// Advance the slots that are due, and only those.
-		now := time.Now()
-		for {
-			s, at, ok := sched.Next()
-			if !ok || at.After(now) {
-				break
-			}
-			s.Advance(now)
-			sched.Update(s)
-		}
-	}
-	fmt.Println("scheduled:", sched.Len())
-	// Unordered output:
-	// ingest unhealthy
-	// index unhealthy
-	// mail unhealthy
-	// scheduled: 0
 }
 
 // TestScheduleKeptCurrentBySlot: a slot filed once keeps its entry current
@@ -359,9 +293,9 @@ func TestScheduleKeptCurrentBySlot(t *testing.T) {
 		cfg := Config{HeartbeatTimeout: 10 * time.Second, StopTimeout: 5 * time.Second,
 			Backoff: Backoff{Initial: time.Second, NoJitter: true}}
 		s := coreNew(t, coreBlock(h), cfg)
-		var q Schedule
-		q.Update(s) // filed once, before Start: no deadline yet
-		assert.Zero(t, q.Len())
+		var q slotHeap
+		q.track(s) // filed once, before Start: no deadline yet
+		assert.Zero(t, q.size())
 		// filed checks that the schedule holds s under its NextDeadline.
 		filed := func(what string) {
 			t.Helper()
@@ -374,10 +308,10 @@ func TestScheduleKeptCurrentBySlot(t *testing.T) {
 			}
 			at, ok := s.NextDeadline()
 			if !ok {
-				assert.Zero(t, q.Len(), "%s: no deadline, no entry", what)
+				assert.Zero(t, q.size(), "%s: no deadline, no entry", what)
 				return
 			}
-			got, gotAt, ok := q.Next()
+			got, gotAt, ok := q.next()
 			require.True(t, ok, "%s: filed", what)
 			assert.Same(t, s, got)
 			assert.True(t, gotAt.Equal(at), "%s: filed under %v, deadline %v", what, gotAt, at)
@@ -392,8 +326,8 @@ func TestScheduleKeptCurrentBySlot(t *testing.T) {
 		filed("Collect") // restart scheduled
 		at, _ := s.NextDeadline()
 		coreSleepUntil(at)
-		q.AdvanceDue(time.Now(), nil, 0)
-		filed("AdvanceDue")
+		s.Advance(time.Now())
+		filed("Advance")
 		h.attempt(t)
 		require.NoError(t, s.Pause(time.Now()))
 		filed("Pause")
@@ -418,55 +352,25 @@ func TestScheduleKeptCurrentBySlot(t *testing.T) {
 
 		// Remove ends it: the slot no longer files itself.
 		other := coreNew(t, coreBlock(h), cfg)
-		q.Update(other)
+		q.track(other)
 		coreStartAt(t, other, h)
 		h.attempt(t)
-		require.Equal(t, 1, q.Len())
-		q.Remove(other)
-		assert.Zero(t, q.Len())
+		require.Equal(t, 1, q.size())
+		q.untrack(other)
+		assert.Zero(t, q.size())
 		require.True(t, other.Cancel(time.Now()))
-		assert.Zero(t, q.Len(), "a removed slot does not refile itself")
+		assert.Zero(t, q.size(), "a removed slot does not refile itself")
 		synctest.Wait() // the cancelled child has returned: no deadline until collected
 
 		// Filing in another schedule leaves the first.
-		var q2 Schedule
-		q.Update(other)
-		q2.Update(other)
-		assert.Zero(t, q.Len())
-		assert.Zero(t, q2.Len(), "filed, with no deadline")
+		var q2 slotHeap
+		q.track(other)
+		q2.track(other)
+		assert.Zero(t, q.size())
+		assert.Zero(t, q2.size(), "filed, with no deadline")
 		coreCollect(t, other)
-		assert.Equal(t, 1, q2.Len(), "the restart is filed in the second schedule")
-		assert.Zero(t, q.Len())
-	})
-}
-
-// TestScheduleAdvanceDueBounded: AdvanceDue advances each due slot once,
-// earliest first, at most max of them, and leaves the rest due.
-func TestScheduleAdvanceDueBounded(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newCoreHarness(t)
-		var q Schedule
-		slots := make([]*ChildSlot, 5)
-		for i := range slots {
-			slots[i] = coreNew(t, coreBlockHeld(h), Config{HeartbeatTimeout: time.Duration(i+1) * time.Second})
-			q.Update(slots[i])
-			coreStartAt(t, slots[i], h)
-			h.attempt(t)
-		}
-		time.Sleep(10 * time.Second)
-		got := q.AdvanceDue(time.Now(), nil, 2)
-		assert.Equal(t, slots[:2], got, "earliest first, at most two")
-		for _, s := range got {
-			assert.Equal(t, StatusCancelling, s.Record(time.Now()).Status, "advanced")
-		}
-		_, at, ok := q.Next()
-		require.True(t, ok)
-		assert.False(t, at.After(time.Now()), "the rest are still due")
-		got = q.AdvanceDue(time.Now(), got[:0], 0)
-		assert.Equal(t, slots[2:], got)
-		_, at, _ = q.Next()
-		assert.True(t, at.After(time.Now()), "nothing due: every slot refiled its stop deadline")
-		assert.Empty(t, q.AdvanceDue(time.Now(), nil, 0))
+		assert.Equal(t, 1, q2.size(), "the restart is filed in the second schedule")
+		assert.Zero(t, q.size())
 	})
 }
 
@@ -475,100 +379,14 @@ func TestScheduleAdvanceDueBounded(t *testing.T) {
 func TestScheduleMovesSlot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := mqSlots(t, 1, nil, time.Hour)[0]
-		var a, b Schedule
-		a.Update(s)
-		require.Equal(t, 1, a.Len())
-		b.Update(s)
-		assert.Zero(t, a.Len(), "the slot left its old schedule")
-		assert.Equal(t, 1, b.Len())
-		b.Update(s)
-		assert.Equal(t, 1, b.Len(), "updated in place")
-	})
-}
-
-// TestScheduleAdvanceDueBoundAppends: AdvanceDue's bound counts the slots
-// it serves, not what buf held already.
-func TestScheduleAdvanceDueBoundAppends(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var q Schedule
-		for _, s := range mqSlots(t, 3, nil, time.Hour) {
-			q.Update(s)
-		}
-		pre := []*ChildSlot{nil}
-		got := q.AdvanceDue(time.Now().Add(2*time.Hour), pre, 2)
-		assert.Len(t, got, 3, "the one already there and two served")
-	})
-}
-
-// msRestarting returns a slot whose child fails after a second, with a
-// one-minute backoff and an hour's AttemptTimeout (so that a running
-// attempt has a deadline), filed in q. Its first attempt has failed and
-// been collected: its restart is due at the returned time. onStart runs on
-// the Started event of every later attempt.
-func msRestarting(t *testing.T, q *Schedule, onStart func(s *ChildSlot, e Event)) (*ChildSlot, time.Time) {
-	h := newCoreHarness(t)
-	var s *ChildSlot
-	cfg := Config{
-		AttemptTimeout: time.Hour,
-		Backoff:        Backoff{Initial: time.Minute, Max: time.Minute, NoJitter: true},
-		OnEvent: func(e Event) {
-			if e.Kind == EventStarted && e.Attempt > 1 {
-				onStart(s, e)
-			}
-		},
-	}
-	s = coreNew(t, coreRunFor(time.Second, errors.New("boom"))(h), cfg)
-	coreStartAt(t, s, h)
-	q.Update(s)
-	h.attempt(t)
-	coreCollect(t, s)
-	_, due, ok := q.Next()
-	require.True(t, ok, "the restart is filed")
-	require.True(t, due.Equal(time.Now().Add(time.Minute)))
-	return s, due
-}
-
-// TestScheduleAdvanceDueFromOnEventKeepsSlot: AdvanceDue called from a
-// slot's own OnEvent cannot advance that slot (its Advance is refused while
-// its listener runs) and leaves it filed under its current deadline, so a
-// loop run from the listener still sees it.
-func TestScheduleAdvanceDueFromOnEventKeepsSlot(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var q Schedule
-		var served []*ChildSlot
-		var n int
-		var next *ChildSlot
-		var at time.Time
-		s, due := msRestarting(t, &q, func(s *ChildSlot, e Event) {
-			served = q.AdvanceDue(e.Time, nil, 0)
-			n = q.Len()
-			next, at, _ = q.Next()
-		})
-		time.Sleep(time.Until(due))
-		s.Advance(time.Now()) // starts the second attempt; its listener runs the schedule
-		assert.Equal(t, []*ChildSlot{s}, served, "the slot was due")
-		assert.Equal(t, 1, n, "still filed inside the listener")
-		assert.Same(t, s, next)
-		assert.True(t, at.Equal(due.Add(time.Hour)), "under the new attempt's deadline, got %v", at)
-		assert.Equal(t, uint64(2), s.Record(time.Now()).Attempt)
-	})
-}
-
-// TestScheduleAdvanceDueSlotRemovedByOnEvent: a slot that its OnEvent takes
-// out of the schedule while AdvanceDue advances it stays out: the schedule
-// does not keep waking the loop for it.
-func TestScheduleAdvanceDueSlotRemovedByOnEvent(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var q Schedule
-		s, due := msRestarting(t, &q, func(s *ChildSlot, _ Event) { q.Remove(s) })
-		time.Sleep(time.Until(due))
-		got := q.AdvanceDue(time.Now(), nil, 0)
-		assert.Equal(t, []*ChildSlot{s}, got)
-		assert.Equal(t, uint64(2), s.Record(time.Now()).Attempt, "the restart happened")
-		assert.Zero(t, q.Len(), "removed by its listener")
-		_, _, ok := q.Next()
-		assert.False(t, ok)
-		assert.Empty(t, q.AdvanceDue(time.Now().Add(2*time.Hour), nil, 0))
+		var a, b slotHeap
+		a.track(s)
+		require.Equal(t, 1, a.size())
+		b.track(s)
+		assert.Zero(t, a.size(), "the slot left its old schedule")
+		assert.Equal(t, 1, b.size())
+		b.track(s)
+		assert.Equal(t, 1, b.size(), "updated in place")
 	})
 }
 
@@ -577,15 +395,15 @@ func TestScheduleAdvanceDueSlotRemovedByOnEvent(t *testing.T) {
 func TestScheduleRemoveFromOtherSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		slots := mqSlots(t, 2, nil, time.Hour)
-		var a, b Schedule
-		a.Update(slots[0])
-		b.Update(slots[1])
-		var empty Schedule
-		require.NotPanics(t, func() { empty.Remove(slots[0]) })
-		require.NotPanics(t, func() { b.Remove(slots[0]) })
-		assert.Equal(t, 1, a.Len(), "still in its own schedule")
-		assert.Equal(t, 1, b.Len())
-		next, _, ok := a.Next()
+		var a, b slotHeap
+		a.track(slots[0])
+		b.track(slots[1])
+		var empty slotHeap
+		require.NotPanics(t, func() { empty.untrack(slots[0]) })
+		require.NotPanics(t, func() { b.untrack(slots[0]) })
+		assert.Equal(t, 1, a.size(), "still in its own schedule")
+		assert.Equal(t, 1, b.size())
+		next, _, ok := a.next()
 		require.True(t, ok)
 		assert.Same(t, slots[0], next)
 	})

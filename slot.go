@@ -45,7 +45,7 @@ type ChildSlot struct {
 	stop    StopState
 	phase   FencePhase
 	// hooks says, in the last byte of the first line, whether OnEvent is
-	// running and whether a Schedule is kept current: Advance tests both
+	// running and whether a slotHeap is kept current: Advance tests both
 	// on every call.
 	hooks slotHooks
 	// Second cache line: the clock, lastNow and the base's anchor.
@@ -62,10 +62,10 @@ type ChildSlot struct {
 	// groupDriven: its group stops and starts it (a walk, or before its
 	// first start); its exits end the group's chain at once.
 	groupDriven bool
-	sched       int32 // index in a Schedule's heap plus one; zero: in none
-	// schedule is the Schedule the slot keeps its entry current in (with
-	// hookFiled set), from Schedule.Update until Schedule.Remove.
-	schedule *Schedule
+	sched       int32 // index in a slotHeap plus one; zero: in none
+	// schedule is the slotHeap the slot keeps its entry current in (with
+	// hookFiled set), from track until untrack.
+	schedule *slotHeap
 	// grp is the group the slot is a member of, m its entry there; both
 	// nil for a lone slot. The group decides what follows the slot's
 	// exits (group_exit.go).
@@ -96,7 +96,7 @@ const (
 	hookFiled
 )
 
-// refile brings the slot's entry in its Schedule up to date, if it is
+// refile brings the slot's entry in its slotHeap up to date, if it is
 // filed in one.
 func (s *ChildSlot) refile() {
 	if s.hooks&hookFiled != 0 {
