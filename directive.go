@@ -1,7 +1,5 @@
 package supervisor
 
-import "github.com/childslot/supervisor/internal/enum"
-
 // Directive is what a child's returned error asked of its supervisor
 // ([ErrDoNotRestart], [ErrFailGroup]). The zero Directive asks nothing.
 type Directive uint8
@@ -17,20 +15,6 @@ const (
 )
 
 var directiveNames = []string{"none", "do_not_restart", "fail_group"}
-
-// String returns the directive's snake_case name.
-func (d Directive) String() string { return enum.Name(directiveNames, "Directive", d) }
-
-// MarshalText encodes the directive as its name.
-func (d Directive) MarshalText() ([]byte, error) {
-	return enum.Marshal(directiveNames, "Directive", d)
-}
-
-// UnmarshalText decodes a directive from its name; an unknown name is an
-// error and leaves d unchanged.
-func (d *Directive) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(directiveNames, "Directive", text, d)
-}
 
 // directiveOf returns what e itself asks, calling its Is method (the
 // caller recovers it).

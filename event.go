@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/childslot/supervisor/internal/enum"
 )
 
 // EventKind names what an [Event] reports.
@@ -93,20 +91,6 @@ var eventKindNames = []string{"", "started", "exited", "restart_scheduled", "res
 	"group_started", "group_restart", "group_failed", "shutdown_started", "shutdown_finished",
 	"member_added", "member_removed", "auto_shutdown", "command", "listener_panicked",
 	"notify_failed", "notify_restored", "process_started"}
-
-// String returns the kind's snake_case name.
-func (k EventKind) String() string { return enum.Name(eventKindNames, "EventKind", k) }
-
-// MarshalText encodes the kind as its name.
-func (k EventKind) MarshalText() ([]byte, error) {
-	return enum.Marshal(eventKindNames, "EventKind", k)
-}
-
-// UnmarshalText decodes a kind from its name; an unknown name is an error
-// and leaves k unchanged.
-func (k *EventKind) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(eventKindNames, "EventKind", text, k)
-}
 
 // Event is what a slot reports to Config.OnEvent: a plain value, built and
 // delivered on the loop's goroutine, that may be kept or handed on.

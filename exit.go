@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/childslot/supervisor/internal/enum"
 )
 
 // ExitKind says how an attempt ended. The zero ExitKind is not a kind: it
@@ -38,18 +36,6 @@ const (
 )
 
 var exitKindNames = []string{"", "succeeded", "failed", "panicked", "cancelled", "timed_out", "unhealthy", "abandoned"}
-
-// String returns the kind's snake_case name.
-func (k ExitKind) String() string { return enum.Name(exitKindNames, "ExitKind", k) }
-
-// MarshalText encodes the kind as its name; the zero kind is an error.
-func (k ExitKind) MarshalText() ([]byte, error) { return enum.Marshal(exitKindNames, "ExitKind", k) }
-
-// UnmarshalText decodes a kind from its name; an unknown name is an error
-// and leaves k unchanged.
-func (k *ExitKind) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(exitKindNames, "ExitKind", text, k)
-}
 
 // Abnormal reports whether the kind is an abnormal exit: anything but
 // Succeeded and Cancelled. A Transient child is restarted only after one.

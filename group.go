@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/childslot/supervisor/internal/enum"
 )
 
 // errFrozen is what a member slot's starts return while its group shuts
@@ -89,20 +87,6 @@ const (
 )
 
 var groupStateNames = []string{"idle", "starting", "running", "restarting", "shutting_down", "stopped", "failed"}
-
-// String returns the state's snake_case name.
-func (s GroupState) String() string { return enum.Name(groupStateNames, "GroupState", s) }
-
-// MarshalText encodes the state as its name.
-func (s GroupState) MarshalText() ([]byte, error) {
-	return enum.Marshal(groupStateNames, "GroupState", s)
-}
-
-// UnmarshalText decodes a state from its name; an unknown name is an error
-// and leaves s unchanged.
-func (s *GroupState) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(groupStateNames, "GroupState", text, s)
-}
 
 // over reports whether the state is an end: stopped or failed.
 func (s GroupState) over() bool { return s == GroupStopped || s == GroupFailed }

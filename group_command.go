@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/childslot/supervisor/internal/enum"
 )
 
 // CommandQueueSize is how many submitted commands a tree holds before its
@@ -38,20 +36,6 @@ const (
 )
 
 var commandOpNames = []string{"", "restart", "pause", "resume", "quarantine", "remove", "shutdown"}
-
-// String returns the op's name.
-func (o CommandOp) String() string { return enum.Name(commandOpNames, "CommandOp", o) }
-
-// MarshalText encodes the op as its name.
-func (o CommandOp) MarshalText() ([]byte, error) {
-	return enum.Marshal(commandOpNames, "CommandOp", o)
-}
-
-// UnmarshalText decodes an op from its name; an unknown name is an error and
-// leaves o unchanged.
-func (o *CommandOp) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(commandOpNames, "CommandOp", text, o)
-}
 
 // Command is an operator's request to the tree: what, on which member (by
 // path, as in records), who asks and why. Requester and Reason are required:

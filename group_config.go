@@ -3,8 +3,6 @@ package supervisor
 import (
 	"fmt"
 	"time"
-
-	"github.com/childslot/supervisor/internal/enum"
 )
 
 // This file holds a group's configuration: GroupConfig, its defaults and
@@ -164,18 +162,6 @@ const (
 
 var strategyNames = []string{"one_for_one", "one_for_all", "rest_for_one"}
 
-// String returns the strategy's snake_case name.
-func (s Strategy) String() string { return enum.Name(strategyNames, "Strategy", s) }
-
-// MarshalText encodes the strategy as its name.
-func (s Strategy) MarshalText() ([]byte, error) { return enum.Marshal(strategyNames, "Strategy", s) }
-
-// UnmarshalText decodes a strategy from its name; an unknown name is an
-// error and leaves s unchanged.
-func (s *Strategy) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(strategyNames, "Strategy", text, s)
-}
-
 // AutoShutdown says whether the end of significant members (see
 // Config.Significant) shuts their group down.
 type AutoShutdown uint8
@@ -194,17 +180,3 @@ const (
 )
 
 var autoShutdownNames = []string{"never", "any_significant", "all_significant"}
-
-// String returns the setting's snake_case name.
-func (a AutoShutdown) String() string { return enum.Name(autoShutdownNames, "AutoShutdown", a) }
-
-// MarshalText encodes the setting as its name.
-func (a AutoShutdown) MarshalText() ([]byte, error) {
-	return enum.Marshal(autoShutdownNames, "AutoShutdown", a)
-}
-
-// UnmarshalText decodes a setting from its name; an unknown name is an
-// error and leaves a unchanged.
-func (a *AutoShutdown) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(autoShutdownNames, "AutoShutdown", text, a)
-}

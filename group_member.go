@@ -3,8 +3,6 @@ package supervisor
 import (
 	"context"
 	"time"
-
-	"github.com/childslot/supervisor/internal/enum"
 )
 
 // This file is the member slot's side of its group: the group holds, stops
@@ -37,27 +35,8 @@ const (
 	OutcomeNotStarted
 )
 
+//enum:zero none
 var shutdownOutcomeNames = []string{"", "stopped", "abandoned", "killed", "already_stopped", "not_started"}
-
-// String returns the outcome's snake_case name.
-func (o ShutdownOutcome) String() string {
-	if o == 0 {
-		return "none"
-	}
-	return enum.Name(shutdownOutcomeNames, "ShutdownOutcome", o)
-}
-
-// MarshalText encodes the outcome as its name; the zero outcome is an
-// error (records leave it out).
-func (o ShutdownOutcome) MarshalText() ([]byte, error) {
-	return enum.Marshal(shutdownOutcomeNames, "ShutdownOutcome", o)
-}
-
-// UnmarshalText decodes an outcome from its name; an unknown name is an
-// error and leaves o unchanged.
-func (o *ShutdownOutcome) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(shutdownOutcomeNames, "ShutdownOutcome", text, o)
-}
 
 // outcomeOf says how the stopped attempt a of a member ended, from its exit.
 func outcomeOf(a *Attempt, e *Exit) ShutdownOutcome {

@@ -2,8 +2,6 @@ package supervisor
 
 import (
 	"time"
-
-	"github.com/childslot/supervisor/internal/enum"
 )
 
 // This file holds how a group stops many members: in order (OTP's way,
@@ -28,20 +26,6 @@ const (
 )
 
 var shutdownOrderNames = []string{"in_order", "concurrent"}
-
-// String returns the order's snake_case name.
-func (o ShutdownOrder) String() string { return enum.Name(shutdownOrderNames, "ShutdownOrder", o) }
-
-// MarshalText encodes the order as its name.
-func (o ShutdownOrder) MarshalText() ([]byte, error) {
-	return enum.Marshal(shutdownOrderNames, "ShutdownOrder", o)
-}
-
-// UnmarshalText decodes an order from its name; an unknown name is an
-// error and leaves o unchanged.
-func (o *ShutdownOrder) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(shutdownOrderNames, "ShutdownOrder", text, o)
-}
 
 // abandonedAtDeadline is the reason of an exit abandoned at the end of
 // its group's ShutdownTimeout.

@@ -4,8 +4,6 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
-
-	"github.com/childslot/supervisor/internal/enum"
 )
 
 // Readiness is what the child last said about being ready to serve.
@@ -20,20 +18,6 @@ const (
 )
 
 var readinessNames = []string{"unknown", "ready", "not_ready"}
-
-// String returns the readiness's snake_case name.
-func (r Readiness) String() string { return enum.Name(readinessNames, "Readiness", r) }
-
-// MarshalText encodes the readiness as its name.
-func (r Readiness) MarshalText() ([]byte, error) {
-	return enum.Marshal(readinessNames, "Readiness", r)
-}
-
-// UnmarshalText decodes a readiness from its name; an unknown name is an
-// error and leaves r unchanged.
-func (r *Readiness) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(readinessNames, "Readiness", text, r)
-}
 
 // Liveness is a snapshot of the active attempt's health: a small value,
 // returned by copy and safe to hand to any goroutine. With no attempt

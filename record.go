@@ -3,8 +3,6 @@ package supervisor
 import (
 	"log/slog"
 	"time"
-
-	"github.com/childslot/supervisor/internal/enum"
 )
 
 // Status is what the active attempt is doing.
@@ -28,18 +26,6 @@ const (
 
 var statusNames = []string{"stopped", "starting", "running", "ready", "cancelling"}
 
-// String returns the status's snake_case name.
-func (s Status) String() string { return enum.Name(statusNames, "Status", s) }
-
-// MarshalText encodes the status as its name.
-func (s Status) MarshalText() ([]byte, error) { return enum.Marshal(statusNames, "Status", s) }
-
-// UnmarshalText decodes a status from its name; an unknown name is an error
-// and leaves s unchanged.
-func (s *Status) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(statusNames, "Status", text, s)
-}
-
 // Operation is the operator's setting of a slot.
 type Operation uint8
 
@@ -57,20 +43,6 @@ const (
 )
 
 var operationNames = []string{"active", "paused", "quarantined", "removed"}
-
-// String returns the operation's snake_case name.
-func (o Operation) String() string { return enum.Name(operationNames, "Operation", o) }
-
-// MarshalText encodes the operation as its name.
-func (o Operation) MarshalText() ([]byte, error) {
-	return enum.Marshal(operationNames, "Operation", o)
-}
-
-// UnmarshalText decodes an operation from its name; an unknown name is an
-// error and leaves o unchanged.
-func (o *Operation) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(operationNames, "Operation", text, o)
-}
 
 // StopState is where the latest request to stop an attempt stands.
 type StopState uint8
@@ -92,20 +64,6 @@ const (
 )
 
 var stopStateNames = []string{"idle", "no_active_attempt", "cancel_delivered", "completed", "failed"}
-
-// String returns the state's snake_case name.
-func (s StopState) String() string { return enum.Name(stopStateNames, "StopState", s) }
-
-// MarshalText encodes the state as its name.
-func (s StopState) MarshalText() ([]byte, error) {
-	return enum.Marshal(stopStateNames, "StopState", s)
-}
-
-// UnmarshalText decodes a state from its name; an unknown name is an error
-// and leaves s unchanged.
-func (s *StopState) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(stopStateNames, "StopState", text, s)
-}
 
 // FencePhase is where a fenced restart (Restart, or Resume while the old
 // attempt still runs) stands.
@@ -130,20 +88,6 @@ const (
 
 var fencePhaseNames = []string{"open", "waiting_for_old_stop", "abandoning_old", "ready_to_start", "closed"}
 
-// String returns the phase's snake_case name.
-func (p FencePhase) String() string { return enum.Name(fencePhaseNames, "FencePhase", p) }
-
-// MarshalText encodes the phase as its name.
-func (p FencePhase) MarshalText() ([]byte, error) {
-	return enum.Marshal(fencePhaseNames, "FencePhase", p)
-}
-
-// UnmarshalText decodes a phase from its name; an unknown name is an error
-// and leaves p unchanged.
-func (p *FencePhase) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(fencePhaseNames, "FencePhase", text, p)
-}
-
 // FenceDecision is what Restart did with a request.
 type FenceDecision uint8
 
@@ -161,20 +105,6 @@ const (
 )
 
 var fenceDecisionNames = []string{"", "started_immediately", "queued_after_stop", "already_pending", "rejected"}
-
-// String returns the decision's snake_case name.
-func (d FenceDecision) String() string { return enum.Name(fenceDecisionNames, "FenceDecision", d) }
-
-// MarshalText encodes the decision as its name.
-func (d FenceDecision) MarshalText() ([]byte, error) {
-	return enum.Marshal(fenceDecisionNames, "FenceDecision", d)
-}
-
-// UnmarshalText decodes a decision from its name; an unknown name is an
-// error and leaves d unchanged.
-func (d *FenceDecision) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(fenceDecisionNames, "FenceDecision", text, d)
-}
 
 // PendingRestart is a fenced restart waiting for the old attempt to stop.
 type PendingRestart struct {

@@ -6,8 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
-
-	"github.com/childslot/supervisor/internal/enum"
 )
 
 // RestartType says after which exits a slot restarts its child. The zero
@@ -29,24 +27,6 @@ var restartTypeNames = []string{
 	Permanent: "permanent",
 	Transient: "transient",
 	Temporary: "temporary",
-}
-
-// String returns the name of r ("permanent", "transient", "temporary"), or
-// "RestartType(N)" for a value without a name.
-func (r RestartType) String() string {
-	return enum.Name(restartTypeNames, "RestartType", r)
-}
-
-// MarshalText returns the name of r, or an error wrapping [enum.ErrUnknown]
-// when r has no name.
-func (r RestartType) MarshalText() ([]byte, error) {
-	return enum.Marshal(restartTypeNames, "RestartType", r)
-}
-
-// UnmarshalText sets r to the value named by text. An unknown name is an
-// error wrapping [enum.ErrUnknown] and leaves r unchanged.
-func (r *RestartType) UnmarshalText(text []byte) error {
-	return enum.Unmarshal(restartTypeNames, "RestartType", text, r)
 }
 
 // restartCounter counts restarts inside a sliding time window and tells
