@@ -24,20 +24,8 @@ func (g *group) slotExited(s *slot, k Kind, d Directive) {
 	}
 
 	// 1. Who stopped it.
-	switch {
-	case s.op == Removed:
-		if belongs {
-			g.dropIfStopped(m)
-		}
+	if g.notItsOwnExit(s, m, belongs) {
 		return
-	case s.rule != selfRule:
-		return // the group stopped it, or starts it: not an exit of its own
-	case s.fenced:
-		s.fenced = false
-		s.launch() // the operator's restart, now that the old attempt is gone
-		return
-	case s.op != Active:
-		return // paused or quarantined: it stays down
 	}
 
 	// 2. Its restart type, and what its error asked.
@@ -81,6 +69,26 @@ func (g *group) slotExited(s *slot, k Kind, d Directive) {
 		return
 	}
 	g.restart(m, g.t.now+s.cfg.Delay)
+}
+
+// notItsOwnExit is step 1: it reports whether the exit of s (member m,
+// still in the group when belongs) was caused by someone else than the
+// child, and does what that calls for.
+func (g *group) notItsOwnExit(s *slot, m *member, belongs bool) bool {
+	switch {
+	case s.op == Removed:
+		if belongs {
+			g.dropIfStopped(m)
+		}
+		return true
+	case s.rule != selfRule:
+		return true // the group stopped it, or starts it: not an exit of its own
+	case s.fenced:
+		s.fenced = false
+		s.launch() // the operator's restart, now that the old attempt is gone
+		return true
+	}
+	return s.op != Active // paused or quarantined: it stays down
 }
 
 // nestedEnded applies the contract to the end of the nested group of m:
