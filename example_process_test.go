@@ -24,8 +24,11 @@ func ExampleProcessWith() {
 	}
 	defer r.Close()
 	defer w.Close()
+	// The shell waits with "wait", which a trapped signal interrupts at
+	// once: a signal that came while it ran "sleep" in the foreground would
+	// run its trap only when the sleep ended.
 	sh := supervisor.ProcessWith(supervisor.ProcessOptions{StopSignal: syscall.SIGINT}, func(ctx context.Context) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", `trap '' TERM; trap 'exit 0' INT; echo ready; sleep 30`)
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", `trap '' TERM; trap 'exit 0' INT; echo ready; sleep 30 & wait $!`)
 		cmd.Stdout = w
 		return cmd
 	})
