@@ -20,12 +20,15 @@
 // all have started; then all fail at once, and the run ends once every one
 // has been restarted and parked again: the summary gives the library's
 // memory per parked child, the time and CPU the storm took to drain, and the
-// restarts' lateness during it.
+// restarts' lateness during it. With -floor (a storm run) the fleet then
+// does the same phases by hand with no library, in a process of its own,
+// and prints both and the library's ratios to the floor (floor.go).
 //
 //	go run ./examples/fleet
 //	go run ./examples/fleet -n 100000 -duration 10s
 //	go run ./examples/fleet -n 1000000 -storm
 //	go run ./examples/fleet -n 1000000 -storm -snapshots=false
+//	go run ./examples/fleet -n 100000 -floor   # the storm, then its floor by hand, and the ratios
 //	go run ./examples/fleet -n 10000 -flush 2ms              # in order: 10,000 × 2ms
 //	go run ./examples/fleet -n 10000 -flush 2ms -concurrent  # all at once: about 2ms
 package main
@@ -161,6 +164,8 @@ type options struct {
 	concurrent bool
 	flush      time.Duration
 	cpuprofile string
+	floor      bool // a storm run, then the floor's, and the ratios
+	floorOnly  bool // the floor's phases alone, for -floor's own process
 }
 
 func parse(w io.Writer, args []string) (options, error) {
@@ -174,9 +179,12 @@ func parse(w io.Writer, args []string) (options, error) {
 	fs.BoolVar(&o.concurrent, "concurrent", false, "shut the group down with every slot at once (ShutdownOrder Concurrent) instead of one at a time in reverse order")
 	fs.DurationVar(&o.flush, "flush", 0, "what a child takes to return once cancelled (a flush of its buffers), which an ordered shutdown adds up")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.BoolVar(&o.floor, "floor", false, "a -storm run, then the same phases by hand with no library (in a process of its own), and the ratios")
+	fs.BoolVar(&o.floorOnly, "floor-only", false, "run only the floor's phases and print its figures (what -floor runs)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	o.storm = o.storm || o.floor
 	if o.n <= 0 || o.duration <= 0 || o.flush < 0 || o.flush >= stopTimeout {
 		return o, fmt.Errorf("-n and -duration must be positive, -flush from 0 to under %v", stopTimeout)
 	}
@@ -252,6 +260,10 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	case err != nil:
 		return err
 	}
+	if o.floorOnly {
+		writeFloor(w, runFloor(o.n, config().Backoff.Initial))
+		return nil
+	}
 	if o.cpuprofile != "" {
 		stop, err := profile(o.cpuprofile)
 		if err != nil {
@@ -286,6 +298,19 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	}
 	end := time.Now()
 	f.summary(w, o, start, end)
+	if !o.floor {
+		return nil
+	}
+	if !f.sm.drained {
+		return errors.New("-floor: the storm did not drain, nothing to compare")
+	}
+	fl, err := measureFloor(ctx, o.n, config().Backoff.Initial)
+	if err != nil {
+		return err
+	}
+	rss, _ := peakRSS()
+	heap := float64(int64(f.sm.parkedMem.HeapAlloc)-int64(f.st.before.HeapAlloc)) / float64(o.n)
+	printFloor(w, f.sm, heap, end.Sub(f.st.shutdownAt), rss, fl)
 	return nil
 }
 
