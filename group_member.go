@@ -112,8 +112,8 @@ func (s *ChildSlot) notReadyYet() bool {
 	return s.restartDue || s.pending != nil
 }
 
-// hold hands the slot to its group: its exits plan nothing, and a planned
-// or fenced restart is dropped. frozen also refuses operator starts (the
+// hold hands the slot to its group: its exits end the group's chain at
+// once (memberExited), and a planned or fenced restart is dropped. frozen also refuses operator starts (the
 // group shuts down).
 func (s *ChildSlot) hold(now time.Time, frozen bool) {
 	s.groupDriven = true
@@ -152,8 +152,8 @@ func (s *ChildSlot) groupStop(now time.Time, c *stopCause) bool {
 }
 
 // groupStart starts a held slot under ctx at now. A slot that ran before
-// counts a restart; ownRestart also records it in the slot's own budget (the slot
-// failed, and its plan allowed the restart).
+// counts a restart; ownRestart also records it in the slot's own budget
+// (the slot failed, and the group's chain allowed the restart).
 func (s *ChildSlot) groupStart(ctx context.Context, now time.Time, ownRestart bool) {
 	now = s.clamp(now)
 	s.groupDriven, s.frozen = false, false
