@@ -41,7 +41,8 @@ type childAnswer struct {
 // returns once the loop has started the member (for one whose readiness is
 // watched, Config.ReadyTimeout: once it is ready), or with why not: the
 // errors of [Group.Add] (ErrInvalidConfig, a duplicate id), [ErrMaxChildren],
-// [ErrGroupStopped] when the tree has ended or g shuts down,
+// [ErrGroupStopped] when the tree has ended or g shuts down before the
+// member started (the member is then removed, so that the id is free),
 // [ErrStartFailed] (wrapping the exit) when its first attempt ended before
 // it started or was ready (the member is then removed), or ctx's error. A
 // request the loop has not taken when ctx ends is withdrawn and changes
@@ -206,9 +207,30 @@ func (t *tree) answered(r *childRequest, now time.Time) bool {
 	case s.active != nil && (s.readyTimeout == 0 || s.wasReady(s.active)):
 		r.answer(0, nil)
 	case g.state == GroupShuttingDown || g.state.over():
+		// started, never ready: refused, it leaves (see refuseStarts)
 		r.answer(0, fmt.Errorf("group %q: %w", g.path, ErrGroupStopped))
+		_ = g.remove(r.id, now) // cannot fail: it is a member
 	default:
 		return false
 	}
 	return true
+}
+
+// refuseStarts answers the StartChild calls that wait for a member of g to
+// start, as g begins to shut down: ErrGroupStopped, and the member leaves,
+// as one whose start failed does. A caller so answered finds nothing of it
+// left, where a restart of g by its parent, in the same Advance even,
+// would otherwise start it after all.
+func (t *tree) refuseStarts(g *Group, now time.Time) {
+	kept := t.reqs[:0]
+	for _, r := range t.reqs {
+		if r.g != g || r.fn == nil || r.m.gone || r.m.slot.attempts > 0 {
+			kept = append(kept, r)
+			continue
+		}
+		r.answer(0, fmt.Errorf("group %q: %w", g.path, ErrGroupStopped))
+		_ = g.remove(r.id, now) // cannot fail: it is a member
+	}
+	clear(t.reqs[len(kept):])
+	t.reqs = kept
 }

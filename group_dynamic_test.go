@@ -338,3 +338,47 @@ func TestSubmitWaitFull(t *testing.T) {
 		looptest.Settle(t, g)
 	})
 }
+
+// TestStartChildRefusedLeavesNothing: a StartChild that waits out its
+// group's restart, and is refused when the group shuts down, leaves no
+// member behind, even though the parent restarts the group: the caller may
+// start the same id again.
+func TestStartChildRefusedLeavesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		root, err := NewGroup("app", GroupConfig{})
+		require.NoError(t, err)
+		pool, err := NewGroup("pool", GroupConfig{Strategy: OneForAll})
+		require.NoError(t, err)
+		require.NoError(t, root.AddGroup(pool))
+		fail := make(chan struct{})
+		_, err = pool.Add("a", func(ctx context.Context, _ *Attempt) error {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-fail:
+				return errors.New("boom")
+			}
+		}, Config{Backoff: Backoff{Initial: time.Second, Max: time.Second, NoJitter: true}})
+		require.NoError(t, err)
+		stop := dyRun(t, root)
+		synctest.Wait()
+		fail <- struct{}{} // pool restarts "a" after a second
+		synctest.Wait()
+		refused := make(chan error, 1)
+		go func() { refused <- pool.StartChild(t.Context(), "late", gdPark, Config{}) }()
+		synctest.Wait() // "late" waits for the restart
+		pool.Shutdown(time.Now())
+		require.ErrorIs(t, <-refused, ErrGroupStopped)
+		time.Sleep(2 * time.Second) // the parent restarts pool, which starts its members
+		synctest.Wait()
+		require.NoError(t, pool.StartChild(t.Context(), "late", gdPark, Config{}), "the refused member left: its id is free")
+		time.Sleep(time.Second) // a snapshot is published
+		synctest.Wait()
+		var ids []string
+		for _, m := range root.Snapshot().Members[0].Group.Members {
+			ids = append(ids, m.ID)
+		}
+		assert.Equal(t, []string{"a", "late"}, ids)
+		require.NoError(t, stop())
+	})
+}

@@ -96,7 +96,9 @@ func (g *Group) beginShutdown(now time.Time, reason string) {
 	switch {
 	case g.state == GroupShuttingDown || g.state.over():
 		return
-	case g.state == GroupIdle:
+	}
+	g.t.refuseStarts(g, now)
+	if g.state == GroupIdle {
 		g.endUnstarted(reason)
 		return
 	}

@@ -47,3 +47,14 @@ func (t *Tree) Full(gpath string) bool {
 	}
 	return g.size() >= g.cfg.MaxChildren
 }
+
+// refuseWaitingStarts removes the members StartChild added that have not
+// started, as g begins to shut down: their calls are answered
+// ErrGroupStopped, and a refused start leaves nothing behind.
+func (g *group) refuseWaitingStarts() {
+	for _, m := range g.current() {
+		if m.dynamic && m.slot != nil && !m.slot.started {
+			g.remove(m)
+		}
+	}
+}

@@ -119,7 +119,9 @@ func (g *group) shutdown() {
 	switch {
 	case g.ending():
 		return
-	case g.state == Idle:
+	}
+	g.refuseWaitingStarts()
+	if g.state == Idle {
 		g.endUnstarted()
 		return
 	}
