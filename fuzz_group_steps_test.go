@@ -235,6 +235,7 @@ func (h *fgHarness) check(what string) {
 	want := h.model.View()
 	got := fgViewOf(t, rec)
 	require.Equal(t, want, got, "after %s; steps %v\nmodel:\n%v", what, h.steps, h.model)
+	h.checkBuilt(rec, what)
 	require.Equal(t, h.model.Finished(), h.root.Finished(), "Finished after %s; steps %v", what, h.steps)
 	require.Equal(t, h.model.Failed(), h.root.Err() != nil, "Err after %s: %v; steps %v", what, h.root.Err(), h.steps)
 	if err := h.root.Err(); err != nil {
@@ -247,6 +248,34 @@ func (h *fgHarness) check(what string) {
 	h.checkStarts(what)
 	h.checkStops(what)
 	clear(h.groupStarts)
+}
+
+// checkBuilt checks that the record a snapshot builds against the last
+// one (sharing what did not change) says what rec, built from nothing,
+// says, but for when each shared part was taken.
+func (h *fgHarness) checkBuilt(rec GroupRecord, what string) {
+	built := h.root.record(h.root.t.clampNow(time.Now()), h.built)
+	require.Equal(h.t, fgUntimed(rec), fgUntimed(built), "the record built against the last, after %s; steps %v", what, h.steps)
+	h.built = &built
+}
+
+// fgUntimed returns a copy of r without the times its records were taken
+// at, all the way down.
+func fgUntimed(r GroupRecord) GroupRecord {
+	r.ObservedAt = time.Time{}
+	r.Members = slices.Clone(r.Members)
+	for i, m := range r.Members {
+		if m.Slot != nil {
+			s := *m.Slot
+			s.ObservedAt = time.Time{}
+			r.Members[i].Slot = &s
+		}
+		if m.Group != nil {
+			g := fgUntimed(*m.Group)
+			r.Members[i].Group = &g
+		}
+	}
+	return r
 }
 
 // checkCancels compares the cancellations the children saw in the step

@@ -134,6 +134,7 @@ type fgHarness struct {
 	groupStarts    map[string]bool // groups that reported group_started in the step
 
 	prev    GroupRecord       // the record before the step
+	built   *GroupRecord      // the record built against the last one, as snapshots are
 	resumed map[string]bool   // slots an operator resumed or restarted in the step
 	steps   []string          // what ran, for failure messages
 	cfgs    map[string]Config // each slot's config, for failure messages

@@ -12,7 +12,10 @@ import "time"
 // than twenty times what building one takes, so that snapshots cost the
 // loop at most a twentieth of its time). It is safe to call from any
 // goroutine, never blocks the loop and allocates nothing. The record is
-// shared: treat it as read-only. Snapshot returns nil before the tree's
+// shared: treat it as read-only. A snapshot shares with the one before it
+// every member record (and every member list) that did not change, so that
+// publishing one allocates for what changed, not for the whole tree; a
+// shared slot record keeps the ObservedAt it was first taken at. Snapshot returns nil before the tree's
 // first Advance, and always under NoSnapshots.
 func (g *Group) Snapshot() *GroupRecord {
 	if !g.valid() {

@@ -205,7 +205,7 @@ func (t *tree) publish(now time.Time) {
 		return
 	}
 	start := time.Now()
-	r := t.root.Record(now)
+	r := t.root.record(now, t.snap.Load())
 	t.snapCost = time.Since(start)
 	t.snap.Store(&r)
 	t.snapAt, t.changed = now, false

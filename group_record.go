@@ -84,7 +84,15 @@ func (g *Group) Record(now time.Time) GroupRecord {
 	if !g.valid() {
 		return GroupRecord{}
 	}
-	now = g.t.clampNow(now)
+	return g.record(g.t.clampNow(now), nil)
+}
+
+// record builds g's record at now. prev, when not nil, is g's record in
+// the last snapshot: a member record equal to prev's (but for when it was
+// taken) is prev's, shared, and so is prev's whole member list when no
+// member changed, so that a snapshot of a large tree allocates for what
+// changed since the last one, not for every member.
+func (g *Group) record(now time.Time, prev *GroupRecord) GroupRecord {
 	r := GroupRecord{
 		GroupID:           g.id,
 		Path:              g.path,
@@ -96,53 +104,178 @@ func (g *Group) Record(now time.Time) GroupRecord {
 		LastCommand:       g.lastCmd,
 		ListenerPanics:    g.listener.count,
 		LastListenerPanic: g.listener.last,
-		Members:           make([]MemberRecord, 0, g.Len()),
 		ObservedAt:        g.base.wall(now),
 	}
 	if g.err != nil {
 		r.Err = g.err.Error()
 	}
+	b := memberBuilder{left: g.Len()}
+	if prev != nil {
+		b.old = prev.Members
+	}
 	if g.tracker != nil {
 		lim := g.tracker.state(now)
 		lim.UpdatedAt = g.base.wall(lim.UpdatedAt)
-		r.Intensity = &lim
-	}
-	// One slab of slot records and one of exit counts for all the members,
-	// rather than two allocations a member: a large tree's snapshot costs
-	// the loop a few allocations, not a few per member.
-	nslots := 0
-	for _, m := range g.members {
-		if !m.gone && m.slot != nil {
-			nslots++
-		}
-	}
-	slots := make([]Record, 0, nslots)
-	counts := make([]ExitCounts, 0, nslots)
-	for _, m := range g.members {
-		if m.gone {
-			continue
-		}
-		mr := MemberRecord{ID: m.id(), Significant: m.significant, Background: m.background, Leaving: m.leaving, Shutdown: m.outcome}
-		mr.Waiting = m.slot != nil && m.slot.waitsForGroup() &&
-			(g.state == GroupStarting || g.state == GroupRestarting)
-		if m.sub != nil {
-			sr := m.sub.Record(now)
-			mr.Group = &sr
+		if prev != nil && prev.Intensity != nil && *prev.Intensity == lim {
+			r.Intensity = prev.Intensity
 		} else {
-			slots = append(slots, m.slot.Record(now))
-			mr.Slot = &slots[len(slots)-1]
-			c := m.slot.coldView()
-			mr.LastCommand = c.lastCommand
-			counts = append(counts, ExitCounts{
-				Succeeded: c.exitKinds[Succeeded], Failed: c.exitKinds[Failed], Panicked: c.exitKinds[Panicked],
-				Cancelled: c.exitKinds[Cancelled], TimedOut: c.exitKinds[TimedOut], Unhealthy: c.exitKinds[Unhealthy],
-				Abandoned: c.exitKinds[Abandoned],
-			})
-			mr.Exits = &counts[len(counts)-1]
+			kept := lim // declared here, so that only a change allocates
+			r.Intensity = &kept
 		}
-		r.Members = append(r.Members, mr)
 	}
+	for _, m := range g.members {
+		if !m.gone {
+			b.add(g.memberRecord(m, now, &b))
+		}
+	}
+	r.Members = b.list()
 	return r
+}
+
+// memberRecord builds m's record at now, sharing what b finds unchanged
+// since the last snapshot.
+func (g *Group) memberRecord(m *member, now time.Time, b *memberBuilder) MemberRecord {
+	prev := b.prev(m.id())
+	mr := MemberRecord{ID: m.id(), Significant: m.significant, Background: m.background, Leaving: m.leaving, Shutdown: m.outcome}
+	mr.Waiting = m.slot != nil && m.slot.waitsForGroup() &&
+		(g.state == GroupStarting || g.state == GroupRestarting)
+	if m.sub != nil {
+		var old *GroupRecord
+		if prev != nil {
+			old = prev.Group
+		}
+		sr := m.sub.record(now, old)
+		if old != nil && sameGroupRecord(old, &sr) {
+			mr.Group = old
+		} else {
+			kept := sr
+			mr.Group = &kept
+		}
+		return mr
+	}
+	c := m.slot.coldView()
+	mr.LastCommand = c.lastCommand
+	counts := ExitCounts{
+		Succeeded: c.exitKinds[Succeeded], Failed: c.exitKinds[Failed], Panicked: c.exitKinds[Panicked],
+		Cancelled: c.exitKinds[Cancelled], TimedOut: c.exitKinds[TimedOut], Unhealthy: c.exitKinds[Unhealthy],
+		Abandoned: c.exitKinds[Abandoned],
+	}
+	rec := m.slot.Record(now)
+	if prev != nil && prev.Exits != nil && *prev.Exits == counts {
+		mr.Exits = prev.Exits
+	} else {
+		mr.Exits = b.newCounts(&counts)
+	}
+	if prev != nil && prev.Slot != nil && sameSlotRecord(prev.Slot, &rec) {
+		mr.Slot = prev.Slot
+	} else {
+		mr.Slot = b.newRecord(&rec)
+	}
+	return mr
+}
+
+// sameSlotRecord reports whether the slot records a and b say the same
+// but for when each was taken.
+func sameSlotRecord(a, b *Record) bool {
+	x := *b
+	x.ObservedAt = a.ObservedAt
+	return *a == x
+}
+
+// sameGroupRecord reports whether the group record b, built against a,
+// says what a says but for when each was taken: b shares a's member list,
+// intensity and last command, and its other fields are equal.
+func sameGroupRecord(a, b *GroupRecord) bool {
+	return len(a.Members) == len(b.Members) && (len(a.Members) == 0 || &a.Members[0] == &b.Members[0]) &&
+		a.Intensity == b.Intensity && a.LastCommand == b.LastCommand &&
+		a.GroupID == b.GroupID && a.Path == b.Path && a.Strategy == b.Strategy && a.State == b.State &&
+		a.Reason == b.Reason && a.Err == b.Err && a.AutoShutdown == b.AutoShutdown && a.Restarts == b.Restarts &&
+		a.ListenerPanics == b.ListenerPanics && a.LastListenerPanic == b.LastListenerPanic
+}
+
+// memberBuilder builds a group record's member list against old, the last
+// snapshot's: while each member's record is old's at the same place, the
+// list is old itself and nothing is allocated. The records it does build
+// share slabs, a few allocations for many members.
+type memberBuilder struct {
+	old    []MemberRecord
+	next   int            // where in old the next member's record should be
+	same   int            // members so far, while the list is old[:same]
+	out    []MemberRecord // the list, once it differs from old
+	left   int            // members still to come, this one included
+	recs   []Record       // slab of slot records
+	counts []ExitCounts   // slab of exit counts
+}
+
+// sharedLookahead bounds how far past where it should be prev looks for a
+// member's record in the last snapshot (members removed since), so that
+// many members added at once do not each scan the rest of the old list.
+const sharedLookahead = 8
+
+// prev returns the last snapshot's record of the member named id, or nil.
+func (b *memberBuilder) prev(id string) *MemberRecord {
+	for k := b.next; k < len(b.old) && k < b.next+sharedLookahead; k++ {
+		if b.old[k].ID == id {
+			b.next = k + 1
+			return &b.old[k]
+		}
+	}
+	return nil
+}
+
+// add appends mr to the list.
+func (b *memberBuilder) add(mr MemberRecord) {
+	b.left--
+	if b.out == nil && b.same < len(b.old) && b.old[b.same] == mr {
+		b.same++
+		return
+	}
+	if b.out == nil {
+		b.out = make([]MemberRecord, b.same, b.same+1+b.left)
+		copy(b.out, b.old)
+	}
+	b.out = append(b.out, mr)
+}
+
+// list returns the member list built: old, or the part of it kept, when
+// nothing else changed. A shared list's capacity is its length, so that an
+// append to it copies rather than write into another snapshot.
+func (b *memberBuilder) list() []MemberRecord {
+	if b.out != nil {
+		return b.out
+	}
+	if b.old == nil {
+		return make([]MemberRecord, 0)
+	}
+	return b.old[:b.same:b.same]
+}
+
+// slab returns the size of the next slab: every member to come for a
+// record built from nothing, fewer against a snapshot, where most members
+// are shared and a large slab would be kept alive by a few of its records.
+func (b *memberBuilder) slab() int {
+	if b.old == nil {
+		return b.left
+	}
+	return min(b.left, 16)
+}
+
+// newRecord returns a copy of r in the slab.
+func (b *memberBuilder) newRecord(r *Record) *Record {
+	if len(b.recs) == cap(b.recs) {
+		b.recs = make([]Record, 0, b.slab())
+	}
+	b.recs = append(b.recs, *r)
+	return &b.recs[len(b.recs)-1]
+}
+
+// newCounts returns a copy of c in the slab.
+func (b *memberBuilder) newCounts(c *ExitCounts) *ExitCounts {
+	if len(b.counts) == cap(b.counts) {
+		b.counts = make([]ExitCounts, 0, b.slab())
+	}
+	b.counts = append(b.counts, *c)
+	return &b.counts[len(b.counts)-1]
 }
 
 // LogValue groups the record's main fields for log/slog: the group's own,

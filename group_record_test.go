@@ -331,3 +331,59 @@ func TestGroupRecordAllocsFlat(t *testing.T) {
 	}
 	assert.Equal(t, allocs(1), allocs(64))
 }
+
+// TestSnapshotSharesWhatDidNotChange: a record built against the last
+// snapshot shares every member record that did not change, and the whole
+// member list when none did, so that a snapshot of a large tree allocates
+// for what changed; a member that changed, or joined, gets its own.
+func TestSnapshotSharesWhatDidNotChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, err := NewGroup("app", GroupConfig{SnapshotInterval: NoSnapshots})
+		require.NoError(t, err)
+		for _, id := range []string{"a", "b", "c", "d"} {
+			_, err := g.Add(id, gdPark, Config{})
+			require.NoError(t, err)
+		}
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		defer func() {
+			g.Shutdown(time.Now())
+			for !g.Finished() {
+				synctest.Wait()
+				g.Advance(time.Now())
+			}
+		}()
+		synctest.Wait()
+		slots := func(r GroupRecord) map[string]*Record {
+			m := map[string]*Record{}
+			for _, x := range r.Members {
+				m[x.ID] = x.Slot
+			}
+			return m
+		}
+		r1 := g.record(time.Now(), nil)
+		time.Sleep(time.Second)
+		r2 := g.record(time.Now(), &r1)
+		assert.Same(t, &r1.Members[0], &r2.Members[0], "nothing changed: the member list is shared")
+		assert.Equal(t, time.Second, r2.ObservedAt.Sub(r1.ObservedAt), "the group's own record is taken anew")
+		now := time.Now()
+		assert.Zero(t, testing.AllocsPerRun(20, func() { _ = g.record(now, &r2) }))
+
+		require.NoError(t, g.Remove("b", time.Now()))
+		_, err = g.Add("e", gdPark, Config{})
+		require.NoError(t, err)
+		synctest.Wait()
+		g.Advance(time.Now())
+		require.NoError(t, g.Slot("c").Pause(time.Now()))
+		synctest.Wait()
+		g.Advance(time.Now())
+		r3 := g.record(time.Now(), &r2)
+		was, is := slots(r2), slots(r3)
+		assert.Same(t, was["a"], is["a"])
+		assert.Same(t, was["d"], is["d"], "found past the member removed")
+		assert.NotSame(t, was["c"], is["c"], "paused: a record of its own")
+		assert.Equal(t, OperationPaused, is["c"].Operation)
+		assert.NotContains(t, is, "b")
+		require.Contains(t, is, "e")
+		assert.Equal(t, fgUntimed(g.Record(time.Now())), fgUntimed(r3), "it says what a record from nothing says")
+	})
+}

@@ -193,7 +193,10 @@ type Record struct {
 	// so that ObservedAt - StartedAt is its uptime; zero (and absent in
 	// JSON) when none is held.
 	StartedAt time.Time `json:"started_at,omitzero"`
-	// ObservedAt is the now the record was taken at.
+	// ObservedAt is the now the record was taken at. In a tree's
+	// Snapshot, a member's record that nothing but time changed since the
+	// last snapshot is that one's, shared: its ObservedAt is then when it
+	// was first taken so, and the snapshot's own is its GroupRecord's.
 	ObservedAt time.Time `json:"observed_at"`
 	// Pid is the pid of the active attempt's OS process ([Process]) while
 	// it runs; absent otherwise.
