@@ -39,10 +39,14 @@ type Attempt struct {
 	// and only read after, by the child too.
 	anchor     time.Time // the slot's time base's anchor, for Beat
 	generation uint64
-	grace      time.Duration              // the slot's StopTimeout, for Process
 	slot       *ChildSlot                 // for the attempt's goroutine: the child and the exit queue
 	proc       atomic.Pointer[procHandle] // set by Process once the process runs
-	done       chan struct{}              // closed when the child has returned
+	// done points at the channel closed when the child has returned: own,
+	// made at the start for a lone slot, whose loop waits on it; for a
+	// member, whose loop learns of the return through the exit queue, one
+	// made by the first call to doneChan, if any.
+	done atomic.Pointer[chan struct{}]
+	own  chan struct{}
 
 	// Written by the attempt's goroutine before returned is set; read by
 	// the loop after: the exit as the child's goroutine read it (see
@@ -94,6 +98,26 @@ func (a *Attempt) Number() uint64 { return a.number }
 // and grows with each operator Restart and Resume.
 func (a *Attempt) Generation() uint64 { return a.generation }
 
+// returnedChan is the done channel of every attempt that returned before
+// anyone asked for it: closed already.
+var returnedChan = make(chan struct{})
+
+func init() { close(returnedChan) }
+
+// doneChan returns the channel closed when the child has returned, made on
+// the first call when the attempt has none; safe from any goroutine.
+func (a *Attempt) doneChan() <-chan struct{} {
+	if d := a.done.Load(); d != nil {
+		return *d
+	}
+	d := new(chan struct{})
+	*d = make(chan struct{})
+	if a.done.CompareAndSwap(nil, d) {
+		return *d
+	}
+	return *a.done.Load() // the child returned meanwhile, or another caller made it
+}
+
 // isDone reports whether the child has returned. It reads a flag in the
 // attempt's first line rather than the done channel, which lives elsewhere.
 func (a *Attempt) isDone() bool { return a.returned.Load() }
@@ -122,7 +146,9 @@ func (a *Attempt) run(ctx context.Context) {
 		a.exitNanos = int64(time.Since(a.anchor))
 		a.settle(&o)
 		a.returned.Store(true)
-		close(a.done)
+		if d := a.done.Swap(&returnedChan); d != nil {
+			close(*d)
+		}
 		if q := s.cfg.Exits; q != nil {
 			q.post(s)
 		}

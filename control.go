@@ -260,13 +260,13 @@ func (s *ChildSlot) Stop(ctx context.Context) (Exit, error) {
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	ctxDone := ctx.Done()
+	ctxDone, returned := ctx.Done(), a.doneChan()
 	for {
 		if at, ok := s.NextDeadline(); ok {
 			timer.Reset(time.Until(at))
 		}
 		select {
-		case <-a.done:
+		case <-returned:
 			return s.Collect(time.Now())
 		case <-timer.C:
 			s.Advance(time.Now())

@@ -380,3 +380,102 @@ func perfStormFloor(b *testing.B, n int) {
 		kids[j].cancel()
 	}
 }
+
+// BenchmarkGroupShutdown is one ordered shutdown of an n-member group under
+// Run, each child parked until cancelled: members stop one at a time, in
+// reverse start order. It reports the time per member stopped.
+func BenchmarkGroupShutdown(b *testing.B) {
+	for _, n := range []int{1000, 100_000} {
+		b.Run("members="+strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				b.StopTimer()
+				g, err := NewGroup("stop", GroupConfig{Intensity: NoIntensity, SnapshotInterval: NoSnapshots})
+				require.NoError(b, err)
+				var parked sync.WaitGroup
+				parked.Add(n)
+				fn := func(ctx context.Context, _ *Attempt) error {
+					parked.Done()
+					<-ctx.Done()
+					return nil
+				}
+				for i := range n {
+					_, err := g.Add("m"+strconv.Itoa(i), fn, Config{})
+					require.NoError(b, err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- g.Run(ctx) }()
+				parked.Wait()
+				b.StartTimer()
+				cancel()
+				require.NoError(b, <-done)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/member")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkGroupShutdownFloor is the same stop by hand: n goroutines, each
+// with a cancellable context and a done channel, cancelled in reverse
+// order, each waited for before the next.
+func BenchmarkGroupShutdownFloor(b *testing.B) {
+	for _, n := range []int{1000, 100_000} {
+		b.Run("members="+strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			type child struct {
+				cancel context.CancelFunc
+				done   chan struct{}
+			}
+			kids := make([]child, n)
+			for range b.N {
+				b.StopTimer()
+				var parked sync.WaitGroup
+				parked.Add(n)
+				for i := range kids {
+					ctx, cancel := context.WithCancel(context.Background())
+					k := &kids[i]
+					k.cancel, k.done = cancel, make(chan struct{})
+					go func() {
+						parked.Done()
+						<-ctx.Done()
+						close(k.done)
+					}()
+				}
+				parked.Wait()
+				b.StartTimer()
+				for i := n - 1; i >= 0; i-- {
+					kids[i].cancel()
+					<-kids[i].done
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/member")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkGroupSnapshot builds the snapshot of an idle n-member tree: from
+// nothing (as every snapshot was built before they shared what did not
+// change; Record still is), and against the last one when nothing changed.
+func BenchmarkGroupSnapshot(b *testing.B) {
+	for _, n := range []int{1000, 100_000} {
+		g, stop := perfGroupIdle(b, n)
+		now := time.Now()
+		last := g.Record(now)
+		b.Run("members="+strconv.Itoa(n)+"/from=nothing", func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				_ = g.record(now, nil)
+			}
+		})
+		b.Run("members="+strconv.Itoa(n)+"/from=last", func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				_ = g.record(now, &last)
+			}
+		})
+		stop()
+	}
+}

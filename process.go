@@ -93,7 +93,7 @@ func ProcessWith(opts ProcessOptions, build func(ctx context.Context) *exec.Cmd)
 		// once, so a nil check would never install the graceful stop.
 		cmd.Cancel = func() error { return h.signal(sig) }
 		if cmd.WaitDelay == 0 {
-			cmd.WaitDelay = a.grace
+			cmd.WaitDelay = a.slot.cfg.StopTimeout // set at NewChildSlot, never written after
 		}
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("supervisor: start %s: %w", cmd.Path, err)

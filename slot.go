@@ -325,11 +325,13 @@ func (s *ChildSlot) launch(now time.Time) {
 		anchor:     s.base.origin,
 		number:     s.attempts,
 		generation: s.gen,
-		grace:      s.cfg.StopTimeout,
 		slot:       s,
-		done:       make(chan struct{}),
 		startedAt:  now,
 		startNanos: s.base.nanos(now),
+	}
+	if s.m == nil { // a lone slot's loop waits on Done
+		a.own = make(chan struct{})
+		a.done.Store(&a.own)
 	}
 	if s.m != nil && s.readyTimeout > 0 {
 		a.sig.wakeOnReady() // the group waits for it before starting the next member
@@ -362,7 +364,7 @@ func (s *ChildSlot) Done() <-chan struct{} {
 		return nil
 	}
 	if a := s.current.Load(); a != nil {
-		return a.done
+		return a.doneChan()
 	}
 	return nil
 }

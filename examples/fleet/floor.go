@@ -80,8 +80,8 @@ func runFloor(n int, backoff time.Duration) floorResult {
 	waitParked()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	r.heapPerChild = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
-	r.stackPerChild = float64(int64(after.StackInuse)-int64(before.StackInuse)) / float64(n)
+	r.heapPerChild = perChild(after.HeapAlloc, before.HeapAlloc, n)
+	r.stackPerChild = perChild(after.StackInuse, before.StackInuse, n)
 
 	cpu, _ := cpuTime()
 	began := time.Now()

@@ -355,9 +355,8 @@ func printStorm(w io.Writer, sm *storm, before *runtime.MemStats) {
 		fmt.Fprintln(w, "  storm              did not drain before the run ended")
 		return
 	}
-	perChild := func(after, before uint64) float64 { return float64(int64(after)-int64(before)) / float64(sm.n) }
 	fmt.Fprintf(w, "  parked             %.0f B heap + %.0f B goroutine stack per child, all parked\n",
-		perChild(sm.parkedMem.HeapAlloc, before.HeapAlloc), perChild(sm.parkedMem.StackInuse, before.StackInuse))
+		perChild(sm.parkedMem.HeapAlloc, before.HeapAlloc, sm.n), perChild(sm.parkedMem.StackInuse, before.StackInuse, sm.n))
 	fmt.Fprintf(w, "  storm              %d failed at once, all back in %v (%v CPU)\n",
 		sm.failed.Load(), sm.drainWall.Round(time.Millisecond), sm.drainCPU.Round(time.Millisecond))
 	fmt.Fprintf(w, "  backlog peak       %d exits queued, deadlines %v overdue (sampled every 5ms)\n",
@@ -383,7 +382,6 @@ func printLateness(w io.Writer, l *lateness, storm bool) {
 // (in order, or all at once with o.concurrent) took stopTook.
 func print(w io.Writer, st *stats, o options, quarantined int, ran, stopTook time.Duration) {
 	n := o.n
-	perSlot := func(after, before uint64) float64 { return float64(int64(after)-int64(before)) / float64(n) }
 	fmt.Fprintf(w, "fleet: %d slots on one loop for %v\n", n, ran.Round(time.Millisecond))
 	fmt.Fprintf(w, "  attempts started   %d\n", st.started)
 	fmt.Fprintf(w, "  exits              %d:", st.totalExits())
@@ -396,10 +394,20 @@ func print(w io.Writer, st *stats, o options, quarantined int, ran, stopTook tim
 	fmt.Fprintf(w, "  stale reports      %d\n", st.stale)
 	fmt.Fprintf(w, "  peak goroutines    %d\n", st.peakGors)
 	fmt.Fprintf(w, "  memory per slot    %.0f B heap + %.0f B goroutine stack, children running\n",
-		perSlot(st.running.HeapAlloc, st.before.HeapAlloc), perSlot(st.running.StackInuse, st.before.StackInuse))
+		perChild(st.running.HeapAlloc, st.before.HeapAlloc, n), perChild(st.running.StackInuse, st.before.StackInuse, n))
 	how := "in order"
 	if o.concurrent {
 		how = "all at once"
 	}
 	fmt.Fprintf(w, "  stopped            %d slots %s in %v\n", n, how, stopTook.Round(time.Millisecond))
+}
+
+// perChild returns what a memory figure grew by from before to after, per
+// child of n. A drop (other goroutines' stacks freed meanwhile, on a small
+// fleet) is noise, not a negative cost: it gives 0.
+func perChild(after, before uint64, n int) float64 {
+	if after < before {
+		return 0
+	}
+	return float64(after-before) / float64(n)
 }
