@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -189,5 +190,66 @@ func TestGroupBacklog(t *testing.T) {
 		g.Shutdown(time.Now())
 		looptest.Settle(t, g)
 		assert.True(t, g.Finished())
+	})
+}
+
+// TestSnapshotWaitsWhileBehind: while an Advance leaves exits queued (a
+// storm), the snapshot waits rather than take the loop's time, and is
+// published once the loop has caught up; a loop that stays behind still
+// publishes after snapshotPatience pulses.
+func TestSnapshotWaitsWhileBehind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = advanceBatch + 100
+		g, err := NewGroup("big", GroupConfig{Intensity: NoIntensity, SnapshotInterval: time.Second})
+		require.NoError(t, err)
+		var round atomic.Pointer[chan struct{}]
+		first := make(chan struct{})
+		round.Store(&first)
+		fn := func(ctx context.Context, _ *Attempt) error {
+			select {
+			case <-*round.Load():
+				return errors.New("storm")
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		storm := func() {
+			next := make(chan struct{})
+			close(*round.Swap(&next))
+			synctest.Wait()
+		}
+		cfg := Config{Backoff: Backoff{NoDelay: true}, RestartWindow: time.Nanosecond}
+		for i := range n {
+			_, err := g.Add(fmt.Sprintf("m%04d", i), fn, cfg)
+			require.NoError(t, err)
+		}
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		looptest.Settle(t, g)
+		before := g.Snapshot()
+		require.NotNil(t, before)
+
+		time.Sleep(2 * time.Second) // past SnapshotInterval
+		storm()
+		g.Advance(time.Now())
+		assert.Same(t, before, g.Snapshot(), "exits left queued: the snapshot waits")
+		select {
+		case <-g.Wake():
+		default:
+			t.Fatal("the queued exits wake the loop")
+		}
+		for g.Snapshot() == before {
+			g.Advance(time.Now())
+			synctest.Wait()
+		}
+		assert.Zero(t, g.Health(time.Now()).Backlog.Exits, "published once every exit was collected")
+
+		time.Sleep(time.Duration(snapshotPatience) * g.Health(time.Now()).Pulse)
+		mid := g.Snapshot()
+		storm()
+		g.Advance(time.Now())
+		assert.Positive(t, g.Health(time.Now()).Backlog.Exits, "behind")
+		assert.NotSame(t, mid, g.Snapshot(), "behind for snapshotPatience pulses: published anyway")
+		g.Shutdown(time.Now())
+		looptest.Settle(t, g)
 	})
 }

@@ -211,12 +211,30 @@ func (t *tree) publish(now time.Time) {
 	t.snapAt, t.changed = now, false
 }
 
-// snapDue returns when the next snapshot may be published.
+// snapshotPatience, in pulses, is how long a snapshot waits for a loop
+// that is behind (see behind) before it is published anyway.
+const snapshotPatience = 30
+
+// behind reports whether the latest Advance left work for the next: exits
+// queued, a deadline overdue, or members of a start beyond its batch.
+func (t *tree) behind() bool {
+	return t.q.Len() > 0 || t.backOverdue.Load() > 0 || t.startsLeft
+}
+
+// snapDue returns when the next snapshot may be published: SnapshotInterval
+// after the last, and twenty times what building it took. While the loop is
+// behind, a snapshot waits longer, up to snapshotPatience pulses after the
+// last: in a storm, building one would take the loop's time from the storm,
+// and its records would be out of date before anyone read them.
 func (t *tree) snapDue() time.Time {
 	if t.snap.Load() == nil {
 		return time.Time{}
 	}
-	return t.snapAt.Add(max(t.root.cfg.SnapshotInterval, 20*t.snapCost))
+	wait := max(t.root.cfg.SnapshotInterval, 20*t.snapCost)
+	if t.behind() {
+		wait = max(wait, snapshotPatience*t.root.cfg.Pulse)
+	}
+	return t.snapAt.Add(wait)
 }
 
 // serve collects a drained slot's exit, if it has one, and advances it (a
