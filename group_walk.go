@@ -93,8 +93,7 @@ func (g *Group) beginRestart(now time.Time, lo int, m *member, at time.Time) {
 // never started stops at once; one already shutting down or ended is left
 // as it is.
 func (g *Group) beginShutdown(now time.Time, reason string) {
-	switch {
-	case g.state == GroupShuttingDown || g.state.over():
+	if g.state == GroupShuttingDown || g.state.over() {
 		return
 	}
 	g.t.refuseStarts(g, now)
