@@ -382,3 +382,37 @@ func TestStartChildRefusedLeavesNothing(t *testing.T) {
 		require.NoError(t, stop())
 	})
 }
+
+// TestStartChildBeyondABatch: more StartChild calls than an Advance takes
+// (advanceBatch) ask for the next Advance at once; once every call is
+// answered, an idle tree asks for none.
+func TestStartChildBeyondABatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, err := NewGroup("pool", GroupConfig{Intensity: NoIntensity, SnapshotInterval: NoSnapshots})
+		require.NoError(t, err)
+		require.NoError(t, g.Start(t.Context(), time.Now()))
+		const n = advanceBatch + 1
+		var answered sync.WaitGroup
+		answered.Add(n)
+		for i := range n {
+			go func() {
+				defer answered.Done()
+				assert.NoError(t, g.StartChild(t.Context(), fmt.Sprint("m", i), gdPark, Config{}))
+			}()
+		}
+		synctest.Wait()
+		g.Advance(time.Now())
+		at, ok := g.NextDeadline()
+		assert.True(t, ok && !at.After(time.Now()), "a call left over: the next Advance is due now")
+		for range 3 {
+			g.Advance(time.Now())
+			synctest.Wait()
+		}
+		answered.Wait()
+		at, ok = g.NextDeadline()
+		assert.False(t, ok && !at.After(time.Now()), "every call answered: nothing is due (next at %v)", at)
+		assert.Equal(t, n, g.Len())
+		g.Shutdown(time.Now())
+		looptest.Settle(t, g)
+	})
+}

@@ -155,6 +155,9 @@ func (t *tree) advance(now time.Time) {
 	if t.advanceNow {
 		t.changed = true
 	}
+	// Reset before takeChildren, which sets startsLeft when it leaves
+	// requests for the next Advance, as the walks do for their members.
+	t.startsVisited, t.startsLeft = 0, false
 	t.applyCommands(now)
 	t.takeChildren(now)
 	// Bounded: in a storm, deadlines and commands keep their turn; what is
@@ -170,7 +173,6 @@ func (t *tree) advance(now time.Time) {
 	if t.due(now) {
 		t.changed = true
 	}
-	t.startsVisited, t.startsLeft = 0, false
 	if t.walk(now) {
 		t.changed = true
 	}
