@@ -344,6 +344,11 @@ func TestSnapshotSharesWhatDidNotChange(t *testing.T) {
 			_, err := g.Add(id, gdPark, Config{})
 			require.NoError(t, err)
 		}
+		sub, err := NewGroup("sub", GroupConfig{Intensity: 3, Period: time.Minute})
+		require.NoError(t, err)
+		_, err = sub.Add("x", gdPark, Config{})
+		require.NoError(t, err)
+		require.NoError(t, g.AddGroup(sub))
 		require.NoError(t, g.Start(t.Context(), time.Now()))
 		defer func() {
 			g.Shutdown(time.Now())
@@ -361,9 +366,11 @@ func TestSnapshotSharesWhatDidNotChange(t *testing.T) {
 			return m
 		}
 		r1 := g.record(time.Now(), nil)
+		assert.Len(t, r1.Members, cap(r1.Members), "the member list takes what it needs")
 		time.Sleep(time.Second)
 		r2 := g.record(time.Now(), &r1)
 		assert.Same(t, &r1.Members[0], &r2.Members[0], "nothing changed: the member list is shared")
+		assert.Same(t, r1.Members[4].Group, r2.Members[4].Group, "and the nested group's record")
 		assert.Equal(t, time.Second, r2.ObservedAt.Sub(r1.ObservedAt), "the group's own record is taken anew")
 		now := time.Now()
 		assert.Zero(t, testing.AllocsPerRun(20, func() { _ = g.record(now, &r2) }))
@@ -377,6 +384,7 @@ func TestSnapshotSharesWhatDidNotChange(t *testing.T) {
 		synctest.Wait()
 		g.Advance(time.Now())
 		r3 := g.record(time.Now(), &r2)
+		assert.Len(t, r3.Members, cap(r3.Members))
 		was, is := slots(r2), slots(r3)
 		assert.Same(t, was["a"], is["a"])
 		assert.Same(t, was["d"], is["d"], "found past the member removed")
