@@ -10,12 +10,14 @@ import "time"
 // loop published it: after each Advance that changed something, at most
 // every GroupConfig.SnapshotInterval (and, for a large tree, no more often
 // than twenty times what building one takes, so that snapshots cost the
-// loop at most a twentieth of its time). It is safe to call from any
-// goroutine, never blocks the loop and allocates nothing. The record is
-// shared: treat it as read-only. A snapshot shares with the one before it
-// every member record (and every member list) that did not change, so that
-// publishing one allocates for what changed, not for the whole tree; a
-// shared slot record keeps the ObservedAt it was first taken at. Snapshot returns nil before the tree's
+// loop at most a twentieth of its time; while an Advance leaves work for
+// the next, as in a storm, the snapshot waits, for at most 30 pulses).
+// It is safe to call from any goroutine, never blocks the loop and
+// allocates nothing. The record is shared: treat it as read-only. A
+// snapshot shares with the one before it every member record (and every
+// member list) that did not change, so that publishing one allocates for
+// what changed, not for the whole tree; a shared slot record keeps the
+// ObservedAt it was first taken at. Snapshot returns nil before the tree's
 // first Advance, and always under NoSnapshots.
 func (g *Group) Snapshot() *GroupRecord {
 	if !g.valid() {
