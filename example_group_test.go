@@ -42,7 +42,12 @@ func ExampleGroup_Run() {
 			return errors.New("connection reset") // before Ready: api still waits
 		}
 		a.Ready()
-		cancel() // the second attempt is up: end the story
+		<-ctx.Done()
+		return nil
+	}
+	last := func(ctx context.Context, a *supervisor.Attempt) error {
+		a.Ready()
+		cancel() // the last member is up: end the story
 		<-ctx.Done()
 		return nil
 	}
@@ -50,7 +55,7 @@ func ExampleGroup_Run() {
 	for _, m := range []struct {
 		id string
 		fn supervisor.ChildFunc
-	}{{"db", serve}, {"queue", flaky}, {"api", serve}} {
+	}{{"db", serve}, {"queue", flaky}, {"api", last}} {
 		if _, err := app.Add(m.id, m.fn, cfg); err != nil {
 			fmt.Println(err)
 			return
