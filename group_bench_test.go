@@ -23,18 +23,7 @@ func perfGroupIdle(tb testing.TB, n int) (*Group, func()) {
 	tb.Helper()
 	g, err := NewGroup("idle", GroupConfig{Intensity: NoIntensity})
 	require.NoError(tb, err)
-	var started sync.WaitGroup
-	started.Add(n)
-	fn := func(ctx context.Context, _ *Attempt) error {
-		started.Done()
-		<-ctx.Done()
-		return nil
-	}
-	cfg := Config{HeartbeatTimeout: time.Hour}
-	for i := range n {
-		_, err := g.Add("m"+strconv.Itoa(i), fn, cfg)
-		require.NoError(tb, err)
-	}
+	started := perfParked(tb, g, n, Config{HeartbeatTimeout: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(tb, g.Start(ctx, time.Now()))
 	perfGroupLoop(g, func() bool { return g.State() == GroupRunning }) // a start walk goes a batch per Advance
@@ -44,6 +33,24 @@ func perfGroupIdle(tb testing.TB, n int) (*Group, func()) {
 		cancel()
 		perfGroupShutdown(tb, g)
 	}
+}
+
+// perfParked adds n members with config cfg to g, whose children park
+// until cancelled, and returns what is done once every child has started.
+func perfParked(tb testing.TB, g *Group, n int, cfg Config) *sync.WaitGroup {
+	tb.Helper()
+	started := new(sync.WaitGroup)
+	started.Add(n)
+	fn := func(ctx context.Context, _ *Attempt) error {
+		started.Done()
+		<-ctx.Done()
+		return nil
+	}
+	for i := range n {
+		_, err := g.Add("m"+strconv.Itoa(i), fn, cfg)
+		require.NoError(tb, err)
+	}
+	return started
 }
 
 // perfGroupShutdown shuts g down and runs its loop until it has ended.
@@ -392,17 +399,7 @@ func BenchmarkGroupShutdown(b *testing.B) {
 				b.StopTimer()
 				g, err := NewGroup("stop", GroupConfig{Intensity: NoIntensity, SnapshotInterval: NoSnapshots})
 				require.NoError(b, err)
-				var parked sync.WaitGroup
-				parked.Add(n)
-				fn := func(ctx context.Context, _ *Attempt) error {
-					parked.Done()
-					<-ctx.Done()
-					return nil
-				}
-				for i := range n {
-					_, err := g.Add("m"+strconv.Itoa(i), fn, Config{})
-					require.NoError(b, err)
-				}
+				parked := perfParked(b, g, n, Config{})
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
 				go func() { done <- g.Run(ctx) }()

@@ -207,9 +207,7 @@ func (t *tree) answered(r *childRequest, now time.Time) bool {
 	case s.active != nil && (s.readyTimeout == 0 || s.wasReady(s.active)):
 		r.answer(0, nil)
 	case g.state == GroupShuttingDown || g.state.over():
-		// started, never ready: refused, it leaves (see refuseStarts)
-		r.answer(0, fmt.Errorf("group %q: %w", g.path, ErrGroupStopped))
-		_ = g.remove(r.id, now) // cannot fail: it is a member
+		r.refuse(now) // started, never ready (see refuseStarts)
 	default:
 		return false
 	}
@@ -228,9 +226,16 @@ func (t *tree) refuseStarts(g *Group, now time.Time) {
 			kept = append(kept, r)
 			continue
 		}
-		r.answer(0, fmt.Errorf("group %q: %w", g.path, ErrGroupStopped))
-		_ = g.remove(r.id, now) // cannot fail: it is a member
+		r.refuse(now)
 	}
 	clear(t.reqs[len(kept):])
 	t.reqs = kept
+}
+
+// refuse answers the start r asked for ErrGroupStopped, its group shutting
+// down, and removes its member: a refused start leaves nothing behind.
+func (r *childRequest) refuse(now time.Time) {
+	g := r.g
+	r.answer(0, fmt.Errorf("group %q: %w", g.path, ErrGroupStopped))
+	_ = g.remove(r.id, now) // cannot fail: it is a member
 }

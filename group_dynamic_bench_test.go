@@ -155,17 +155,7 @@ func benchParkedGroup(b *testing.B, n int) *Group {
 		ShutdownOrder:    Concurrent,
 	})
 	require.NoError(b, err)
-	var started sync.WaitGroup
-	started.Add(n)
-	fn := func(ctx context.Context, _ *Attempt) error {
-		started.Done()
-		<-ctx.Done()
-		return nil
-	}
-	for i := range n {
-		_, err := g.Add("m"+strconv.Itoa(i), fn, Config{})
-		require.NoError(b, err)
-	}
+	started := perfParked(b, g, n, Config{})
 	require.NoError(b, g.Start(context.Background(), time.Now()))
 	perfGroupLoop(g, func() bool { return g.State() == GroupRunning })
 	started.Wait()
